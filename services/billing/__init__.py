@@ -1,0 +1,1 @@
+"""Billing: counts every token against its team and coworker, per day."""

@@ -1,0 +1,3 @@
+from services.billing.app import service
+
+service.run()

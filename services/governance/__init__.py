@@ -1,0 +1,1 @@
+"""Governance: records every event exactly once in an append-only audit trail."""

@@ -1,0 +1,3 @@
+from services.governance.app import service
+
+service.run()

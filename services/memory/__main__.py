@@ -1,0 +1,3 @@
+from services.memory.app import service
+
+service.run()

@@ -1,0 +1,72 @@
+"""The memory service: ``ticket.resolved`` in; the ticket and its resolution embedded and stored in
+Qdrant, then ``memory.recorded`` (and ``llm.usage`` for the embedding call) out."""
+
+from __future__ import annotations
+
+import time
+
+from qdrant_client import models
+
+from contracts.envelope import derived_event_id
+from contracts.events import LlmUsage, MemoryRecord, MemoryRecorded, TicketResolved, TokenUsage
+from contracts.topics import LLM_USAGE, MEMORY_RECORDED, TICKET_RESOLVED
+from runtime.embeddings import LocalEmbedder, cost
+from runtime.service import Service
+from services.memory.settings import MemorySettings
+from services.memory.store import MemoryStore
+
+settings = MemorySettings()
+service = Service("memory", settings, description="Stores resolved tickets and their resolutions as vectors in Qdrant, per team.")
+service.publishes(MEMORY_RECORDED, LLM_USAGE)
+embedder = LocalEmbedder(max_seq_length=settings.embed_max_seq_length, threads=settings.embed_threads)
+store = MemoryStore(settings)
+
+
+@service.on_startup
+async def open_store() -> None:
+    embedder.load()
+    await store.open(dimensions=embedder.dimensions)
+
+
+@service.on_shutdown
+async def close_store() -> None:
+    await store.close()
+
+
+def memory_text(event: TicketResolved) -> str:
+    return f"{event.data.ticket.text}\nResolution: {event.data.resolution}"
+
+
+@service.consumer(TICKET_RESOLVED)
+async def on_ticket_resolved(events: list[TicketResolved]) -> None:
+    """Remember each resolved ticket with what resolved it; a redelivered event overwrites its own point."""
+    started = time.perf_counter()
+    embedding = await embedder.embed([memory_text(e) for e in events])
+    latency_ms = (time.perf_counter() - started) * 1000 / len(events)
+    points = []
+    for event, vector in zip(events, embedding.vectors, strict=True):
+        resolved = event.data
+        points.append(
+            models.PointStruct(
+                id=derived_event_id(event.id, "memory", 0),
+                vector=vector.tolist(),
+                payload={
+                    "team": event.team,
+                    "scope": "ticket",
+                    "ticket_id": resolved.ticket_id,
+                    "requester_id": resolved.ticket.requester.id,
+                    "text": resolved.ticket.text,
+                    "resolution": resolved.resolution,
+                    "skill": resolved.skill,
+                    "source_event": event.id,
+                    "valid_from": event.time.isoformat(),
+                    "embedding_model": embedder.model,
+                },
+            )
+        )
+    await store.upsert(points)
+    for event, point, tokens in zip(events, points, embedding.tokens, strict=True):
+        record = MemoryRecord(memory_id=str(point.id), scope="ticket", ticket_id=event.data.ticket_id, collection=store.collection, embedding_model=embedder.model, dimensions=embedder.dimensions)
+        service.emit(event.caused(MemoryRecorded, record, source=service.source, actor=service.actor))
+        usage = TokenUsage(purpose="memory.embed", model=embedder.model, provider=embedder.provider, prompt_tokens=tokens, cost_usd=cost(tokens, settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=event.data.ticket_id)
+        service.emit(event.caused(LlmUsage, usage, source=service.source, actor=service.actor))

@@ -1,0 +1,1 @@
+"""Skills: runs coworkers' skills, step by step, against (sandboxed) enterprise systems."""

@@ -1,0 +1,3 @@
+from services.skills.app import service
+
+service.run()

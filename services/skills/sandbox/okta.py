@@ -1,0 +1,78 @@
+"""An Okta-like directory in PostgreSQL: the users API's resource model, statuses and error codes.
+
+Mirrors the parts of Okta's Users API a password reset touches: ``GET /api/v1/users/{login}`` and
+``POST /api/v1/users/{id}/lifecycle/reset_password``, including their errors (E0000007 not found,
+E0000001 / 403 for an operation the user's status does not allow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+
+#: Statuses in which Okta lets an administrator reset the password.
+RESETTABLE = frozenset({"ACTIVE", "RECOVERY", "LOCKED_OUT", "PASSWORD_EXPIRED"})
+
+
+class OktaError(Exception):
+    """An error as Okta reports it: HTTP status, ``errorCode`` and ``errorSummary``."""
+
+    def __init__(self, status: int, code: str, summary: str) -> None:
+        super().__init__(f"{status} {code}: {summary}")
+        self.status, self.code, self.summary = status, code, summary
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    login: str
+    email: str
+    first_name: str
+    last_name: str
+    status: str
+    country: str
+
+
+@dataclass(frozen=True)
+class Reset:
+    user_id: str
+    token: str | None  # the one-time token; None when this is the replay of an earlier reset
+    status: str
+
+
+async def get_user(conn: asyncpg.Connection, login_or_id: str) -> User:
+    row = await conn.fetchrow(
+        "SELECT id, login, email, first_name, last_name, status, country FROM okta_users WHERE login = lower($1) OR id = $1",
+        login_or_id,
+    )
+    if row is None:
+        raise OktaError(404, "E0000007", f"Not found: Resource not found: {login_or_id} (User)")
+    return User(**dict(row))
+
+
+async def reset_password(conn: asyncpg.Connection, user_id: str, *, idempotency_key: str, requested_by: str, ticket_id: str, send_email: bool = True) -> Reset:
+    """Start the user's password recovery; the same idempotency key never resets twice."""
+    user = await conn.fetchrow("SELECT status FROM okta_users WHERE id = $1 FOR UPDATE", user_id)
+    if user is None:
+        raise OktaError(404, "E0000007", f"Not found: Resource not found: {user_id} (User)")
+    earlier = await conn.fetchval("SELECT user_id FROM okta_password_resets WHERE idempotency_key = $1", idempotency_key)
+    if earlier is not None:
+        return Reset(user_id=earlier, token=None, status="RECOVERY")
+    if user["status"] not in RESETTABLE:
+        raise OktaError(403, "E0000038", f"This operation is not allowed in the user's current status: {user['status']}")
+    token = secrets.token_urlsafe(24)
+    await conn.execute(
+        "INSERT INTO okta_password_resets (user_id, idempotency_key, token_sha256, send_email, requested_by, ticket_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        user_id,
+        idempotency_key,
+        hashlib.sha256(token.encode()).hexdigest(),
+        send_email,
+        requested_by,
+        ticket_id,
+    )
+    await conn.execute("UPDATE okta_users SET status = 'RECOVERY', status_changed = now() WHERE id = $1", user_id)
+    return Reset(user_id=user_id, token=token, status="RECOVERY")

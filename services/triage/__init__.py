@@ -1,0 +1,1 @@
+"""Triage: classifies each new ticket and routes it to a coworker's skill, or escalates it to a human."""

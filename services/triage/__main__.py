@@ -1,0 +1,3 @@
+from services.triage.app import service
+
+service.run()
