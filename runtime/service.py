@@ -79,6 +79,9 @@ class Service:
             max_batch_size=256 * 1024,
             request_timeout_ms=30_000,
             allow_auto_create_topics=False,
+            # The document names the production cluster, whatever this process connects to.
+            specification_url="kafka:9092",
+            description="Apache Kafka in production (deploy/compose.yaml); the Tansu broker on 127.0.0.1 locally.",
             logger=logging.getLogger("faststream"),
         )
         self.app = AsgiFastStream(
@@ -158,7 +161,7 @@ class Service:
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 decoder=self._decoder(),
                 title=f"{'+'.join(t.name for t in topics)}:{self.name}",
-                description=fn.__doc__,
+                description=f"{fn.__doc__} (Consumed in batches: each Kafka record is one event.)",
                 max_poll_interval_ms=300_000,
                 session_timeout_ms=10_000,
                 heartbeat_interval_ms=3_000,

@@ -1,0 +1,111 @@
+"""``workforce``: start the stack, run the demo, publish tickets, regenerate the AsyncAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deploy.stack import ROOT, SERVICES, Stack
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Workforce: an AI workforce for IT and HR service desks.")
+
+VarOption = Annotated[Path, typer.Option(help="Where embedded data and logs live.")]
+
+
+@app.command()
+def up(
+    var: VarOption = ROOT / ".var",
+    services: Annotated[str, typer.Option(help="Comma-separated services to start.")] = ",".join(SERVICES),
+) -> None:
+    """Start the broker, PostgreSQL and the services; stop them all on Ctrl-C."""
+    stack = Stack(var=var, services=tuple(s.strip() for s in services.split(",") if s.strip()))
+    try:
+        stack.up()
+        assert stack.broker is not None
+        typer.echo(f"kafka      {stack.broker.bootstrap}")
+        typer.echo(f"postgres   {_safe(stack.database_url)}")
+        for name, procs in stack.running.items():
+            for proc in procs:
+                typer.echo(f"{name:<10} pid {proc.process.pid if proc.process else '?'}  http://127.0.0.1:{proc.health_port}/ready  log {proc.log}")
+        typer.echo("running; Ctrl-C stops everything")
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while all(p.alive for procs in stack.running.values() for p in procs):
+            time.sleep(0.5)
+        dead = [p for procs in stack.running.values() for p in procs if not p.alive]
+        typer.echo(f"service {dead[0].name} stopped unexpectedly; see {dead[0].log}", err=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        typer.echo("stopping")
+    finally:
+        stack.down()
+
+
+@app.command()
+def demo(
+    tickets: Annotated[Path, typer.Option(help="JSON list of tickets to publish.")] = ROOT / "deploy" / "samples" / "tickets.json",
+    var: VarOption = ROOT / ".var",
+) -> None:
+    """Start the stack, publish sample tickets, and print what happened to each."""
+    from deploy.demo import run
+
+    stack = Stack(var=var)
+    typer.echo("starting the stack (broker, PostgreSQL, five services)...")
+    started = time.monotonic()
+    with stack.session():
+        typer.echo(f"stack up in {time.monotonic() - started:.1f}s; publishing {tickets}")
+        asyncio.run(run(stack, tickets, echo=typer.echo))
+
+
+@app.command()
+def publish(
+    tickets: Annotated[Path, typer.Argument(help="JSON list of tickets.")],
+    bootstrap: Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS")] = "127.0.0.1:9092",
+) -> None:
+    """Publish tickets as ticket.created events, the way an upstream ticketing system does."""
+    from deploy import upstream
+
+    sent = asyncio.run(upstream.publish(bootstrap, [upstream.ticket_event(t) for t in upstream.load(tickets)]))
+    typer.echo(f"published {sent} ticket(s) to {bootstrap}")
+
+
+@app.command()
+def asyncapi(check: Annotated[bool, typer.Option(help="Fail if the checked-in document is stale.")] = False) -> None:
+    """Regenerate contracts/asyncapi.yaml from the services' code."""
+    from deploy.asyncapi import DOCUMENT, generate
+
+    document = generate()
+    if check:
+        if not DOCUMENT.exists() or DOCUMENT.read_text() != document:
+            typer.echo(f"{DOCUMENT} is stale: run `workforce asyncapi`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{DOCUMENT} is up to date")
+        return
+    DOCUMENT.write_text(document)
+    typer.echo(f"wrote {DOCUMENT}")
+
+
+def _safe(url: str) -> str:
+    """A connection URL without its password, for printing."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def main() -> None:
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The main job: publish sample tickets into a running stack and print what happened to each."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+
+from deploy import report, upstream
+from deploy.stack import Stack
+
+
+async def run(stack: Stack, tickets: Path, *, echo: Callable[[str], None] = print) -> dict[str, report.TicketStory]:
+    assert stack.broker is not None
+    raw = upstream.load(tickets)
+    events = [upstream.ticket_event(t) for t in raw]
+    started = time.monotonic()
+    await upstream.publish(stack.broker.bootstrap, events)
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        stories = await report.wait_for(conn, [e.data.ticket_id for e in events])
+        elapsed = time.monotonic() - started
+        for event in events:
+            ticket = event.data
+            echo("")
+            echo(f"{ticket.ticket_id}  [{event.team}]  {ticket.title!r}  from {ticket.requester.email or ticket.requester.id}")
+            for line in stories[ticket.ticket_id].lines():
+                echo(f"    {line}")
+        echo("")
+        echo(f"{len(events)} tickets handled in {elapsed:.1f}s")
+        echo("")
+        echo("spend per team (from billing)")
+        echo(f"    {'team':<14}{'calls':>8}{'tokens':>10}{'cost (USD)':>16}")
+        for team, calls, tokens, cost in await report.spend_by_team(conn):
+            echo(f"    {team:<14}{calls:>8}{tokens:>10}{cost:>16.6f}")
+        return stories
+    finally:
+        await conn.close()

@@ -1,0 +1,87 @@
+"""What happened to each ticket, read back from the audit trail and the billing ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+#: A ticket's flow is over when it reached a person or its resolution was remembered.
+TERMINAL = ("ticket.escalated", "memory.recorded")
+
+
+@dataclass
+class TicketStory:
+    ticket_id: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def of(self, type_: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == type_]
+
+    @property
+    def done(self) -> bool:
+        return any(self.of(t) for t in TERMINAL)
+
+    def lines(self) -> list[str]:
+        out = []
+        for triaged in self.of("ticket.triaged"):
+            d = triaged["data"]
+            out.append(f"triage     routed to {d['coworker']} / {d['skill']} (confidence {d['confidence']:.2f}, {d['method']})")
+        for step in self.of("skill.step"):
+            d = step["data"]
+            result = "done" if d["status"] == "done" else f"FAILED: {d['error']}"
+            out.append(f"action     step {d['step']} {d['system']} {d['operation']} by {d['coworker']}: {result}")
+        for resolved in self.of("ticket.resolved"):
+            out.append(f"resolved   {resolved['data']['resolution']}")
+        for failed in self.of("skill.failed"):
+            out.append(f"failed     {failed['data']['error_code']}: {failed['data']['reason']}")
+        for escalated in self.of("ticket.escalated"):
+            d = escalated["data"]
+            tried = len(d["handoff"]["tried"])
+            out.append(f"escalated  to queue {d['queue']} ({d['reason_code']}): {d['reason']} [handoff: {tried} attempt(s), transcript of {len(d['handoff']['transcript'])}]")
+        for memory in self.of("memory.recorded"):
+            out.append(f"memory     stored as {memory['data']['memory_id']} in {memory['data']['collection']}")
+        usage = self.of("llm.usage")
+        tokens = sum(u["data"]["prompt_tokens"] + u["data"]["completion_tokens"] for u in usage)
+        out.append(f"audit      {len(self.events)} records; {len(usage)} model call(s), {tokens} tokens")
+        return out
+
+
+async def stories(conn: asyncpg.Connection, ticket_ids: Sequence[str]) -> dict[str, TicketStory]:
+    rows = await conn.fetch(
+        "SELECT correlation_id, type, actor, event FROM governance.audit_events WHERE correlation_id = ANY($1::text[]) ORDER BY seq",
+        list(ticket_ids),
+    )
+    found = {t: TicketStory(t) for t in ticket_ids}
+    for row in rows:
+        event = json.loads(row["event"])
+        found[row["correlation_id"]].events.append({"type": row["type"], "actor": row["actor"], "data": event["data"]})
+    return found
+
+
+async def wait_for(conn: asyncpg.Connection, ticket_ids: Sequence[str], *, timeout_s: float = 180) -> dict[str, TicketStory]:
+    """Poll the audit trail until every ticket's flow is over and billing has booked its usage."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        found = await stories(conn, ticket_ids)
+        usage_audited = sum(len(s.of("llm.usage")) for s in found.values())
+        usage_billed = await conn.fetchval("SELECT count(*) FROM billing.usage_events WHERE ticket_id = ANY($1::text[])", list(ticket_ids))
+        if all(s.done for s in found.values()) and usage_audited == usage_billed:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            pending = [t for t, s in found.items() if not s.done]
+            raise TimeoutError(f"after {timeout_s:.0f}s, {len(pending)} ticket(s) are still in flight: {pending[:10]}; usage audited {usage_audited}, billed {usage_billed}")
+        await asyncio.sleep(0.5)
+
+
+async def spend_by_team(conn: asyncpg.Connection) -> list[tuple[str, int, int, Decimal]]:
+    rows = await conn.fetch(
+        "SELECT team, sum(calls) AS calls, sum(prompt_tokens + completion_tokens) AS tokens, sum(cost_usd) AS cost"
+        " FROM billing.spend_daily GROUP BY team ORDER BY team"
+    )
+    return [(r["team"], int(r["calls"]), int(r["tokens"]), r["cost"]) for r in rows]
