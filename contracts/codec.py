@@ -69,14 +69,14 @@ def _explain(exc: ValidationError, value: bytes) -> DecodeError:
     first = errors[0]["type"] if errors else ""
     if first in {"json_invalid", "json_type"}:
         return DecodeError("not_json", f"the record is not JSON: {errors[0]['msg']}")
-    if not errors[0]["loc"]:
-        return DecodeError("schema", "the record is JSON but not an object; an event is a CloudEvents JSON object")
     event_type, event_id = _peek(value)
     if first == "union_tag_invalid":
         known = ", ".join(sorted(t.event_type() for t in EVENT_TYPES))
         return DecodeError("unknown_type", f"unknown event type {event_type!r}; known types: {known}", event_type=event_type, event_id=event_id)
     if first == "union_tag_not_found":
         return DecodeError("schema", "the event has no 'type' attribute", event_id=event_id)
+    if not errors[0]["loc"]:
+        return DecodeError("schema", "the record is JSON but not an object; an event is a CloudEvents JSON object")
     problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or '(event)'}: {e['msg']}" for e in errors[:5])
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     return DecodeError("schema", f"{event_type} event fails its schema: {problems}{more}", event_type=event_type, event_id=event_id)

@@ -215,9 +215,11 @@ DeadLetterCode = Literal["not_json", "schema", "unknown_type", "wrong_topic", "o
 
 
 class DeadLetter(Payload):
-    """A record that could not be processed, kept whole so that nothing is lost.
+    """A record that could not be processed, with the reason and the record itself.
 
-    ``original`` and ``key`` are the record's exact bytes, URL-safe base64 in JSON.
+    ``original`` holds the record's exact bytes (URL-safe base64 in JSON), or, for a record larger
+    than 128 KiB, its first 128 KiB: ``original_size`` and ``original_sha256`` describe the whole
+    record, which stays at ``source_topic``/``partition``/``offset`` for that topic's retention.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
@@ -228,11 +230,17 @@ class DeadLetter(Payload):
     source_topic: Annotated[str, Field(max_length=249)]
     partition: Annotated[int, Field(ge=0)]
     offset: Annotated[int, Field(ge=0)]
-    key: bytes | None = None
-    headers: dict[str, str] = {}
-    original: bytes
+    key: Annotated[bytes | None, Field(max_length=4_096)] = None
+    headers: Annotated[dict[str, str], Field(max_length=50)] = {}
+    original: Annotated[bytes, Field(max_length=128 * 1024)]
+    original_size: Annotated[int, Field(ge=0)]
+    original_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     original_type: Annotated[str | None, Field(max_length=200)] = None
     original_id: Annotated[str | None, Field(max_length=200)] = None
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.original) < self.original_size
 
 
 # --- the events: one envelope subclass per CloudEvents type ---------------------------------

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from faststream.specification import AsyncAPI
 
@@ -24,4 +27,17 @@ def generate() -> str:
             "Generated from the services' code by `workforce asyncapi`."
         ),
     )
-    return spec.to_specification().to_yaml()
+    return _canonical(spec.to_specification().to_jsonable())
+
+
+def _canonical(document: dict[str, Any]) -> str:
+    """The document with its named sections sorted, so that the same code yields the same bytes.
+
+    FastStream keeps a broker's publishers in a WeakSet, whose order follows memory addresses.
+    """
+    for section in ("channels", "operations"):
+        document[section] = dict(sorted(document.get(section, {}).items()))
+    components = document.get("components", {})
+    for section in ("messages", "schemas"):
+        components[section] = dict(sorted(components.get(section, {}).items()))
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)

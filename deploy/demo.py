@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from deploy.stack import Stack
 
 async def run(stack: Stack, tickets: Path, *, echo: Callable[[str], None] = print) -> dict[str, report.TicketStory]:
     assert stack.broker is not None
-    raw = upstream.load(tickets)
-    events = [upstream.ticket_event(t) for t in raw]
+    # Upstream ids are unique per run, so a second demo on a kept database is a new story.
+    run_id = uuid.uuid4().hex[:6]
+    events = [upstream.ticket_event({**t, "ticket_id": f"{t['ticket_id']}-{run_id}"}) for t in upstream.load(tickets)]
     started = time.monotonic()
     await upstream.publish(stack.broker.bootstrap, events)
     conn = await asyncpg.connect(stack.database_url)

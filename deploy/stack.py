@@ -13,16 +13,19 @@ Used by ``workforce up``, ``workforce demo``, the tests and the benchmarks: one 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("triage", "skills", "memory", "governance", "billing")
@@ -125,12 +128,19 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def ready(self) -> bool:
+    def status(self) -> dict[str, Any] | None:
+        """What ``/ready`` says (readiness, checks, assigned partitions), or None if it does not answer."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/ready", timeout=3) as response:
-                return response.status == 200
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read() or b"{}")
         except OSError:
-            return False
+            return None
+
+    def ready(self) -> bool:
+        status = self.status()
+        return bool(status and status.get("ready"))
 
     def wait_ready(self, timeout_s: float = 180) -> None:
         deadline = time.monotonic() + timeout_s
@@ -198,7 +208,7 @@ class Stack:
 
         from runtime.topics import ensure_topics
 
-        asyncio.run(ensure_topics(self.broker.bootstrap))
+        asyncio.run(ensure_topics(self.broker.bootstrap, replication_factor=int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))))
 
     def start_service(self, name: str, *, env: dict[str, str] | None = None, wait: bool = True) -> ServiceProcess:
         index = len(self.running.get(name, []))
@@ -207,6 +217,12 @@ class Stack:
         if wait:
             proc.wait_ready()
         return proc
+
+    def kill(self, name: str) -> ServiceProcess:
+        """SIGKILL the newest instance of ``name`` and forget it (as a crash would)."""
+        victim = self.running[name].pop()
+        victim.kill()
+        return victim
 
     def up(self) -> Stack:
         self.start_infrastructure()

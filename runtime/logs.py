@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 
+from runtime.redact import redact
+
+def _redact_secrets(_: object, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    return redact(event)
+
+
 _SHARED = [
     structlog.contextvars.merge_contextvars,
+    _redact_secrets,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -1,4 +1,8 @@
-"""Keep secrets out of events and logs: values under secret-looking keys are replaced before they leave."""
+"""Keep secrets out of events, stores and logs: values under secret-looking keys are replaced.
+
+A key is secret-looking when one of its words is a secret's name (``reset_token``, ``apiKey``,
+``Authorization``), not when a word merely contains one (``prompt_tokens``, ``session_timeout``).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,24 @@ import re
 from typing import Any
 
 REDACTED = "[REDACTED]"
-_SECRET_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential|authorization|cookie|session|private[_-]?key|otp|pin$", re.I)
+
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "pwd", "passphrase", "secret", "token", "credential", "credentials",
+     "authorization", "cookie", "otp", "pin", "apikey", "privatekey", "dsn"}
+)
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def is_secret_key(key: object) -> bool:
+    words = [w.lower() for w in _WORDS.findall(str(key))]
+    pairs = {a + b for a, b in zip(words, words[1:], strict=False)}  # api_key, private_key, client_secret
+    return bool(_SECRET_WORDS.intersection(words) or _SECRET_WORDS.intersection(pairs))
 
 
 def redact(value: Any) -> Any:
     """A copy of ``value`` with every value under a secret-looking key replaced by ``[REDACTED]``."""
     if isinstance(value, dict):
-        return {k: (REDACTED if _SECRET_KEY.search(str(k)) else redact(v)) for k, v in value.items()}
+        return {k: (REDACTED if is_secret_key(k) else redact(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value

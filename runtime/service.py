@@ -15,44 +15,30 @@ import contextvars
 import inspect
 import json
 import logging
-import re
 import typing
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
-from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaError
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.specification import AsyncAPI
-from pydantic import TypeAdapter, ValidationError
 
 from contracts import codec
-from contracts.envelope import Actor, Envelope, derived_event_id
-from contracts.events import DeadLetter, DeadLettered
+from contracts.envelope import Actor, Envelope
+from contracts.events import DeadLetterCode
 from contracts.topics import BY_NAME, DEADLETTER, Topic, topic_of
 from runtime import logs
 from runtime.db import Database
+from runtime.deadletters import dead_letter
+from runtime.faults import is_transient
 from runtime.settings import ServiceSettings
 from runtime.topics import ensure_topics
 
 E = TypeVar("E", bound=Envelope[Any])
 Handler = Callable[[list[E]], Awaitable[None]]
-
-#: Errors of the infrastructure: retried with backoff, never blamed on the event.
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    KafkaError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.TooManyConnectionsError,
-)
 
 #: Events emitted by the handler call in progress; awaited before its offsets are committed.
 _outbox: contextvars.ContextVar[list[asyncio.Future[Any]]] = contextvars.ContextVar("outbox")
@@ -70,6 +56,8 @@ class Service:
         self.actor = Actor.system(name)
         self.log = logs.get(f"services.{name}")
         self._ready_checks: list[Callable[[], Awaitable[bool]]] = []
+        #: The partitions this instance owns now, per topic (shown by ``/ready``).
+        self.assignment: dict[str, set[int]] = {}
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id=f"workforce-{name}",
@@ -165,6 +153,7 @@ class Service:
                 max_poll_interval_ms=300_000,
                 session_timeout_ms=10_000,
                 heartbeat_interval_ms=3_000,
+                listener=_AssignmentListener(self),
             )(handle)
             return fn
 
@@ -174,12 +163,11 @@ class Service:
 
     def emit(self, event: Envelope[Any]) -> None:
         """Send ``event`` on its topic, keyed per the registry; it is confirmed before the batch commits."""
-        topic = topic_of(event)
-        future = self._send(topic.name, topic.key(event), codec.encode(event))
         pending = _outbox.get(None)
         if pending is None:
             raise RuntimeError("emit() outside a handler: use `await service.publish(event)`")
-        pending.append(future)
+        topic = topic_of(event)
+        pending.append(self._send(topic.name, topic.key(event), codec.encode(event)))
 
     async def publish(self, event: Envelope[Any]) -> None:
         """Send ``event`` and wait for the broker's acknowledgement (for use outside handlers)."""
@@ -203,6 +191,10 @@ class Service:
                         raise codec.DecodeError("wrong_topic", f"topic {record.topic!r} is not in the registry")
                     events.append(codec.decode_as(record.value, topic.event, max_bytes=self.settings.max_event_bytes))
                 except codec.DecodeError as exc:
+                    if record.topic == DEADLETTER.name:
+                        # Already a dead letter: its bytes are safe where they are; another would breed.
+                        self.log.error("unreadable dead letter skipped", position=f"{record.topic}/{record.partition}/{record.offset}", reason=exc.reason[:300])
+                        continue
                     rejected.append(self._dead_letter(record, exc.code, exc.reason, event_type=exc.event_type, event_id=exc.event_id))
             if rejected:
                 await asyncio.gather(*rejected)
@@ -217,17 +209,17 @@ class Service:
             try:
                 await self._attempt(fn, events)
                 return
-            except TRANSIENT:
-                raise
             except Exception as exc:  # a bug, or an event the handler cannot take: find which
+                if is_transient(exc):
+                    raise
                 self.log.warning("batch failed", handler=fn.__name__, size=len(events), attempt=attempt + 1, error=repr(exc))
-        records = _records_by_event_id(message.raw_message)
+        records = self._records_by_event_id(message.raw_message)
         for event in events:
             try:
                 await self._attempt(fn, [event])
-            except TRANSIENT:
-                raise
             except Exception as exc:
+                if is_transient(exc):
+                    raise
                 self.log.exception("event dead-lettered", handler=fn.__name__, event_id=event.id, ticket_id=event.correlation_id)
                 reason = f"{fn.__name__} failed on this event: {exc!r}"
                 await self._dead_letter(records[event.id], "processing", reason, event_type=event.type, event_id=event.id)
@@ -242,48 +234,30 @@ class Service:
                 await fn(events)
                 await asyncio.gather(*pending)
                 return
-            except TRANSIENT as exc:
+            except Exception as exc:
                 await asyncio.gather(*pending, return_exceptions=True)
-                if waited > 60:
-                    raise  # hand the batch back to the broker: it is redelivered, never skipped
+                if not is_transient(exc) or waited > 60:
+                    raise  # after a minute, hand the batch back to the broker: redelivered, never skipped
                 self.log.warning("infrastructure fault, retrying", handler=fn.__name__, error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, 5.0)
-            except BaseException:
-                await asyncio.gather(*pending, return_exceptions=True)
-                raise
             finally:
                 _outbox.reset(token)
 
-    def _dead_letter(self, record: ConsumerRecord, code: Any, reason: str, *, event_type: str | None, event_id: str | None) -> asyncio.Future[Any]:
-        position = f"{record.topic}/{record.partition}/{record.offset}"
-        headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
-        team, correlation = _best_effort_ids(record.value)
-        event = DeadLettered(
-            id=derived_event_id(position, DeadLettered.event_type(), self.name),
-            source=self.source,
-            subject=correlation,
-            team=team,
-            actor=self.actor,
-            correlation_id=correlation or position,
-            causation_id=event_id,
-            data=DeadLetter(
-                reason_code=code,
-                reason=reason[:4000],
-                service=self.name,
-                source_topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                headers=headers,
-                original=record.value or b"",
-                original_type=event_type,
-                original_id=event_id,
-            ),
-        )
-        self.log.warning("dead-lettered", reason_code=code, reason=reason[:300], position=position, event_id=event_id)
+    def _dead_letter(self, record: ConsumerRecord, code: DeadLetterCode, reason: str, *, event_type: str | None, event_id: str | None) -> asyncio.Future[Any]:
+        event = dead_letter(record, code, reason, service=self.name, actor=self.actor, event_type=event_type, event_id=event_id)
+        self.log.warning("dead-lettered", reason_code=code, reason=reason[:300], position=f"{record.topic}/{record.partition}/{record.offset}", event_id=event_id)
         return self._send(DEADLETTER.name, DEADLETTER.key(event), codec.encode(event))
+
+    def _records_by_event_id(self, records: Sequence[ConsumerRecord]) -> dict[str, ConsumerRecord]:
+        by_id = {}
+        for record in records:
+            try:
+                by_id[codec.decode(record.value, max_bytes=self.settings.max_event_bytes).id] = record
+            except codec.DecodeError:
+                continue
+        return by_id
 
     # --- health and start -------------------------------------------------------------------
 
@@ -304,13 +278,14 @@ class Service:
                 except Exception:
                     checks[check.__name__] = False
             ok = all(checks.values())
-            body = json.dumps({"service": self.name, "ready": ok, "checks": checks}).encode()
+            assigned = {topic: sorted(parts) for topic, parts in sorted(self.assignment.items()) if parts}
+            body = json.dumps({"service": self.name, "instance": self.settings.instance_id, "ready": ok, "checks": checks, "assigned": assigned}).encode()
             return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
 
         return ready
 
     async def _ensure_topics(self) -> None:
-        await ensure_topics(self.settings.kafka_bootstrap_servers)
+        await ensure_topics(self.settings.kafka_bootstrap_servers, replication_factor=self.settings.kafka_replication_factor)
 
     def run(self) -> None:
         """Serve until SIGINT/SIGTERM; in-flight batches finish (or are redelivered) before exit."""
@@ -332,32 +307,22 @@ class Service:
 _HEADERS = {"content-type": "application/cloudevents+json"}
 
 
+class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Keeps ``service.assignment`` current, so an operator can see who owns which partitions."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        for tp in revoked:
+            self.service.assignment.get(tp.topic, set()).discard(tp.partition)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        for tp in assigned:
+            self.service.assignment.setdefault(tp.topic, set()).add(tp.partition)
+        self.service.log.info("partitions assigned", assigned={t: sorted(p) for t, p in sorted(self.service.assignment.items()) if p})
+
+
 async def _confirm(coro: Awaitable[Any]) -> Any:
     """``publish(no_confirm=True)`` returns the send future; wait for the broker's acknowledgement."""
     return await (await coro)
-
-
-_JSON_OBJECT = TypeAdapter(dict[str, Any])
-_TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
-
-
-def _best_effort_ids(value: bytes | None) -> tuple[str, str | None]:
-    """The team and ticket of a rejected record where they can be read, so its dead letter is findable."""
-    try:
-        raw = _JSON_OBJECT.validate_json(value or b"")
-    except ValidationError:
-        return "unknown", None
-    team, ticket = raw.get("team"), raw.get("correlationid")
-    team = team if isinstance(team, str) and _TEAM.match(team) else "unknown"
-    ticket = ticket if isinstance(ticket, str) and 0 < len(ticket) <= 200 else None
-    return team, ticket
-
-
-def _records_by_event_id(records: Sequence[ConsumerRecord]) -> dict[str, ConsumerRecord]:
-    by_id = {}
-    for record in records:
-        try:
-            by_id[codec.decode(record.value).id] = record
-        except codec.DecodeError:
-            continue
-    return by_id

@@ -15,6 +15,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    #: Replication of the topics this service creates when they are missing (3 on a production cluster).
+    kafka_replication_factor: int = Field(default=1, ge=1)
     database_url: str | None = Field(default=None, repr=False)
     #: Where the health endpoints listen; 0 picks a free port (several instances on one host).
     health_host: str = "127.0.0.1"

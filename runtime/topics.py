@@ -15,7 +15,7 @@ from runtime import logs
 log = logs.get(__name__)
 
 
-async def ensure_topics(bootstrap_servers: str, wanted: Iterable[Topic] = registry.ALL, *, timeout_s: float = 60.0) -> None:
+async def ensure_topics(bootstrap_servers: str, wanted: Iterable[Topic] = registry.ALL, *, replication_factor: int = 1, timeout_s: float = 60.0) -> None:
     """Create the missing topics with their partitions and retention; leave existing ones alone."""
     wanted = list(wanted)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="workforce-admin")
@@ -33,12 +33,18 @@ async def ensure_topics(bootstrap_servers: str, wanted: Iterable[Topic] = regist
         missing = [t for t in wanted if t.name not in existing]
         if not missing:
             return
-        try:
-            await admin.create_topics(
-                [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, topic_configs=t.configs) for t in missing]
-            )
-        except TopicAlreadyExistsError:
-            pass  # another process created them first
-        log.info("topics created", topics=[t.name for t in missing])
+        response = await admin.create_topics(
+            [NewTopic(t.name, num_partitions=t.partitions, replication_factor=replication_factor, topic_configs=t.configs) for t in missing]
+        )
+        created, refused = [], []
+        for name, code, message in response.topic_errors:
+            if code == 0:
+                created.append(name)
+            elif code != TopicAlreadyExistsError.errno:  # another process created it first: fine
+                refused.append(f"{name}: {message or code}")
+        if refused:
+            raise RuntimeError(f"the broker at {bootstrap_servers} refused to create topics: {'; '.join(refused)}")
+        if created:
+            log.info("topics created", topics=created)
     finally:
         await admin.close()

@@ -33,6 +33,11 @@ async def close_store() -> None:
     await store.close()
 
 
+@service.ready_check
+async def qdrant() -> bool:
+    return await store.client.collection_exists(store.collection)
+
+
 def memory_text(event: TicketResolved) -> str:
     return f"{event.data.ticket.text}\nResolution: {event.data.resolution}"
 

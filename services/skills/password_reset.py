@@ -38,8 +38,8 @@ async def reset_password(ctx: StepContext) -> dict[str, Any]:
         )
     except okta.OktaError as exc:
         raise StepFailed("reset_refused", f"Okta refused the reset: {exc.summary} ({exc.code})") from None
-    # The token is a secret: it is handed to the email and never kept (redacted before storage).
-    return {"user_id": reset.user_id, "status": reset.status, "email_sent_to": mask_email(user["login"]), "reset_token": reset.token}
+    # Okta emails the one-time link to the user's own address; nothing secret comes back to us.
+    return {"user_id": reset.user_id, "status": reset.status, "email_sent_to": mask_email(reset.emailed_to or "")}
 
 
 def _summary(outputs: Mapping[str, Mapping[str, Any]]) -> str:

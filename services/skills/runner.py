@@ -51,12 +51,16 @@ def idempotency_key(request: SkillRequested, step: int) -> str:
 
 
 async def execute(pool: asyncpg.Pool, step: Step, number: int, event: SkillRequested, earlier: Mapping[str, Mapping[str, Any]]) -> StepRun:
-    """Run ``step`` unless its outcome is already recorded; either way return the outcome."""
+    """Run ``step`` unless its outcome is already recorded; either way return the outcome.
+
+    A done step is never run again for its ticket. A refused step replays its refusal to the same
+    request (a redelivery), but a new request may try it again.
+    """
     key = idempotency_key(event, number)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
-        row = await conn.fetchrow("SELECT status, outputs, error_code, error FROM step_runs WHERE idempotency_key = $1", key)
-        if row is not None:
+        row = await conn.fetchrow("SELECT status, outputs, error_code, error, request_id FROM step_runs WHERE idempotency_key = $1", key)
+        if row is not None and (row["status"] == "done" or row["request_id"] == event.id):
             return StepRun(row["status"], json.loads(row["outputs"]), row["error_code"], row["error"])
         try:
             async with conn.transaction():  # a savepoint: a refused action leaves nothing behind
@@ -65,8 +69,10 @@ async def execute(pool: asyncpg.Pool, step: Step, number: int, event: SkillReque
         except StepFailed as failed:
             run = StepRun("failed", {}, failed.code, failed.reason)
         await conn.execute(
-            "INSERT INTO step_runs (idempotency_key, ticket_id, skill, step, coworker, status, outputs, error_code, error)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO step_runs (idempotency_key, ticket_id, skill, step, coworker, status, outputs, error_code, error, request_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            " ON CONFLICT (idempotency_key) DO UPDATE SET status = excluded.status, outputs = excluded.outputs,"
+            " error_code = excluded.error_code, error = excluded.error, request_id = excluded.request_id, finished_at = now()",
             key,
             event.data.ticket_id,
             event.data.skill,
@@ -76,6 +82,7 @@ async def execute(pool: asyncpg.Pool, step: Step, number: int, event: SkillReque
             json.dumps(redact(run.outputs)),  # secrets are never stored
             run.error_code,
             run.error,
+            event.id,
         )
         return run
 

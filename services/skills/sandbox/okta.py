@@ -39,8 +39,11 @@ class User:
 @dataclass(frozen=True)
 class Reset:
     user_id: str
-    token: str | None  # the one-time token; None when this is the replay of an earlier reset
     status: str
+    #: The one-time reset token, returned only with ``send_email=False`` (Okta's resetPasswordUrl);
+    #: with ``send_email=True`` Okta emails it to the user and returns nothing secret.
+    token: str | None = None
+    emailed_to: str | None = None
 
 
 async def get_user(conn: asyncpg.Connection, login_or_id: str) -> User:
@@ -55,12 +58,15 @@ async def get_user(conn: asyncpg.Connection, login_or_id: str) -> User:
 
 async def reset_password(conn: asyncpg.Connection, user_id: str, *, idempotency_key: str, requested_by: str, ticket_id: str, send_email: bool = True) -> Reset:
     """Start the user's password recovery; the same idempotency key never resets twice."""
-    user = await conn.fetchrow("SELECT status FROM okta_users WHERE id = $1 FOR UPDATE", user_id)
+    user = await conn.fetchrow("SELECT status, email FROM okta_users WHERE id = $1 FOR UPDATE", user_id)
     if user is None:
         raise OktaError(404, "E0000007", f"Not found: Resource not found: {user_id} (User)")
-    earlier = await conn.fetchval("SELECT user_id FROM okta_password_resets WHERE idempotency_key = $1", idempotency_key)
+    earlier = await conn.fetchrow(
+        "SELECT r.user_id, u.email, r.send_email FROM okta_password_resets r JOIN okta_users u ON u.id = r.user_id WHERE r.idempotency_key = $1",
+        idempotency_key,
+    )
     if earlier is not None:
-        return Reset(user_id=earlier, token=None, status="RECOVERY")
+        return Reset(user_id=earlier["user_id"], status="RECOVERY", emailed_to=earlier["email"] if earlier["send_email"] else None)
     if user["status"] not in RESETTABLE:
         raise OktaError(403, "E0000038", f"This operation is not allowed in the user's current status: {user['status']}")
     token = secrets.token_urlsafe(24)
@@ -75,4 +81,12 @@ async def reset_password(conn: asyncpg.Connection, user_id: str, *, idempotency_
         ticket_id,
     )
     await conn.execute("UPDATE okta_users SET status = 'RECOVERY', status_changed = now() WHERE id = $1", user_id)
-    return Reset(user_id=user_id, token=token, status="RECOVERY")
+    if not send_email:
+        return Reset(user_id=user_id, status="RECOVERY", token=token)
+    email = await conn.fetchval(
+        "INSERT INTO okta_emails (user_id, to_address, template, token_sha256)"
+        " SELECT id, email, 'password_reset', $2 FROM okta_users WHERE id = $1 RETURNING to_address",
+        user_id,
+        hashlib.sha256(token.encode()).hexdigest(),
+    )
+    return Reset(user_id=user_id, status="RECOVERY", emailed_to=email)

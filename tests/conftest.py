@@ -1,0 +1,127 @@
+"""Fixtures shared by the suite: a real PostgreSQL, a real Kafka-protocol broker, the real stack.
+
+PostgreSQL is ``TEST_DATABASE_URL`` or ``DATABASE_URL`` when set, else the embedded server; every
+test that writes gets a database of its own. The broker is ``KAFKA_BOOTSTRAP_SERVERS`` when set,
+else a Tansu broker started for the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from contracts.envelope import Actor
+from contracts.events import Requester, Ticket, TicketCreated
+from deploy.stack import Broker, Stack, resolve_database
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def var(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(scope="session")
+def server_url(var: Path) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or resolve_database(var)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _create_database(server_url: str) -> str:
+    name = f"wf_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return _with_database(server_url, name)
+
+
+async def _drop_database(server_url: str, url: str) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A new, empty database for one test, dropped after it."""
+    url = await _create_database(server_url)
+    yield url
+    await _drop_database(server_url, url)
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture(scope="session")
+def broker(var: Path) -> Iterator[Broker]:
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield Broker(bootstrap=external)
+        return
+    started = Broker.start(log=var / "broker.log")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(var: Path, broker: Broker, server_url: str) -> Iterator[Stack]:
+    """All five services as separate processes, on the session's broker and a database of their own."""
+    # A price for the local model (as an operator pricing its CPU would), so money is checked too.
+    running = Stack(var=var / "stack", extra_env={"EMBED_USD_PER_MILLION_TOKENS": "0.05", "LOG_LEVEL": "INFO"})
+    running.broker = broker
+    running.database_url = asyncio.run(_create_database(server_url))
+    (running.var / "logs").mkdir(parents=True, exist_ok=True)
+    from runtime.topics import ensure_topics
+
+    asyncio.run(ensure_topics(broker.bootstrap))
+    procs = [running.start_service(name, wait=False) for name in running.services]
+    for proc in procs:
+        proc.wait_ready()
+    yield running
+    for procs in running.running.values():
+        for proc in procs:
+            proc.stop()
+    asyncio.run(_drop_database(server_url, running.database_url))
+
+
+def ticket(ticket_id: str | None = None, *, team: str = "it-support", title: str = "I forgot my password", description: str = "", requester: str = "ana.silva") -> TicketCreated:
+    """A ``ticket.created`` event as an upstream system would send it."""
+    ticket_id = ticket_id or f"T-{uuid.uuid4().hex[:10]}"
+    return TicketCreated.create(
+        Ticket(ticket_id=ticket_id, title=title, description=description, requester=Requester(id=requester, email=f"{requester}@acme.example")),
+        source="/upstream/tests",
+        team=team,
+        actor=Actor.system("tests"),
+        correlation_id=ticket_id,
+        subject=ticket_id,
+    )
+
+
+@pytest.fixture
+def make_ticket():  # noqa: ANN201
+    return ticket

@@ -1,0 +1,186 @@
+"""Helpers for tests that drive the running stack: produce like an upstream system, read topics back."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from contracts import codec, topics
+from contracts.envelope import Envelope
+from contracts.events import TicketCreated
+from deploy import report
+from deploy.stack import Stack
+from services.skills.sandbox.seed import employees
+from tests.conftest import FIXTURES, ticket
+
+PASSWORD_TEXTS = [
+    ("Forgot my password", "I forgot my password and cannot log in to Okta."),
+    ("Account locked", "My account is locked out after too many attempts, please reset my password."),
+    ("Password expired", "My password expired this morning and I cannot sign in."),
+]
+
+
+@dataclass
+class Kafka:
+    bootstrap: str
+
+    def produce_with_librdkafka(self, records: Sequence[tuple[bytes | None, bytes]], topic: str = topics.TICKET_CREATED.name) -> list[tuple[int, int]]:
+        """Produce with librdkafka (confluent-kafka), a client that is not ours; return (partition, offset) per record."""
+        from confluent_kafka import Producer
+
+        producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 5, "enable.idempotence": False})
+        positions: list[tuple[int, int] | None] = [None] * len(records)
+
+        def delivered(index: int):  # noqa: ANN202
+            def report_(err, msg) -> None:  # noqa: ANN001
+                if err is not None:
+                    raise RuntimeError(f"delivery failed: {err}")
+                positions[index] = (msg.partition(), msg.offset())
+
+            return report_
+
+        for index, (key, value) in enumerate(records):
+            producer.produce(topic, value=value, key=key, headers={"content-type": "application/cloudevents+json"}, on_delivery=delivered(index))
+            producer.poll(0)
+        remaining = producer.flush(60)
+        assert remaining == 0, f"{remaining} records not delivered"
+        assert all(p is not None for p in positions)
+        return positions  # type: ignore[return-value]
+
+    def publish_tickets(self, events: Sequence[TicketCreated]) -> None:
+        self.produce_with_librdkafka([(e.correlation_id.encode(), codec.encode(e)) for e in events])
+
+    async def read(self, topic: str) -> list[ConsumerRecord]:
+        """Every record on ``topic`` now, read from the start without a consumer group.
+
+        Reads until the position reaches each partition's high watermark as reported by fetch
+        responses. (Not ``end_offsets()``: Tansu's ListOffsets answers the last batch's base
+        offset + 1, which undercounts whenever a producer batches.)
+        """
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            records: list[ConsumerRecord] = []
+            while True:
+                batch = await consumer.getmany(timeout_ms=300, max_records=10_000)
+                for tp_records in batch.values():
+                    records.extend(tp_records)
+                behind = [tp for tp in partitions if consumer.highwater(tp) is None or await consumer.position(tp) < consumer.highwater(tp)]
+                if not behind:
+                    return records
+        finally:
+            await consumer.stop()
+
+    async def events(self, topic: str, tickets: set[str]) -> list[Envelope[Any]]:
+        """The events on ``topic`` that belong to ``tickets``, every copy (duplicates included)."""
+        out = []
+        for record in await self.read(topic):
+            try:
+                event = codec.decode(record.value)
+            except codec.DecodeError:
+                continue
+            if event.correlation_id in tickets:
+                out.append(event)
+        return out
+
+    async def all_events(self, tickets: set[str]) -> list[Envelope[Any]]:
+        found = await asyncio.gather(*(self.events(t.name, tickets) for t in topics.ALL))
+        return [e for events in found for e in events]
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+    return consumer.partitions_for_topic(topic) or set()
+
+
+@pytest.fixture(scope="session")
+def kafka(stack: Stack) -> Kafka:
+    assert stack.broker is not None
+    return Kafka(stack.broker.bootstrap)
+
+
+@pytest.fixture
+async def db(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(stack.database_url)
+    yield conn
+    await conn.close()
+
+
+def unique_team(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:8]}"
+
+
+def resettable_people() -> list[str]:
+    """Seeded Okta users whose password can be reset."""
+    return [login.split("@")[0] for _, login, *_, status in employees() if status in {"ACTIVE", "LOCKED_OUT", "PASSWORD_EXPIRED"}]
+
+
+def real_texts() -> list[str]:
+    with open(FIXTURES / "it_tickets_sample.csv", newline="") as f:
+        return [row["text"] for row in csv.DictReader(f)]
+
+
+def mixed_tickets(count: int, teams: Sequence[str]) -> list[TicketCreated]:
+    """Half password tickets from people who exist, half real service-desk tickets of all kinds."""
+    people, texts = resettable_people(), real_texts()
+    out = []
+    for i in range(count):
+        team = teams[i % len(teams)]
+        ticket_id = f"{team}-{i:04d}"
+        if i % 2 == 0:
+            title, description = PASSWORD_TEXTS[i % len(PASSWORD_TEXTS)]
+            out.append(ticket(ticket_id, team=team, title=title, description=description, requester=people[i % len(people)]))
+        else:
+            text = texts[i % len(texts)]
+            out.append(ticket(ticket_id, team=team, title=text[:80] or "ticket", description=text, requester=people[(i * 7) % len(people)]))
+    return out
+
+
+async def wait_until_done(db: asyncpg.Connection, tickets: Sequence[TicketCreated], timeout_s: float = 300) -> dict[str, report.TicketStory]:
+    return await report.wait_for(db, [t.data.ticket_id for t in tickets], timeout_s=timeout_s)
+
+
+def duplicates(events: Sequence[Envelope[Any]]) -> dict[str, int]:
+    return {k: v for k, v in Counter(e.id for e in events).items() if v > 1}
+
+
+async def assert_audited_exactly_once(kafka: Kafka, db: asyncpg.Connection, ticket_ids: set[str]) -> int:
+    """Every event these tickets caused, on any topic, is in the audit trail once; nothing else is."""
+    on_topics = {e.id for e in await kafka.all_events(ticket_ids)}
+    audited = [r["event_id"] for r in await db.fetch("SELECT event_id FROM governance.audit_events WHERE correlation_id = ANY($1::text[])", list(ticket_ids))]
+    assert len(audited) == len(set(audited)), "an event was audited twice"
+    missing, extra = on_topics - set(audited), set(audited) - on_topics
+    assert not missing, f"{len(missing)} events on the topics are missing from the audit trail"
+    assert not extra, f"{len(extra)} audited events are not on any topic"
+    return len(audited)
+
+
+async def assert_spend_is_the_sum_of_usage(kafka: Kafka, db: asyncpg.Connection, teams: Sequence[str], ticket_ids: set[str]) -> dict[str, tuple[int, int, Any]]:
+    """Billing's spend per team equals the sum of the distinct usage events on the topic, to the last token and cent."""
+    usage = {e.id: e for e in await kafka.events(topics.LLM_USAGE.name, ticket_ids)}
+    expected: dict[str, list[Any]] = {}
+    for event in usage.values():
+        calls_tokens_cost = expected.setdefault(event.team, [0, 0, 0])
+        calls_tokens_cost[0] += 1
+        calls_tokens_cost[1] += event.data.total_tokens
+        calls_tokens_cost[2] += event.data.cost_usd
+    rows = await db.fetch(
+        "SELECT team, sum(calls) AS calls, sum(prompt_tokens + completion_tokens) AS tokens, sum(cost_usd) AS cost"
+        " FROM billing.spend_daily WHERE team = ANY($1::text[]) GROUP BY team",
+        list(teams),
+    )
+    billed = {r["team"]: (int(r["calls"]), int(r["tokens"]), r["cost"]) for r in rows}
+    assert billed == {team: tuple(v) for team, v in expected.items()}
+    return billed

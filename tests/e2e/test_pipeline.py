@@ -1,0 +1,54 @@
+"""A ticket flows through all five services, on the real broker and the real PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.e2e.conftest import (
+    assert_audited_exactly_once,
+    assert_spend_is_the_sum_of_usage,
+    duplicates,
+    mixed_tickets,
+    unique_team,
+    wait_until_done,
+)
+
+
+async def test_two_hundred_tickets_from_an_upstream_client_each_end_triaged_or_escalated_audited_and_billed(kafka, db) -> None:
+    teams = [unique_team("it"), unique_team("hr")]
+    tickets = mixed_tickets(200, teams)
+    ids = {t.data.ticket_id for t in tickets}
+    kafka.publish_tickets(tickets)  # librdkafka, a producer that is not ours
+
+    stories = await wait_until_done(db, tickets)
+
+    triage_out = [e for e in await kafka.events("ticket.triaged", ids) + await kafka.events("ticket.escalated", ids) if str(e.actor) == "system:triage"]
+    decided = {e.correlation_id for e in triage_out}
+    assert decided == ids, "every ticket is triaged or escalated"
+    assert not duplicates(triage_out)
+    resolved = [s for s in stories.values() if s.of("ticket.resolved")]
+    assert len(resolved) >= 50, "most password tickets from existing users are resolved by the skill"
+    for story in resolved:
+        assert len(story.of("skill.step")) == 2 and len(story.of("memory.recorded")) == 1
+    escalated = [s for s in stories.values() if s.of("ticket.escalated")]
+    for story in escalated:
+        handoff = story.of("ticket.escalated")[0]["data"]["handoff"]
+        assert handoff["ticket"]["ticket_id"] == story.ticket_id and handoff["why"] and handoff["tried"]
+    assert len(resolved) + len(escalated) == len(tickets)
+
+    audited = await assert_audited_exactly_once(kafka, db, ids)
+    assert audited > 3 * len(tickets)
+    billed = await assert_spend_is_the_sum_of_usage(kafka, db, teams, ids)
+    assert set(billed) == set(teams)
+    assert all(cost > Decimal(0) for _, _, cost in billed.values())
+
+
+async def test_the_sandbox_reset_each_resolved_tickets_user_exactly_once(kafka, db) -> None:
+    teams = [unique_team("it")]
+    tickets = mixed_tickets(40, teams)
+    kafka.publish_tickets(tickets)
+    stories = await wait_until_done(db, tickets)
+    resolved = {t for t, s in stories.items() if s.of("ticket.resolved")}
+    resets = await db.fetch("SELECT ticket_id, count(*) AS n FROM skills.okta_password_resets WHERE ticket_id = ANY($1::text[]) GROUP BY ticket_id", list(stories))
+    assert {r["ticket_id"] for r in resets} == resolved
+    assert all(r["n"] == 1 for r in resets)

@@ -1,0 +1,51 @@
+"""The audit trail in a real PostgreSQL: every event once, in order, and nothing can be changed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from runtime.db import Database
+from services.governance import app as governance_app
+from services.governance.audit import record
+from tests.conftest import ticket
+from tests.unit.test_contracts import one_of_each
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url, "governance", Path(governance_app.__file__).parent / "migrations", pool_size=2)
+    await database.open()
+    yield database
+    await database.close()
+
+
+async def test_every_event_is_recorded_once_in_the_order_it_arrived(db: Database) -> None:
+    events = one_of_each()
+    async with db.pool.acquire() as conn:
+        assert await record(conn, events) == len(events)
+        assert await record(conn, events) == 0  # redelivered
+        assert await record(conn, [events[0], events[0], ticket()]) == 1  # a duplicate inside one batch
+    ids = [r["event_id"] for r in await db.pool.fetch("SELECT event_id FROM governance.audit_events ORDER BY seq")]
+    assert ids[: len(events)] == [e.id for e in events]
+    assert len(ids) == len(set(ids)) == len(events) + 1
+
+
+async def test_the_audit_row_holds_the_whole_event(db: Database) -> None:
+    created = ticket(title="printer broken")
+    async with db.pool.acquire() as conn:
+        await record(conn, [created])
+    row = await db.pool.fetchrow("SELECT type, team, actor, correlation_id, event->'data'->>'title' AS title FROM governance.audit_events")
+    assert dict(row) == {"type": "ticket.created", "team": "it-support", "actor": "system:tests", "correlation_id": created.correlation_id, "title": "printer broken"}
+
+
+@pytest.mark.parametrize("statement", ["UPDATE governance.audit_events SET team = 'x'", "DELETE FROM governance.audit_events", "TRUNCATE governance.audit_events"])
+async def test_the_audit_trail_is_append_only(db: Database, statement: str) -> None:
+    async with db.pool.acquire() as conn:
+        await record(conn, [ticket()])
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute(statement)
+    assert await db.pool.fetchval("SELECT count(*) FROM governance.audit_events") == 1

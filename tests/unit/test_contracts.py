@@ -1,0 +1,179 @@
+"""The event language: what producers and consumers can rely on, without a broker."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from contracts import codec, topics
+from contracts.envelope import Actor, derived_event_id
+from contracts.events import (
+    EVENT_TYPES,
+    Attempt,
+    BudgetAlert,
+    BudgetThreshold,
+    Candidate,
+    DeadLetter,
+    DeadLettered,
+    Escalation,
+    Handoff,
+    LlmUsage,
+    MemoryRecord,
+    MemoryRecorded,
+    Resolution,
+    SkillCompleted,
+    SkillFailed,
+    SkillFailure,
+    SkillOutcome,
+    SkillRequest,
+    SkillRequested,
+    SkillStep,
+    StepRecord,
+    TicketCreated,
+    TicketEscalated,
+    TicketResolved,
+    TicketTriaged,
+    TokenUsage,
+    TriageDecision,
+    Turn,
+)
+from tests.conftest import ticket
+
+SOURCE = "/services/tests"
+
+
+def one_of_each() -> list:
+    created = ticket("T-1")
+    t = created.data
+    c = [Candidate(skill="password-reset", coworker="jordan", score=0.8)]
+    handoff = Handoff(ticket=t, why="why", transcript=[Turn(actor=Actor.human("ana"), text="help", at=created.time)], tried=[Attempt(what="x", outcome="failed")], candidates=c)
+    return [
+        created,
+        created.caused(TicketTriaged, TriageDecision(ticket_id="T-1", coworker="jordan", skill="password-reset", confidence=0.8, method="m", model="x", model_version="1", candidates=c), source=SOURCE),
+        created.caused(TicketEscalated, Escalation(ticket_id="T-1", reason_code="low_confidence", reason="r", queue="service-desk", handoff=handoff), source=SOURCE),
+        created.caused(TicketResolved, Resolution(ticket_id="T-1", ticket=t, resolution="done", skill="password-reset"), source=SOURCE),
+        created.caused(SkillRequested, SkillRequest(ticket_id="T-1", skill="password-reset", coworker="jordan", ticket=t, inputs={"user": "a"}, confidence=0.8), source=SOURCE),
+        created.caused(SkillStep, StepRecord(ticket_id="T-1", skill="password-reset", coworker="jordan", step=1, name="find-user", system="okta", operation="users.read", idempotency_key="k", status="done", outputs={"n": 1}), source=SOURCE),
+        created.caused(SkillCompleted, SkillOutcome(ticket_id="T-1", skill="password-reset", coworker="jordan", steps=2, summary="s"), source=SOURCE),
+        created.caused(SkillFailed, SkillFailure(ticket_id="T-1", skill="password-reset", coworker="jordan", failed_step=1, error_code="user_not_found", reason="r"), source=SOURCE),
+        created.caused(LlmUsage, TokenUsage(purpose="triage.embed", model="all-MiniLM-L6-v2", provider="local", prompt_tokens=12, cost_usd=Decimal("0.0000012")), source=SOURCE),
+        created.caused(MemoryRecorded, MemoryRecord(memory_id="m1", scope="ticket", ticket_id="T-1", collection="memories", embedding_model="x", dimensions=384), source=SOURCE),
+        created.caused(BudgetAlert, BudgetThreshold(budget="team:it-support", period="2026-11", threshold_pct=80, spent_usd=Decimal(8), limit_usd=Decimal(10)), source=SOURCE),
+        created.caused(DeadLettered, DeadLetter(reason_code="not_json", reason="r", service="triage", source_topic="ticket.created", partition=0, offset=7, key=b"k", original=b"\xff\x00garbage", original_size=9, original_sha256="0" * 64), source=SOURCE),
+    ]
+
+
+@pytest.mark.parametrize("event", one_of_each(), ids=lambda e: e.type)
+def test_every_event_type_survives_the_wire_unchanged(event) -> None:
+    decoded = codec.decode(codec.encode(event))
+    assert type(decoded) is type(event)
+    assert decoded == event
+
+
+def test_there_is_an_example_and_a_topic_for_every_event_type() -> None:
+    assert {type(e) for e in one_of_each()} == set(EVENT_TYPES)
+    assert {t.event for t in topics.ALL} == set(EVENT_TYPES)
+
+
+def test_the_wire_format_uses_cloudevents_attribute_names() -> None:
+    raw = json.loads(codec.encode(ticket("T-9")))
+    assert raw["specversion"] == "1.0"
+    assert raw["type"] == "ticket.created"
+    assert raw["correlationid"] == "T-9"
+    assert raw["actor"] == "system:tests"
+    assert raw["schemaversion"] == 1
+    # CloudEvents: attribute names are lower-case alphanumerics only
+    assert all(name.isalnum() and name.islower() for name in raw if name != "data")
+
+
+def test_money_travels_as_an_exact_decimal_string() -> None:
+    usage = one_of_each()[8]
+    raw = json.loads(codec.encode(usage))
+    assert raw["data"]["cost_usd"] == "0.0000012"
+    assert codec.decode(codec.encode(usage)).data.cost_usd == Decimal("0.0000012")
+
+
+def test_a_dead_letter_keeps_the_original_bytes_exactly() -> None:
+    dead = one_of_each()[-1]
+    assert codec.decode(codec.encode(dead)).data.original == b"\xff\x00garbage"
+
+
+def test_an_event_caused_by_another_carries_the_flow_and_a_repeatable_id() -> None:
+    created = ticket("T-2")
+    first = created.caused(TicketResolved, Resolution(ticket_id="T-2", ticket=created.data, resolution="r"), source=SOURCE)
+    again = created.caused(TicketResolved, Resolution(ticket_id="T-2", ticket=created.data, resolution="r"), source=SOURCE)
+    assert first.id == again.id == derived_event_id(created.id, "ticket.resolved")
+    assert first.causation_id == created.id
+    assert first.correlation_id == "T-2" and first.team == created.team
+    other = created.caused(TicketResolved, Resolution(ticket_id="T-2", ticket=created.data, resolution="r"), source=SOURCE, ordinal=1)
+    assert other.id != first.id
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "words"),
+    [
+        (b"{not json", "not_json", "not JSON"),
+        (b"", "not_json", "no value"),
+        (b"[1, 2, 3]", "schema", "not an object"),
+        (b'{"type": "ticket.exploded", "id": "x"}', "unknown_type", "unknown event type 'ticket.exploded'"),
+        (b'{"id": "x"}', "schema", "no 'type'"),
+        (b'{"type": "ticket.created", "specversion": "1.0", "id": "x", "data": {}}', "schema", "data.ticket_id: Field required"),
+    ],
+)
+def test_an_unreadable_record_is_refused_with_a_code_and_a_reason(raw: bytes, code: str, words: str) -> None:
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.decode(raw)
+    assert refused.value.code == code
+    assert words in refused.value.reason
+
+
+def test_unknown_fields_are_refused_not_ignored() -> None:
+    raw = json.loads(codec.encode(ticket("T-3")))
+    raw["data"]["requester"]["is_admin"] = True
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.decode(json.dumps(raw).encode())
+    assert "data.requester.is_admin: Extra inputs are not permitted" in refused.value.reason
+
+
+def test_an_oversized_record_is_refused_before_it_is_parsed() -> None:
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.decode(b"x" * 300_000)
+    assert refused.value.code == "oversized"
+    assert "300,000 bytes" in refused.value.reason
+
+
+def test_an_oversized_ticket_text_fails_its_schema() -> None:
+    raw = json.loads(codec.encode(ticket("T-4")))
+    raw["data"]["description"] = "a" * 20_001
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.decode(json.dumps(raw).encode())
+    assert refused.value.code == "schema"
+    assert "data.description" in refused.value.reason
+
+
+def test_a_topic_only_takes_its_own_event_type() -> None:
+    triaged = one_of_each()[1]
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.decode_as(codec.encode(triaged), TicketCreated)
+    assert refused.value.code == "wrong_topic"
+    assert refused.value.event_id == triaged.id
+
+
+def test_an_actor_must_say_what_kind_it_is() -> None:
+    raw = json.loads(codec.encode(ticket("T-5")))
+    raw["actor"] = "jordan"
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.decode(json.dumps(raw).encode())
+    assert "actor" in refused.value.reason and "kind:id" in refused.value.reason
+
+
+def test_ticket_flows_are_keyed_by_ticket_and_money_by_team() -> None:
+    events = one_of_each()
+    for event in events:
+        topic = topics.topic_of(event)
+        expected = event.team if topic.key_by is topics.KeyBy.team else event.correlation_id
+        assert topic.key(event) == expected.encode()
+    assert topics.LLM_USAGE.key_by is topics.KeyBy.team
+    assert topics.TICKET_CREATED.key_by is topics.KeyBy.ticket
