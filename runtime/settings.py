@@ -26,6 +26,8 @@ class ServiceSettings(BaseSettings):
     #: The most records one handler call receives, and how long a batch may wait to fill.
     batch_max_records: int = Field(default=500, ge=1)
     batch_timeout_ms: int = Field(default=50, ge=1)
+    #: How long the broker may hold a fetch when no data is waiting; it bounds the latency of each hop.
+    fetch_max_wait_ms: int = Field(default=25, ge=1)
     max_event_bytes: int = Field(default=256 * 1024, ge=1024)
     #: How many times a batch that raises is retried before its events are tried one by one.
     poison_retries: int = Field(default=2, ge=0)

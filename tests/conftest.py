@@ -19,7 +19,7 @@ import pytest
 
 from contracts.envelope import Actor
 from contracts.events import Requester, Ticket, TicketCreated
-from deploy.stack import Broker, Stack, resolve_database
+from deploy.stack import ROOT, Broker, Postgres, Stack
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -35,8 +35,15 @@ def var(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server_url(var: Path) -> str:
-    return os.environ.get("TEST_DATABASE_URL") or resolve_database(var)
+def server_url(var: Path) -> Iterator[str]:
+    """A PostgreSQL server the tests may create databases on."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    embedded = Postgres.resolve(var) if not os.environ.get("DATABASE_URL") else Postgres(url=os.environ["DATABASE_URL"])
+    yield embedded.url
+    embedded.stop()
 
 
 def _with_database(url: str, name: str) -> str:
@@ -68,6 +75,24 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
     url = await _create_database(server_url)
     yield url
     await _drop_database(server_url, url)
+
+
+@pytest.fixture
+async def service_database(database_url: str) -> AsyncIterator:
+    """Open a service's own schema in this test's database, migrated as the service would at start."""
+    from runtime.db import Database
+
+    opened: list[Database] = []
+
+    async def open_(service: str) -> Database:
+        database = Database(database_url, service, ROOT / "services" / service / "migrations", pool_size=4)
+        await database.open()
+        opened.append(database)
+        return database
+
+    yield open_
+    for database in opened:
+        await database.close()
 
 
 @pytest.fixture

@@ -87,5 +87,5 @@ async def test_two_triage_instances_share_the_partitions_and_no_ticket_is_triage
         assert partitions & members[0] and partitions & members[1], "both instances had tickets to triage"
         assert len(created) == len(ids)
     finally:
-        second.stop()
         stack.running["triage"].remove(second)
+        assert second.stop() == 0, "SIGTERM ends a service gracefully, with exit code 0"

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from contracts.envelope import Actor
 from contracts.events import LlmUsage, TokenUsage
 from runtime.db import Database
-from services.billing import app as billing_app
 from services.billing.ledger import book
 from tests.conftest import ticket
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, "billing", Path(billing_app.__file__).parent / "migrations", pool_size=4)
-    await database.open()
-    yield database
-    await database.close()
+async def db(service_database) -> Database:  # noqa: ANN001
+    return await service_database("billing")
 
 
 def usage(team: str, tokens: int, cost: str, *, coworker: str | None = None) -> LlmUsage:

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import asyncpg
 import pytest
 
 from runtime.db import Database
-from services.governance import app as governance_app
 from services.governance.audit import record
 from tests.conftest import ticket
 from tests.unit.test_contracts import one_of_each
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, "governance", Path(governance_app.__file__).parent / "migrations", pool_size=2)
-    await database.open()
-    yield database
-    await database.close()
+async def db(service_database) -> Database:  # noqa: ANN001
+    return await service_database("governance")
 
 
 async def test_every_event_is_recorded_once_in_the_order_it_arrived(db: Database) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from contracts import codec
@@ -19,13 +16,11 @@ from tests.conftest import ticket
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url, "skills", Path(skills_app.__file__).parent / "migrations", pool_size=4)
-    await database.open()
+async def db(service_database) -> Database:  # noqa: ANN001
+    database = await service_database("skills")
     async with database.pool.acquire() as conn:
         await seed_okta(conn, 50)
-    yield database
-    await database.close()
+    return database
 
 
 @pytest.fixture

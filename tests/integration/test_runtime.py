@@ -1,0 +1,99 @@
+"""The service shell on the real broker: poison events, infrastructure faults, and where emitting is allowed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import pytest
+
+from contracts import codec, topics
+from contracts.events import Resolution, TicketCreated, TicketResolved
+from runtime.service import Service
+from runtime.settings import ServiceSettings
+from tests.conftest import ticket
+
+
+async def wait_for(predicate, timeout_s: float = 60) -> None:  # noqa: ANN001
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
+async def dead_letters_of(bootstrap: str, service: str) -> list:
+    from tests.e2e.conftest import Kafka
+
+    return [d.data for d in (codec.decode(r.value) for r in await Kafka(bootstrap).read(topics.DEADLETTER.name)) if d.data.service == service]
+
+
+@pytest.fixture
+async def shell(broker):  # noqa: ANN001, ANN201
+    """A fresh service on the session broker, its own consumer group, reading ticket.created."""
+    name = f"rt-{uuid.uuid4().hex[:8]}"
+    service = Service(name, ServiceSettings(kafka_bootstrap_servers=broker.bootstrap, batch_timeout_ms=20, poison_retries=1), description="test shell")
+    yield service
+    await service.broker.stop()
+
+
+async def test_a_poison_event_is_dead_lettered_alone_and_the_rest_of_its_batch_is_processed(shell: Service, broker) -> None:  # noqa: ANN001
+    team = f"rt-{uuid.uuid4().hex[:8]}"
+    handled: Counter[str] = Counter()
+
+    @shell.consumer(topics.TICKET_CREATED)
+    async def on_ticket(events: list[TicketCreated]) -> None:
+        for event in events:
+            if event.team != team:
+                continue
+            if "poison" in event.data.title:
+                raise ValueError(f"cannot handle {event.data.ticket_id}")
+            handled[event.data.ticket_id] += 1
+            shell.emit(event.caused(TicketResolved, Resolution(ticket_id=event.data.ticket_id, ticket=event.data, resolution="ok"), source=shell.source))
+
+    await shell._ensure_topics()  # noqa: SLF001
+    await shell.broker.start()
+    good = [ticket(team=team, title=f"fine {i}") for i in range(9)]
+    poison = ticket(team=team, title="poison pill")
+    for event in [*good[:4], poison, *good[4:]]:
+        await shell.publish(event)
+
+    await wait_for(lambda: set(handled) == {e.data.ticket_id for e in good})
+    for _ in range(100):
+        letters = await dead_letters_of(broker.bootstrap, shell.name)
+        if letters:
+            break
+        await asyncio.sleep(0.2)
+    assert [(d.reason_code, d.original_id) for d in letters] == [("processing", poison.id)]
+    assert "cannot handle" in letters[0].reason
+    assert codec.decode(letters[0].original) == poison
+
+
+async def test_an_infrastructure_fault_is_retried_not_dead_lettered(shell: Service, broker) -> None:  # noqa: ANN001
+    team = f"rt-{uuid.uuid4().hex[:8]}"
+    attempts: Counter[str] = Counter()
+    done: set[str] = set()
+
+    @shell.consumer(topics.TICKET_CREATED)
+    async def on_ticket(events: list[TicketCreated]) -> None:
+        for event in events:
+            if event.team != team:
+                continue
+            attempts[event.id] += 1
+            if attempts[event.id] <= 3:
+                raise ConnectionError("database went away")
+            done.add(event.id)
+
+    await shell._ensure_topics()  # noqa: SLF001
+    await shell.broker.start()
+    flaky = ticket(team=team)
+    await shell.publish(flaky)
+    await wait_for(lambda: flaky.id in done)
+    assert attempts[flaky.id] == 4
+    assert await dead_letters_of(broker.bootstrap, shell.name) == []
+
+
+async def test_emit_outside_a_handler_is_refused_and_says_what_to_use(shell: Service) -> None:
+    created = ticket()
+    with pytest.raises(RuntimeError, match="use `await service.publish"):
+        shell.emit(created)
