@@ -15,6 +15,7 @@ import contextvars
 import inspect
 import json
 import logging
+import signal
 import typing
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -289,7 +290,13 @@ class Service:
         await ensure_topics(self.settings.kafka_bootstrap_servers, replication_factor=self.settings.kafka_replication_factor)
 
     def run(self) -> None:
-        """Serve until SIGINT/SIGTERM; in-flight batches finish (or are redelivered) before exit."""
+        """Serve until SIGINT/SIGTERM; in-flight batches finish (or are redelivered) before exit.
+
+        uvicorn shuts down gracefully on the signal, then raises it again with the handler it found
+        installed; that handler turns it into a normal exit, so a clean stop exits with status 0.
+        """
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _exit_cleanly)
         self.log.info("starting", group_id=self.group_id, health=f"http://{self.settings.health_host}:{self.settings.health_port}/health")
         asyncio.run(
             self.app.run(
@@ -322,6 +329,10 @@ class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in assigned:
             self.service.assignment.setdefault(tp.topic, set()).add(tp.partition)
         self.service.log.info("partitions assigned", assigned={t: sorted(p) for t, p in sorted(self.service.assignment.items()) if p})
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 async def _confirm(coro: Awaitable[Any]) -> Any:
