@@ -1,7 +1,8 @@
-"""The skill catalog: which coworker runs which skill, described in words triage can match against.
+"""The skill catalog: every skill described in words triage can match against, and the scopes it needs.
 
-A declared format shared by triage (which routes by it) and skills (which refuses what is not in
-it), like the events. Errors name the file, the entry and the field.
+Which coworker may run a skill is said by coworker manifests (``contracts.coworkers``), not here.
+Shared by triage (which routes by it), governance (which checks manifests against it) and skills.
+Errors name the file, the entry and the field.
 """
 
 from __future__ import annotations
@@ -13,17 +14,22 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+from contracts.coworkers import Name, Scope
 
 
 class SkillSpec(BaseModel):
+    """A skill as triage and the authoriser see it: what it is for, and what it needs granted."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name
-    coworker: Name
-    system: Name
     description: Annotated[str, Field(min_length=10, max_length=1000)]
     examples: Annotated[list[Annotated[str, Field(min_length=3, max_length=500)]], Field(min_length=1, max_length=100)]
+    requires: Annotated[dict[Name, list[Scope]], Field(min_length=1, description="system -> the scopes the skill's steps use")]
+
+    @property
+    def systems(self) -> list[str]:
+        return sorted(self.requires)
 
 
 class Catalog(BaseModel):
@@ -42,6 +48,10 @@ class Catalog(BaseModel):
 
     def get(self, name: str) -> SkillSpec | None:
         return next((s for s in self.skills if s.name == name), None)
+
+    @property
+    def requirements(self) -> dict[str, dict[str, list[str]]]:
+        return {s.name: s.requires for s in self.skills}
 
 
 class CatalogError(ValueError):

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, JsonValue, PlainSerializer
 
+from contracts.coworkers import CoworkerManifest, LifecycleState
 from contracts.envelope import Envelope, Payload, WireActor
 
 # --- shared field types ---------------------------------------------------------------------
@@ -64,7 +65,7 @@ class Ticket(Payload):
 
 class Candidate(Payload):
     skill: Name
-    coworker: Name
+    coworker: Name | None = None  # who would take it; None when no active coworker does
     score: Score
 
 
@@ -73,6 +74,7 @@ class TriageDecision(Payload):
 
     ticket_id: Id
     coworker: Name
+    coworker_version: Annotated[int, Field(ge=1)]
     skill: Name
     confidence: Score
     method: Annotated[str, Field(max_length=100, description="How the decision was made, e.g. embedding-similarity.")]
@@ -127,13 +129,25 @@ class Resolution(Payload):
 # --- skills ---------------------------------------------------------------------------------
 
 
+class Delegation(Payload):
+    """How a request reached its coworker: who handed it on, and how many hands it passed."""
+
+    chain: Annotated[list[Name], Field(min_length=1, max_length=10, description="Coworkers the request passed through, first to last.")]
+
+    @property
+    def hops(self) -> int:
+        return len(self.chain)
+
+
 class SkillRequest(Payload):
     ticket_id: Id
     skill: Name
     coworker: Name
+    coworker_version: Annotated[int, Field(ge=1, description="The manifest version the work started on; it finishes on it.")]
     ticket: Ticket
     inputs: Attributes = {}
     confidence: Score
+    delegation: Delegation | None = None
 
 
 class StepRecord(Payload):
@@ -207,6 +221,123 @@ class BudgetThreshold(Payload):
     threshold_pct: Annotated[int, Field(ge=1, le=100)]
     spent_usd: Usd
     limit_usd: Usd
+
+
+class MemoryErasure(Payload):
+    """Memories deleted: by a retention policy, an offboarding or a right-to-be-forgotten request."""
+
+    scope: Literal["requester", "coworker", "team", "ticket"]
+    subject: Id
+    deleted: Annotated[int, Field(ge=0)]
+    reason: ShortText
+
+
+class BudgetStatus(Payload):
+    """A budget's state now: one record per budget on a compacted topic, readable by any service."""
+
+    budget: Annotated[str, Field(max_length=200, description="Which budget, e.g. coworker:jordan.")]
+    period: Annotated[str, Field(max_length=40, description="e.g. 2026-11")]
+    spent_usd: Usd
+    limit_usd: Usd
+
+    @property
+    def exhausted(self) -> bool:
+        return self.spent_usd >= self.limit_usd
+
+
+# --- coworkers: lifecycle owned by governance -----------------------------------------------
+
+CommandName = Literal["apply", "publish", "suspend", "resume", "offboard"]
+
+
+class CoworkerCommand(Payload):
+    """A person asks governance to change a coworker: apply a manifest, publish, suspend, resume, offboard."""
+
+    command: CommandName
+    coworker: Name
+    manifest: CoworkerManifest | None = None
+    reason: ShortText = ""
+
+
+class CoworkerChange(Payload):
+    """Governance changed a coworker (the lifecycle's record of a command it accepted)."""
+
+    command: CommandName
+    coworker: Name
+    from_state: LifecycleState | None
+    to_state: LifecycleState
+    version: Annotated[int, Field(ge=1, description="The version the command was about.")]
+    active_version: Annotated[int | None, Field(ge=1)] = None
+
+
+class CommandRejection(Payload):
+    """Governance refused a command, and why."""
+
+    command: CommandName
+    coworker: Name
+    reason: ShortText
+
+
+class CoworkerState(Payload):
+    """A coworker as it is now: one record per coworker on a compacted topic, readable by any service."""
+
+    coworker: Name
+    revision: Annotated[int, Field(ge=1, description="Counts accepted changes; a consumer keeps the highest.")]
+    state: LifecycleState
+    active_version: Annotated[int | None, Field(ge=1)] = None
+    active: CoworkerManifest | None = None
+    draft_version: Annotated[int | None, Field(ge=1)] = None
+    draft: CoworkerManifest | None = None
+    changed_at: datetime
+
+
+# --- authorisation and approvals ------------------------------------------------------------
+
+PolicyRule = Literal["coworker-known", "coworker-active", "holds-skill", "holds-scope", "within-budget", "approved", "delegation"]
+
+
+class PolicyDecision(Payload):
+    """An authorisation decision, recorded like a decision log: what was asked, by which rule, and why."""
+
+    decision_id: Id
+    ticket_id: Id
+    coworker: Name
+    coworker_version: Annotated[int | None, Field(ge=1)] = None
+    skill: Name
+    step: Annotated[int | None, Field(ge=1, le=5)] = None
+    system: Name | None = None
+    scope: Annotated[str | None, Field(max_length=100)] = None
+    allowed: bool
+    rule: PolicyRule
+    reason: ShortText
+    inputs: Attributes = {}
+
+
+class ApprovalRequest(Payload):
+    """A supervised coworker asks its manager before acting."""
+
+    approval_id: Id
+    ticket_id: Id
+    coworker: Name
+    coworker_version: Annotated[int, Field(ge=1)]
+    skill: Name
+    step: Annotated[int, Field(ge=1, le=5)]
+    system: Name
+    operation: Annotated[str, Field(max_length=200)]
+    action: ShortText
+    inputs: Attributes = {}
+    approver: Name
+
+
+class ApprovalDecision(Payload):
+    """A person decided on an approval; the envelope's actor says who."""
+
+    approval_id: Id
+    ticket_id: Id
+    coworker: Name
+    skill: Name
+    step: Annotated[int, Field(ge=1, le=5)]
+    comment: ShortText = ""
 
 
 # --- the dead letter ------------------------------------------------------------------------
@@ -312,6 +443,72 @@ class BudgetAlert(Envelope[BudgetThreshold]):
     type: Literal["budget.alert"] = "budget.alert"
 
 
+class MemoryForgotten(Envelope[MemoryErasure]):
+    """Memories were deleted, and why."""
+
+    type: Literal["memory.forgotten"] = "memory.forgotten"
+
+
+class BudgetState(Envelope[BudgetStatus]):
+    """A budget's current state (compacted: the latest per budget)."""
+
+    type: Literal["budget.state"] = "budget.state"
+
+
+class CoworkerCommanded(Envelope[CoworkerCommand]):
+    """A person asked for a lifecycle change of a coworker."""
+
+    type: Literal["coworker.command"] = "coworker.command"
+
+
+class CoworkerChanged(Envelope[CoworkerChange]):
+    """A coworker's lifecycle changed."""
+
+    type: Literal["coworker.changed"] = "coworker.changed"
+
+
+class CoworkerRejected(Envelope[CommandRejection]):
+    """A lifecycle command was refused, with the reason."""
+
+    type: Literal["coworker.rejected"] = "coworker.rejected"
+
+
+class CoworkerStated(Envelope[CoworkerState]):
+    """A coworker's current state and manifest (compacted: the latest per coworker)."""
+
+    type: Literal["coworker.state"] = "coworker.state"
+
+
+class PolicyAllowed(Envelope[PolicyDecision]):
+    """An action was authorised."""
+
+    type: Literal["policy.allowed"] = "policy.allowed"
+
+
+class PolicyDenied(Envelope[PolicyDecision]):
+    """An action was refused, by which rule and why."""
+
+    type: Literal["policy.denied"] = "policy.denied"
+
+
+class ApprovalRequested(Envelope[ApprovalRequest]):
+    """A supervised action waits for a person's approval."""
+
+    type: Literal["approval.requested"] = "approval.requested"
+
+
+class ApprovalGranted(Envelope[ApprovalDecision]):
+    """A person approved an action."""
+
+    type: Literal["approval.granted"] = "approval.granted"
+
+
+class ApprovalRejected(Envelope[ApprovalDecision]):
+    """A person rejected an action."""
+
+    type: Literal["approval.rejected"] = "approval.rejected"
+
+
 class DeadLettered(Envelope[DeadLetter]):
     """A record a service could not process, with the reason and the original bytes."""
 
@@ -330,5 +527,16 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     LlmUsage,
     MemoryRecorded,
     BudgetAlert,
+    MemoryForgotten,
+    BudgetState,
+    CoworkerCommanded,
+    CoworkerChanged,
+    CoworkerRejected,
+    CoworkerStated,
+    PolicyAllowed,
+    PolicyDenied,
+    ApprovalRequested,
+    ApprovalGranted,
+    ApprovalRejected,
     DeadLettered,
 )

@@ -23,6 +23,7 @@ DAY_MS = 24 * 60 * 60 * 1000
 class KeyBy(StrEnum):
     ticket = "ticket"
     team = "team"
+    subject = "subject"  # the entity a table or a command is about: a coworker, a budget
 
 
 class Topic(BaseModel):
@@ -34,6 +35,8 @@ class Topic(BaseModel):
     partitions: int
     retention_ms: int
     description: str
+    #: A table: Kafka keeps the latest record per key (cleanup.policy=compact).
+    compacted: bool = False
 
     def key(self, event: Envelope[Any]) -> bytes:
         """The record key for ``event`` on this topic."""
@@ -41,16 +44,19 @@ class Topic(BaseModel):
 
     @property
     def configs(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact", "retention.ms": "-1"}
         return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
 
 
 _KEYS: dict[KeyBy, Callable[[Envelope[Any]], str]] = {
     KeyBy.ticket: lambda e: e.correlation_id,
     KeyBy.team: lambda e: e.team,
+    KeyBy.subject: lambda e: e.subject or e.correlation_id,
 }
 
 
-def _topic(event: type[Envelope], key_by: KeyBy, *, partitions: int = 6, days: int = 7) -> Topic:
+def _topic(event: type[Envelope], key_by: KeyBy, *, partitions: int = 6, days: int = 7, compacted: bool = False) -> Topic:
     return Topic(
         name=event.event_type(),
         event=event,
@@ -58,6 +64,7 @@ def _topic(event: type[Envelope], key_by: KeyBy, *, partitions: int = 6, days: i
         partitions=partitions,
         retention_ms=days * DAY_MS,
         description=(event.__doc__ or "").strip(),
+        compacted=compacted,
     )
 
 
@@ -73,6 +80,17 @@ LLM_USAGE = _topic(ev.LlmUsage, KeyBy.team, days=30)
 MEMORY_RECORDED = _topic(ev.MemoryRecorded, KeyBy.ticket)
 BUDGET_ALERT = _topic(ev.BudgetAlert, KeyBy.team, partitions=3, days=365)
 DEADLETTER = _topic(ev.DeadLettered, KeyBy.ticket, partitions=3, days=30)
+MEMORY_FORGOTTEN = _topic(ev.MemoryForgotten, KeyBy.subject, partitions=3, days=365)
+BUDGET_STATE = _topic(ev.BudgetState, KeyBy.subject, partitions=3, compacted=True)
+COWORKER_COMMAND = _topic(ev.CoworkerCommanded, KeyBy.subject, partitions=3, days=365)
+COWORKER_CHANGED = _topic(ev.CoworkerChanged, KeyBy.subject, partitions=3, days=365)
+COWORKER_REJECTED = _topic(ev.CoworkerRejected, KeyBy.subject, partitions=3, days=365)
+COWORKER_STATE = _topic(ev.CoworkerStated, KeyBy.subject, partitions=3, compacted=True)
+POLICY_ALLOWED = _topic(ev.PolicyAllowed, KeyBy.ticket, days=30)
+POLICY_DENIED = _topic(ev.PolicyDenied, KeyBy.ticket, days=30)
+APPROVAL_REQUESTED = _topic(ev.ApprovalRequested, KeyBy.ticket, days=30)
+APPROVAL_GRANTED = _topic(ev.ApprovalGranted, KeyBy.ticket, days=30)
+APPROVAL_REJECTED = _topic(ev.ApprovalRejected, KeyBy.ticket, days=30)
 
 ALL: tuple[Topic, ...] = (
     TICKET_CREATED,
@@ -86,6 +104,17 @@ ALL: tuple[Topic, ...] = (
     LLM_USAGE,
     MEMORY_RECORDED,
     BUDGET_ALERT,
+    MEMORY_FORGOTTEN,
+    BUDGET_STATE,
+    COWORKER_COMMAND,
+    COWORKER_CHANGED,
+    COWORKER_REJECTED,
+    COWORKER_STATE,
+    POLICY_ALLOWED,
+    POLICY_DENIED,
+    APPROVAL_REQUESTED,
+    APPROVAL_GRANTED,
+    APPROVAL_REJECTED,
     DEADLETTER,
 )
 

@@ -212,9 +212,33 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap,
             "DATABASE_URL": self.database_url,
             "QDRANT_PATH": str((self.var / "qdrant").resolve()),
+            "WORKFORCE_SECRETS_KEY": self.secrets_key(),
             **self.extra_env,
         }
         return env
+
+    def secrets_key(self) -> str:
+        """``WORKFORCE_SECRETS_KEY``, or the local stack's own key, made once and kept in ``var``."""
+        if key := os.environ.get("WORKFORCE_SECRETS_KEY"):
+            return key
+        path = self.var / "secrets.key"
+        if not path.exists():
+            from cryptography.fernet import Fernet
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(Fernet.generate_key().decode())
+        return path.read_text().strip()
+
+    def bring_up_workforce(self) -> list[str]:
+        """Apply and publish the example workforce (deploy/workforce/coworkers) where it is not live."""
+        import asyncio
+
+        from contracts.envelope import Actor
+        from deploy.coworkers import Workforce, example_workforce
+
+        assert self.broker is not None
+        return asyncio.run(Workforce(self.broker.bootstrap, Actor.system("workforce-up")).bring_up(example_workforce().values()))
 
     def start_infrastructure(self) -> None:
         (self.var / "logs").mkdir(parents=True, exist_ok=True)
@@ -241,11 +265,13 @@ class Stack:
         victim.kill()
         return victim
 
-    def up(self) -> Stack:
+    def up(self, *, workforce: bool = True) -> Stack:
         self.start_infrastructure()
         procs = [self.start_service(name, wait=False) for name in self.services]
         for proc in procs:
             proc.wait_ready()
+        if workforce and "governance" in self.services:
+            self.bring_up_workforce()
         return self
 
     def down(self) -> None:

@@ -21,6 +21,11 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+class RetryLater(Exception):
+    """Raised by a handler that cannot decide yet (e.g. a fact it needs is still on its way): the
+    batch is retried with backoff, never dead-lettered."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for an outage or a lost race (worth retrying as is); False for a problem with the input."""
     if isinstance(exc, KafkaError):
@@ -28,4 +33,4 @@ def is_transient(exc: BaseException) -> bool:
         return bool(exc.retriable) or isinstance(exc, KafkaTimeoutError)
     if isinstance(exc, UnexpectedResponse):  # Qdrant answered: overloaded or failing is transient
         return exc.status_code is not None and (exc.status_code >= 500 or exc.status_code == 429)
-    return isinstance(exc, _TRANSIENT)
+    return isinstance(exc, (*_TRANSIENT, RetryLater))

@@ -36,6 +36,7 @@ from runtime.db import Database
 from runtime.deadletters import dead_letter
 from runtime.faults import is_transient
 from runtime.settings import ServiceSettings
+from runtime.table import TopicTable
 from runtime.topics import ensure_topics
 
 E = TypeVar("E", bound=Envelope[Any])
@@ -59,6 +60,7 @@ class Service:
         self._ready_checks: list[Callable[[], Awaitable[bool]]] = []
         #: The partitions this instance owns now, per topic (shown by ``/ready``).
         self.assignment: dict[str, set[int]] = {}
+        self._groups: set[str] = set()
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id=f"workforce-{name}",
@@ -88,6 +90,11 @@ class Service:
         self.app.on_startup(fn)
         return fn
 
+    def after_startup(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Run ``fn`` once the broker is connected and the handlers are consuming."""
+        self.app.after_startup(fn)
+        return fn
+
     def on_shutdown(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         self.app.after_shutdown(fn)
         return fn
@@ -105,6 +112,19 @@ class Service:
         self._ready_checks.append(database.ready)
         return database
 
+    def table(self, topic: Topic, *, on_change: Callable[[Any], None] | None = None) -> TopicTable[Any]:
+        """A compacted topic as a table, read whole before this service takes work and kept current."""
+        table: TopicTable[Any] = TopicTable(self.settings.kafka_bootstrap_servers, topic, on_change=on_change, client_id=f"workforce-{self.name}-table")
+
+        async def start() -> None:
+            await table.start()
+            await table.caught_up()
+            self.log.info("table loaded", topic=topic.name, rows=len(table))
+
+        self.on_startup(start)
+        self.on_shutdown(table.stop)
+        return table
+
     def publishes(self, *topics: Topic) -> None:
         """Declare the topics this service writes, so the AsyncAPI document shows them."""
         for topic in topics:
@@ -115,12 +135,18 @@ class Service:
                 schema=topic.event,
             )
 
-    def consumer(self, *topics: Topic, max_records: int | None = None) -> Callable[[Handler[E]], Handler[E]]:
-        """Register ``fn(events)`` as this service's batch handler for ``topics``.
+    def consumer(self, *topics: Topic, group: str | None = None, max_records: int | None = None) -> Callable[[Handler[E]], Handler[E]]:
+        """Register ``fn(events)`` as a batch handler for ``topics``, in consumer group
+        ``workforce.<service>`` (or ``workforce.<service>.<group>``: every handler of a service needs
+        a group of its own, or Kafka would hand one handler's partitions to another).
 
         The handler's signature is the contract: its annotation (``list[TicketCreated]``) is what
         FastStream validates and what the AsyncAPI document shows.
         """
+        group_id = f"{self.group_id}.{group}" if group else self.group_id
+        if group_id in self._groups:
+            raise ValueError(f"consumer group {group_id!r} is taken by another handler of {self.name}; name this one with group=")
+        self._groups.add(group_id)
 
         def register(fn: Handler[E]) -> Handler[E]:
             async def handle(events: list[Any], message: KafkaMessage) -> None:
@@ -142,7 +168,7 @@ class Service:
 
             self.broker.subscriber(
                 *[t.name for t in topics],
-                group_id=self.group_id,
+                group_id=group_id,
                 batch=True,
                 max_records=max_records or self.settings.batch_max_records,
                 batch_timeout_ms=self.settings.batch_timeout_ms,

@@ -150,3 +150,33 @@ def ticket(ticket_id: str | None = None, *, team: str = "it-support", title: str
 @pytest.fixture
 def make_ticket():  # noqa: ANN201
     return ticket
+
+
+def coworker_row(manifest, *, state: str = "active", version: int = 1, revision: int = 1):  # noqa: ANN001, ANN201
+    """A ``coworker.state`` event as governance would announce it."""
+    from datetime import UTC, datetime
+
+    from contracts.coworkers import LifecycleState
+    from contracts.events import CoworkerState, CoworkerStated
+
+    data = CoworkerState(coworker=manifest.name, revision=revision, state=LifecycleState(state), active_version=version, active=manifest, changed_at=datetime.now(UTC))
+    return CoworkerStated.create(data, source="/services/governance", team=manifest.team, actor=Actor.system("governance"), correlation_id=f"coworker:{manifest.name}", subject=manifest.name)
+
+
+def table_of(*rows, topic=None):  # noqa: ANN001, ANN002, ANN201
+    """A table filled by hand (no broker): what a service would have read (coworkers by default)."""
+    from contracts.topics import COWORKER_STATE
+    from runtime.table import TopicTable
+
+    table = TopicTable("unused:9092", topic or COWORKER_STATE)
+    for row in rows:
+        table.rows[row.subject] = row
+    return table
+
+
+@pytest.fixture(scope="session")
+def workforce():  # noqa: ANN201
+    """The example workforce's manifests, by name."""
+    from deploy.coworkers import example_workforce
+
+    return example_workforce()

@@ -1,20 +1,41 @@
-"""The governance service: every topic in; each event recorded once in the append-only audit trail."""
+"""The governance service: every topic in, each event recorded once in the append-only audit trail;
+and the coworker lifecycle: ``coworker.command`` in, ``coworker.changed`` + ``coworker.state``
+(or ``coworker.rejected``) out."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from contracts import topics
+from contracts.catalog import load_catalog
 from contracts.codec import AnyEvent
+from contracts.events import CoworkerCommanded
 from runtime.service import Service
+from services.governance import coworkers
 from services.governance.audit import record
+from services.governance.lifecycle import Accepted, decide, outcome, state_event
 from services.governance.settings import GovernanceSettings
 
 SCHEMA = "governance"
 
 settings = GovernanceSettings()
-service = Service("governance", settings, description="Records every event of every topic exactly once in an append-only audit trail.")
+service = Service("governance", settings, description="Records every event exactly once in an append-only audit trail, and owns the coworker lifecycle.")
+service.publishes(topics.COWORKER_CHANGED, topics.COWORKER_REJECTED, topics.COWORKER_STATE)
 database = service.database(SCHEMA, Path(__file__).parent / "migrations", pool_size=settings.db_pool_size)
+catalog = load_catalog(settings.skills_catalog)
+
+
+@service.after_startup
+async def announce_coworkers() -> None:
+    """Re-assert the coworker table from the database: a broker that lost its topics gets it back."""
+    async with database.pool.acquire() as conn:
+        everyone = await coworkers.load_all(conn)
+    now = datetime.now(UTC)
+    for coworker in everyone.values():
+        await service.publish(state_event(coworker, source=service.source, actor=service.actor, correlation_id=f"coworker:{coworker.name}", at=now))
+    if everyone:
+        service.log.info("coworker table announced", coworkers=len(everyone))
 
 
 @service.consumer(*topics.ALL)
@@ -25,3 +46,19 @@ async def on_any_event(events: list[AnyEvent]) -> None:  # type: ignore[valid-ty
     service.log.debug("audited", received=len(events), new=new)
 
 
+@service.consumer(topics.COWORKER_COMMAND, group="lifecycle", max_records=50)
+async def on_coworker_command(events: list[CoworkerCommanded]) -> None:
+    """Apply each lifecycle command in order; a redelivered command replays what it did the first time."""
+    for event in events:
+        async with database.pool.acquire() as conn, conn.transaction():
+            produced = await coworkers.replay(conn, event.id)
+            if produced is None:
+                current = await coworkers.load(conn, event.data.coworker)
+                result = decide(current, event.data, requirements=catalog.requirements, others=await coworkers.load_all(conn))
+                if isinstance(result, Accepted) and (current is None or result.coworker != current):
+                    await coworkers.save(conn, result.coworker, by=str(event.actor), new_version=result.version if result.new_version else None)
+                produced = outcome(event, result, source=service.source, actor=service.actor)
+                await coworkers.remember(conn, event.id, produced)
+        for out in produced:
+            service.emit(out)
+        service.log.info("coworker command", coworker=event.data.coworker, command=event.data.command, by=str(event.actor), outcome=produced[0].type, event_id=event.id)

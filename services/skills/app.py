@@ -1,15 +1,34 @@
-"""The skills service: ``skill.requested`` in; ``skill.step`` per action, then ``skill.completed`` and
-``ticket.resolved``, or ``skill.failed`` and ``ticket.escalated``, out."""
+"""The skills service: ``skill.requested`` in; a policy decision and a ``skill.step`` per action, then
+``skill.completed`` + ``ticket.resolved``, or ``skill.failed`` + ``ticket.escalated`` out.
+Supervised steps wait for ``approval.granted`` / ``approval.rejected``; ``coworker.state`` keeps
+each coworker's credentials in step with its lifecycle."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from contracts.catalog import load_catalog
-from contracts.events import SkillRequested
-from contracts.topics import SKILL_COMPLETED, SKILL_FAILED, SKILL_REQUESTED, SKILL_STEP, TICKET_ESCALATED, TICKET_RESOLVED
+from contracts.events import ApprovalGranted, ApprovalRejected, CoworkerStated, SkillRequested
+from contracts.topics import (
+    APPROVAL_GRANTED,
+    APPROVAL_REJECTED,
+    APPROVAL_REQUESTED,
+    BUDGET_STATE,
+    COWORKER_STATE,
+    POLICY_ALLOWED,
+    POLICY_DENIED,
+    SKILL_COMPLETED,
+    SKILL_FAILED,
+    SKILL_REQUESTED,
+    SKILL_STEP,
+    TICKET_ESCALATED,
+    TICKET_RESOLVED,
+)
 from runtime.service import Service
+from services.skills import credentials
+from services.skills.credentials import Vault
 from services.skills.password_reset import PASSWORD_RESET
+from services.skills.registry import Registry
 from services.skills.runner import Runner
 from services.skills.sandbox.seed import seed_okta
 from services.skills.settings import SkillsSettings
@@ -18,21 +37,33 @@ SCHEMA = "skills"
 SKILLS = {skill.name: skill for skill in (PASSWORD_RESET,)}
 
 settings = SkillsSettings()
-service = Service("skills", settings, description="Runs coworkers' skills in bounded, idempotent steps against sandboxed enterprise systems.")
-service.publishes(SKILL_STEP, SKILL_COMPLETED, SKILL_FAILED, TICKET_RESOLVED, TICKET_ESCALATED)
-
-
+service = Service("skills", settings, description="Runs coworkers' skills in bounded, authorised, idempotent steps against sandboxed enterprise systems.")
+service.publishes(SKILL_STEP, SKILL_COMPLETED, SKILL_FAILED, TICKET_RESOLVED, TICKET_ESCALATED, SKILL_REQUESTED, POLICY_ALLOWED, POLICY_DENIED, APPROVAL_REQUESTED)
 database = service.database(SCHEMA, Path(__file__).parent / "migrations", pool_size=settings.db_pool_size)
-runner = Runner(database, SKILLS, load_catalog(settings.skills_catalog), source=service.source, queue=settings.skills_escalation_queue)
+vault = Vault(settings.workforce_secrets_key)
+registry = Registry(service.table(COWORKER_STATE), service.table(BUDGET_STATE))
+runner = Runner(database, registry, vault, SKILLS, load_catalog(settings.skills_catalog), source=service.source, queue=settings.skills_escalation_queue, max_hops=settings.delegation_max_hops)
 
 
 @service.on_startup
 async def seed_sandbox() -> None:
     """Put the fake organisation into the sandboxes (once; the seed is deterministic)."""
+    vault.check()
     async with database.pool.acquire() as conn:
         added = await seed_okta(conn, settings.sandbox_employees)
     if added:
         service.log.info("okta sandbox seeded", employees=added)
+
+
+@service.after_startup
+async def reconcile_credentials() -> None:
+    """Bring every coworker's credentials in line with the table (a lost key, a missed event)."""
+    for row in registry.coworkers:
+        async with database.pool.acquire() as conn, conn.transaction():
+            await registry.remember(conn, row)
+            changed = await credentials.reconcile(conn, vault, row.data)
+        if changed:
+            service.log.info("credentials", coworker=row.data.coworker, changes=changed)
 
 
 @service.consumer(SKILL_REQUESTED, max_records=100)
@@ -42,3 +73,23 @@ async def on_skill_requested(events: list[SkillRequested]) -> None:
         for out in await runner.run(event):
             service.emit(out)
         service.log.debug("skill ran", ticket_id=event.data.ticket_id, event_id=event.id, coworker=event.data.coworker, skill=event.data.skill)
+
+
+@service.consumer(APPROVAL_GRANTED, APPROVAL_REJECTED, group="approvals", max_records=100)
+async def on_approval(events: list[ApprovalGranted | ApprovalRejected]) -> None:
+    """Record a manager's decision and resume the request that waited for it."""
+    for event in events:
+        for out in await runner.decided(event):
+            service.emit(out)
+        service.log.info("approval decided", ticket_id=event.data.ticket_id, approval_id=event.data.approval_id, by=str(event.actor), granted=event.type == "approval.granted")
+
+
+@service.consumer(COWORKER_STATE, group="coworkers", max_records=100)
+async def on_coworker_state(events: list[CoworkerStated]) -> None:
+    """Keep every announced manifest version, and each coworker's credentials in step with its state."""
+    for event in events:
+        async with database.pool.acquire() as conn, conn.transaction():
+            await registry.remember(conn, event)
+            changed = await credentials.reconcile(conn, vault, event.data)
+        if changed:
+            service.log.info("credentials", coworker=event.data.coworker, state=event.data.state.value, changes=changed)

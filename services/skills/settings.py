@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from runtime.settings import ServiceSettings
 
@@ -13,3 +13,7 @@ class SkillsSettings(ServiceSettings):
     #: How many fake employees the sandboxes hold.
     sandbox_employees: int = Field(default=300, ge=10)
     db_pool_size: int = Field(default=8, ge=1)
+    #: Seals coworkers' credentials at rest (a Fernet key). Never logged.
+    workforce_secrets_key: SecretStr | None = None
+    #: How many times work may be handed down to a sub-agent.
+    delegation_max_hops: int = Field(default=3, ge=1, le=10)

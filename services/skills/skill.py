@@ -27,6 +27,7 @@ class StepContext:
     request: SkillRequest
     idempotency_key: str
     earlier: Mapping[str, Mapping[str, Any]]  # outputs of the steps before, by step name
+    credential: str | None = None  # the coworker's own credential for the step's system; never logged
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import time
 
 from contracts.catalog import load_catalog
 from contracts.events import TicketCreated
-from contracts.topics import LLM_USAGE, SKILL_REQUESTED, TICKET_CREATED, TICKET_ESCALATED, TICKET_TRIAGED
+from contracts.topics import COWORKER_STATE, LLM_USAGE, SKILL_REQUESTED, TICKET_CREATED, TICKET_ESCALATED, TICKET_TRIAGED
 from runtime.embeddings import LocalEmbedder, cost
 from runtime.service import Service
-from services.triage.decisions import Policy, triage, usage
+from services.triage.decisions import Policy, triage, triage_actor, usage
 from services.triage.routing import SkillIndex, index_texts
 from services.triage.settings import TriageSettings
 
@@ -21,6 +21,7 @@ settings = TriageSettings()
 service = Service("triage", settings, description="Classifies each new ticket and routes it to a coworker's skill, or escalates it to a human with the whole context.")
 service.publishes(TICKET_TRIAGED, TICKET_ESCALATED, SKILL_REQUESTED, LLM_USAGE)
 embedder = LocalEmbedder(max_seq_length=settings.embed_max_seq_length, threads=settings.embed_threads)
+coworkers = service.table(COWORKER_STATE)
 
 
 class _Loaded:
@@ -44,7 +45,6 @@ async def load_model() -> None:
         model_version=embedder.version,
         provider=embedder.provider,
         source=service.source,
-        actor=service.actor,
     )
     service.log.info("skill catalog loaded", skills=len(catalog.skills), threshold=settings.triage_confidence_threshold)
 
@@ -56,9 +56,11 @@ async def on_ticket_created(events: list[TicketCreated]) -> None:
     embedding = await embedder.embed([event.data.text for event in events])
     latency_ms = (time.perf_counter() - started) * 1000 / len(events)
     routes = loaded.index.route(embedding.vectors)
+    table = coworkers.data
+    actor = triage_actor(table)
     for event, route, tokens in zip(events, routes, embedding.tokens, strict=True):
         price = cost(tokens, settings.embed_usd_per_million_tokens)
-        service.emit(usage(event, loaded.policy, tokens=tokens, cost_usd=price, latency_ms=latency_ms))
-        for decided in triage(event, route, loaded.policy):
+        service.emit(usage(event, loaded.policy, actor, tokens=tokens, cost_usd=price, latency_ms=latency_ms))
+        for decided in triage(event, route, table, loaded.policy):
             service.emit(decided)
-        service.log.debug("triaged", ticket_id=event.data.ticket_id, event_id=event.id, skill=route.skill.name, coworker=route.skill.coworker, confidence=route.confidence)
+        service.log.debug("triaged", ticket_id=event.data.ticket_id, event_id=event.id, skill=route.skill.name, confidence=route.confidence)

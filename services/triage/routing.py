@@ -47,7 +47,7 @@ class SkillIndex:
         for row in scores:
             order = np.argsort(-row)[:top]
             candidates = [
-                Candidate(skill=self.skills[i].name, coworker=self.skills[i].coworker, score=round(float(row[i]), 4))
+                Candidate(skill=self.skills[i].name, score=round(float(row[i]), 4))
                 for i in order
             ]
             routes.append(Route(skill=self.skills[order[0]], confidence=candidates[0].score, candidates=candidates))

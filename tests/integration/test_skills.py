@@ -1,18 +1,46 @@
-"""The skill runtime against the Okta sandbox in a real PostgreSQL."""
+"""The skill runtime against the Okta sandbox in a real PostgreSQL: authorised, idempotent steps,
+each coworker on its own credentials, supervised steps that wait for the manager, delegation."""
 
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
 from contracts import codec
 from contracts.catalog import load_catalog
-from contracts.events import SkillCompleted, SkillFailed, SkillRequest, SkillRequested, SkillStep, TicketEscalated, TicketResolved
+from contracts.coworkers import Autonomy
+from contracts.envelope import Actor
+from contracts.events import (
+    ApprovalDecision,
+    ApprovalGranted,
+    ApprovalRejected,
+    ApprovalRequested,
+    PolicyAllowed,
+    PolicyDenied,
+    SkillCompleted,
+    SkillFailed,
+    SkillRequest,
+    SkillRequested,
+    SkillStep,
+    TicketEscalated,
+    TicketResolved,
+)
+from contracts.topics import BUDGET_STATE
 from runtime.db import Database
 from services.skills import app as skills_app
-from services.skills.runner import Runner
+from services.skills import credentials
+from services.skills.credentials import Vault
+from services.skills.registry import Registry
+from services.skills.runner import Runner, execute
 from services.skills.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
-from tests.conftest import ticket
+from tests.conftest import coworker_row, table_of, ticket
+
+
+@pytest.fixture
+def vault() -> Vault:
+    return Vault(SecretStr(Fernet.generate_key().decode()))
 
 
 @pytest.fixture
@@ -23,27 +51,64 @@ async def db(service_database) -> Database:  # noqa: ANN001
     return database
 
 
+class Org:
+    """The coworker table as skills would have read it, kept in step with the database."""
+
+    def __init__(self, db: Database, vault: Vault, workforce: dict) -> None:
+        self.db, self.vault, self.workforce = db, vault, workforce
+        self.table = table_of()
+        self.registry = Registry(self.table, table_of(topic=BUDGET_STATE))
+
+    async def set(self, name: str, *, state: str = "active", version: int = 1, **changes: object) -> None:
+        manifest = self.workforce[name].model_copy(update=changes) if changes else self.workforce[name]
+        row = coworker_row(manifest, state=state, version=version)
+        self.table.rows[name] = row
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            await self.registry.remember(conn, row)
+            await credentials.reconcile(conn, self.vault, row.data)
+
+
 @pytest.fixture
-def runner(db: Database) -> Runner:
-    return Runner(db, skills_app.SKILLS, load_catalog(DEFAULT_CATALOG), source="/services/skills", queue="service-desk")
+async def org(db: Database, vault: Vault, workforce) -> Org:  # noqa: ANN001
+    everyone = Org(db, vault, workforce)
+    for name in workforce:
+        await everyone.set(name)
+    return everyone
 
 
-def request(requester: str = "ana.silva", *, skill: str = "password-reset", coworker: str = "jordan", inputs: dict | None = None) -> SkillRequested:
-    created = ticket(requester=requester)
-    data = SkillRequest(ticket_id=created.data.ticket_id, skill=skill, coworker=coworker, ticket=created.data, inputs=inputs or {}, confidence=0.9)
+@pytest.fixture
+def runner(db: Database, vault: Vault, org: Org) -> Runner:
+    return Runner(db, org.registry, vault, skills_app.SKILLS, load_catalog(DEFAULT_CATALOG), source="/services/skills", queue="service-desk")
+
+
+def request(requester: str = "ana.silva", *, skill: str = "password-reset", coworker: str = "jordan", version: int = 1, title: str = "I forgot my password") -> SkillRequested:
+    created = ticket(requester=requester, title=title)
+    data = SkillRequest(ticket_id=created.data.ticket_id, skill=skill, coworker=coworker, coworker_version=version, ticket=created.data, inputs={"user": created.data.requester.email}, confidence=0.9)
     return created.caused(SkillRequested, data, source="/services/triage")
 
 
-async def test_an_active_users_password_is_reset_and_the_ticket_resolved(runner: Runner, db: Database) -> None:
+def approve(asked: ApprovalRequested, *, by: str = "priya.raman", grant: bool = True) -> ApprovalGranted | ApprovalRejected:
+    kind = ApprovalGranted if grant else ApprovalRejected
+    data = ApprovalDecision(approval_id=asked.data.approval_id, ticket_id=asked.data.ticket_id, coworker=asked.data.coworker, skill=asked.data.skill, step=asked.data.step)
+    return kind.create(data, source="/cli/workforce", team="platform", actor=Actor.human(by), correlation_id=asked.data.ticket_id)
+
+
+async def resets(db: Database) -> int:
+    return await db.pool.fetchval("SELECT count(*) FROM skills.okta_password_resets")
+
+
+# --- the password reset, authorised step by step ---------------------------------------------
+
+
+async def test_an_active_users_password_is_reset_after_each_step_is_authorised(runner: Runner, db: Database) -> None:
     events = await runner.run(request("ana.silva"))
-    assert [type(e) for e in events] == [SkillStep, SkillStep, SkillCompleted, TicketResolved]
-    find, reset = events[0].data, events[1].data
+    assert [type(e) for e in events] == [PolicyAllowed, SkillStep, PolicyAllowed, SkillStep, SkillCompleted, TicketResolved]
+    assert [(e.data.rule, e.data.scope) for e in events if isinstance(e, PolicyAllowed)] == [("holds-scope", "users.read"), ("holds-scope", "users.reset_password")]
+    find, reset = events[1].data, events[3].data
     assert (find.step, find.system, find.operation, find.status) == (1, "okta", "users.read", "done")
     assert (reset.step, reset.operation, reset.status) == (2, "users.reset_password", "done")
-    assert "ana.silva@acme.example" in events[3].data.resolution
-    status = await db.pool.fetchval("SELECT status FROM skills.okta_users WHERE login = 'ana.silva@acme.example'")
-    assert status == "RECOVERY"
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_password_resets") == 1
+    assert await db.pool.fetchval("SELECT status FROM skills.okta_users WHERE login = 'ana.silva@acme.example'") == "RECOVERY"
+    assert await db.pool.fetchval("SELECT requested_by FROM skills.okta_password_resets") == "jordan"  # as Okta saw the caller
 
 
 async def test_a_redelivered_request_replays_its_outcome_and_resets_only_once(runner: Runner, db: Database) -> None:
@@ -51,58 +116,44 @@ async def test_a_redelivered_request_replays_its_outcome_and_resets_only_once(ru
     first = await runner.run(requested)
     again = await runner.run(requested)
     assert [e.id for e in again] == [e.id for e in first]
-    assert [codec.encode(e) for e in again] != [] and [e.data for e in again] == [e.data for e in first]
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_password_resets") == 1
+    assert [e.data for e in again] == [e.data for e in first]
+    assert await resets(db) == 1
     assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs") == 2
 
 
 async def test_a_crash_between_steps_resumes_at_the_next_step(runner: Runner, db: Database) -> None:
     requested = request("priya.sharma")
-    first_step = skills_app.SKILLS["password-reset"].steps[0]
-    from services.skills.runner import execute
+    find_user = skills_app.SKILLS["password-reset"].steps[0]
+    facts = await runner.facts(requested.data)
+    from services.skills.policy import authorize
 
-    await execute(db.pool, first_step, 1, requested, {})  # the process died after step 1
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_password_resets") == 0
+    async with db.pool.acquire() as conn:
+        token = await credentials.credential(conn, runner.vault, "jordan", "okta", 1)
+    await execute(db.pool, find_user, 1, requested, {}, credential=token, decision=authorize(facts, skill="password-reset", system="okta", scope="users.read"))  # then the process died
+    assert await resets(db) == 0
     events = await runner.run(requested)
     assert isinstance(events[-1], TicketResolved)
     assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs") == 2
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_password_resets") == 1
+    assert await resets(db) == 1
 
 
 async def test_a_suspended_user_is_not_reset_and_a_human_gets_the_ticket(runner: Runner, db: Database) -> None:
     events = await runner.run(request("lisa.wong"))
-    assert [type(e) for e in events] == [SkillStep, SkillFailed, TicketEscalated]
-    assert events[1].data.error_code == "user_not_active"
-    assert "SUSPENDED" in events[1].data.reason
-    handoff = events[2].data.handoff
-    assert handoff.tried[0].outcome == "failed" and "SUSPENDED" in handoff.tried[0].detail
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_password_resets") == 0
+    assert [type(e) for e in events] == [PolicyAllowed, SkillStep, SkillFailed, TicketEscalated]
+    assert events[2].data.error_code == "user_not_active" and "SUSPENDED" in events[2].data.reason
+    assert events[3].data.queue == "service-desk"  # the work failed, not the coworker's authority
+    assert events[3].data.handoff.tried[0].outcome == "failed"
+    assert await resets(db) == 0
 
 
 async def test_an_unknown_user_fails_with_oktas_own_error_code(runner: Runner) -> None:
     events = await runner.run(request("nobody.here"))
-    assert events[1].data.error_code == "user_not_found"
-    assert "E0000007" in events[1].data.reason
-
-
-async def test_a_coworker_cannot_run_another_coworkers_skill(runner: Runner, db: Database) -> None:
-    events = await runner.run(request("ana.silva", coworker="bob"))
-    assert [type(e) for e in events] == [SkillFailed, TicketEscalated]
-    assert events[0].data.error_code == "not_granted"
-    assert "coworker 'bob' may not run 'password-reset'; it belongs to 'jordan'" in events[0].data.reason
-    assert events[1].data.reason_code == "policy_denied"
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs") == 0
-
-
-async def test_a_skill_this_deployment_does_not_run_is_escalated_not_dropped(runner: Runner) -> None:
-    events = await runner.run(request(skill="laptop-troubleshoot", coworker="hardware-support-specialist"))
-    assert events[0].data.error_code == "skill_unavailable"
-    assert isinstance(events[1], TicketEscalated)
+    assert events[2].data.error_code == "user_not_found" and "E0000007" in events[2].data.reason
 
 
 async def test_the_reset_link_goes_to_the_users_own_inbox_and_nothing_secret_comes_back(runner: Runner, db: Database) -> None:
     events = await runner.run(request("ana.silva"))
-    assert events[1].data.outputs == {"user_id": events[0].data.outputs["user_id"], "status": "RECOVERY", "email_sent_to": "a***@acme.example"}
+    assert events[3].data.outputs == {"user_id": events[1].data.outputs["user_id"], "status": "RECOVERY", "email_sent_to": "a***@acme.example"}
     emails = await db.pool.fetch("SELECT to_address, template, token_sha256 FROM skills.okta_emails")
     assert [(e["to_address"], e["template"]) for e in emails] == [("ana.silva@acme.example", "password_reset")]
     for event in events:
@@ -110,12 +161,159 @@ async def test_the_reset_link_goes_to_the_users_own_inbox_and_nothing_secret_com
 
 
 async def test_a_refused_step_can_be_tried_again_by_a_new_request_but_not_by_a_redelivery(runner: Runner, db: Database) -> None:
-    first = request("lisa.wong")  # suspended
+    first = request("lisa.wong")  # suspended in Okta
     assert isinstance((await runner.run(first))[-1], TicketEscalated)
     await db.pool.execute("UPDATE skills.okta_users SET status = 'ACTIVE' WHERE login = 'lisa.wong@acme.example'")  # a person reactivated her
     assert isinstance((await runner.run(first))[-1], TicketEscalated), "a redelivery replays the refusal"
-    again = first.data.ticket.ticket_id
     retry = first.caused(SkillRequested, first.data, source="/humans/service-desk", ordinal="retry")
-    assert retry.data.ticket_id == again
     assert isinstance((await runner.run(retry))[-1], TicketResolved)
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_password_resets") == 1
+    assert await resets(db) == 1
+
+
+# --- what the coworker may do ------------------------------------------------------------------
+
+
+async def test_a_coworker_cannot_run_a_skill_it_does_not_hold_and_its_manager_gets_the_ticket(runner: Runner, db: Database) -> None:
+    events = await runner.run(request("ana.silva", coworker="bob"))
+    assert [type(e) for e in events] == [PolicyDenied, SkillFailed, TicketEscalated]
+    assert events[0].data.rule == "holds-skill"
+    assert events[0].data.reason == "coworker 'bob' does not hold skill 'password-reset'; its skills: leave-balance"
+    assert (events[2].data.reason_code, events[2].data.queue) == ("policy_denied", "daniel.okafor")
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs") == 0
+
+
+async def test_a_scope_missing_from_the_manifest_is_refused_before_the_system_is_touched(runner: Runner, org: Org, db: Database) -> None:
+    await org.set("jordan", version=2, tools={"okta": ["users.read"]})
+    events = await runner.run(request("ana.silva", version=2))
+    denied = [e for e in events if isinstance(e, PolicyDenied)]
+    assert [(d.data.rule, d.data.step) for d in denied] == [("holds-scope", 2)]
+    assert "has no scope okta:users.reset_password; granted: okta:users.read" in denied[0].data.reason
+    assert await resets(db) == 0
+
+
+async def test_the_okta_sandbox_itself_refuses_a_scope_the_coworkers_token_does_not_carry(db: Database, vault: Vault) -> None:
+    from services.skills.sandbox import okta
+
+    async with db.pool.acquire() as conn:
+        token = await okta.issue_token(conn, "jordan", 1, ["users.read"])
+        caller = await okta.authenticate(conn, token)
+        with pytest.raises(okta.OktaError, match="E0000006"):
+            await okta.reset_password(conn, caller, "00u0", idempotency_key="k", ticket_id="T")
+        await okta.revoke_tokens(conn, "jordan")
+        with pytest.raises(okta.OktaError, match="E0000011"):
+            await okta.authenticate(conn, token)
+
+
+async def test_each_coworker_has_its_own_sealed_credential_per_system(org: Org, db: Database, vault: Vault) -> None:
+    rows = await db.pool.fetch("SELECT coworker, system, ciphertext FROM skills.credentials WHERE revoked_at IS NULL")
+    secrets_ = {(r["coworker"], r["system"]): vault.open(r["ciphertext"]) for r in rows}
+    assert set(secrets_) >= {("jordan", "okta"), ("jordan", "entra"), ("jordan", "jira"), ("access-manager", "okta"), ("bob", "workday")}
+    assert len(set(secrets_.values())) == len(secrets_), "no credential is shared"
+    for (_, _), secret in secrets_.items():
+        assert secret.encode() not in b"".join(r["ciphertext"] for r in rows), "stored sealed, never in clear"
+
+
+async def test_offboarding_revokes_the_coworkers_credentials_and_tokens(org: Org, runner: Runner, db: Database) -> None:
+    await org.set("jordan", state="offboarded")
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.credentials WHERE coworker = 'jordan' AND revoked_at IS NULL") == 0
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_api_tokens WHERE coworker = 'jordan' AND revoked_at IS NULL") == 0
+    events = await runner.run(request("ana.silva"))
+    assert events[0].data.rule == "coworker-active" and "is offboarded" in events[0].data.reason
+
+
+# --- supervised steps and approvals -----------------------------------------------------------
+
+
+SUPERVISED = 2  # the version of jordan that must ask before each action
+
+
+async def supervised_jordan(org: Org) -> None:
+    await org.set("jordan", version=SUPERVISED, autonomy={"password-reset": Autonomy.supervised})
+
+
+async def test_a_supervised_step_waits_for_the_manager_then_runs_when_approved(org: Org, runner: Runner, db: Database) -> None:
+    await supervised_jordan(org)
+    requested = request("ana.silva", version=SUPERVISED)
+    waiting = await runner.run(requested)
+    assert [type(e) for e in waiting] == [ApprovalRequested]
+    asked = waiting[0]
+    assert (asked.data.approver, asked.data.step, asked.data.operation) == ("priya.raman", 1, "users.read")
+    again = await runner.run(requested)
+    assert [(e.id, e.data) for e in again] == [(e.id, e.data) for e in waiting], "a redelivery asks again with the same id, and waits"
+    after_first = await runner.decided(approve(asked))
+    assert [type(e) for e in after_first] == [PolicyAllowed, SkillStep, ApprovalRequested]
+    done = await runner.decided(approve(after_first[-1]))
+    assert isinstance(done[-1], TicketResolved)
+    assert [e.data.rule for e in done if isinstance(e, PolicyAllowed)] == ["approved", "approved"]
+    assert await resets(db) == 1
+
+
+async def test_an_approval_from_anyone_but_the_manager_changes_nothing(org: Org, runner: Runner, db: Database) -> None:
+    await supervised_jordan(org)
+    (asked,) = await runner.run(request("ana.silva", version=SUPERVISED))
+    (refused,) = await runner.decided(approve(asked, by="mallory"))
+    assert isinstance(refused, PolicyDenied)
+    assert "came from human:mallory, not from the manager human:priya.raman" in refused.data.reason
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.approvals") == 0
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs") == 0
+
+
+async def test_a_rejected_action_is_not_taken_and_the_manager_gets_the_ticket(org: Org, runner: Runner, db: Database) -> None:
+    await supervised_jordan(org)
+    (asked,) = await runner.run(request("ana.silva", version=SUPERVISED))
+    events = await runner.decided(approve(asked, grant=False))
+    assert [type(e) for e in events] == [PolicyDenied, SkillFailed, TicketEscalated]
+    assert events[1].data.error_code == "approval_rejected"
+    assert events[2].data.queue == "priya.raman"
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs WHERE status = 'done'") == 0
+
+
+async def test_a_coworker_suspended_mid_flight_stops_before_its_next_step(org: Org, runner: Runner, db: Database) -> None:
+    await supervised_jordan(org)
+    requested = request("ana.silva", version=SUPERVISED)
+    (asked,) = await runner.run(requested)
+    after_first = await runner.decided(approve(asked))  # step 1 ran; step 2 waits
+    assert isinstance(after_first[-1], ApprovalRequested)
+    await org.set("jordan", state="suspended", version=SUPERVISED, autonomy={"password-reset": Autonomy.supervised})
+    events = await runner.decided(approve(after_first[-1]))
+    denied = [e for e in events if isinstance(e, PolicyDenied)]
+    assert [d.data.rule for d in denied] == ["coworker-active"]
+    assert "is suspended; it takes no work and stops before its next step" in denied[0].data.reason
+    steps = await db.pool.fetch("SELECT step, status FROM skills.step_runs ORDER BY step")
+    assert [(r["step"], r["status"]) for r in steps] == [(1, "done")], "step 1 had run; step 2 never did"
+    assert await resets(db) == 0, "the reset never happened"
+
+
+async def test_in_flight_work_finishes_on_the_version_it_started_on(org: Org, runner: Runner, db: Database) -> None:
+    await supervised_jordan(org)
+    started = request("ana.silva", version=SUPERVISED)
+    (asked,) = await runner.run(started)
+    await org.set("jordan", version=3, skills=[], autonomy={}, goals=[])  # v3 no longer holds password-reset
+    assert (await runner.run(request("john.miller", version=3)))[0].data.rule == "holds-skill"
+    after_first = await runner.decided(approve(asked))
+    done = await runner.decided(approve(after_first[-1]))
+    assert isinstance(done[-1], TicketResolved), "started on v2, finished on v2 with v2's credential"
+
+
+# --- delegation ------------------------------------------------------------------------------
+
+
+async def test_work_a_coworker_holds_through_a_sub_agent_is_handed_down_once_and_authorised_there(runner: Runner) -> None:
+    events = await runner.run(request("ana.silva", skill="laptop-troubleshoot", coworker="it-support-workspace-manager", title="my laptop is slow"))
+    decided, handed = events
+    assert isinstance(decided, PolicyAllowed) and decided.data.rule == "delegation"
+    assert isinstance(handed, SkillRequested)
+    assert (handed.data.coworker, handed.data.delegation.chain) == ("hardware-support-specialist", ["it-support-workspace-manager"])
+    there = await runner.run(handed)
+    assert there[0].data.error_code == "skill_unavailable", "the receiver holds it; this deployment does not run it yet"
+    assert await runner.run(request("ana.silva", skill="laptop-troubleshoot", coworker="it-support-workspace-manager", title="my laptop is slow")) != []
+
+
+async def test_a_hand_down_beyond_the_hop_limit_is_refused(runner: Runner) -> None:
+    deep = request("ana.silva", skill="laptop-troubleshoot", coworker="it-support-workspace-manager")
+    from contracts.events import Delegation
+
+    deep = deep.model_copy(update={"data": deep.data.model_copy(update={"delegation": Delegation(chain=["a", "b", "c"])})})
+    events = await runner.run(deep)
+    assert isinstance(events[0], PolicyDenied) and "the limit is 3" in events[0].data.reason
+    assert isinstance(events[-1], TicketEscalated)

@@ -11,6 +11,27 @@ from contracts import codec, topics
 from contracts.envelope import Actor, derived_event_id
 from contracts.events import (
     EVENT_TYPES,
+    ApprovalDecision,
+    ApprovalGranted,
+    ApprovalRejected,
+    ApprovalRequest,
+    ApprovalRequested,
+    BudgetState,
+    BudgetStatus,
+    CommandRejection,
+    CoworkerChange,
+    CoworkerChanged,
+    CoworkerCommand,
+    CoworkerCommanded,
+    CoworkerRejected,
+    CoworkerState,
+    CoworkerStated,
+    Delegation,
+    MemoryErasure,
+    MemoryForgotten,
+    PolicyAllowed,
+    PolicyDecision,
+    PolicyDenied,
     Attempt,
     BudgetAlert,
     BudgetThreshold,
@@ -39,9 +60,11 @@ from contracts.events import (
     TriageDecision,
     Turn,
 )
+from deploy.coworkers import example_workforce
 from tests.conftest import ticket
 
 SOURCE = "/services/tests"
+JORDAN = example_workforce()["jordan"]
 
 
 def one_of_each() -> list:
@@ -51,16 +74,27 @@ def one_of_each() -> list:
     handoff = Handoff(ticket=t, why="why", transcript=[Turn(actor=Actor.human("ana"), text="help", at=created.time)], tried=[Attempt(what="x", outcome="failed")], candidates=c)
     return [
         created,
-        created.caused(TicketTriaged, TriageDecision(ticket_id="T-1", coworker="jordan", skill="password-reset", confidence=0.8, method="m", model="x", model_version="1", candidates=c), source=SOURCE),
+        created.caused(TicketTriaged, TriageDecision(ticket_id="T-1", coworker="jordan", coworker_version=1, skill="password-reset", confidence=0.8, method="m", model="x", model_version="1", candidates=c), source=SOURCE),
         created.caused(TicketEscalated, Escalation(ticket_id="T-1", reason_code="low_confidence", reason="r", queue="service-desk", handoff=handoff), source=SOURCE),
         created.caused(TicketResolved, Resolution(ticket_id="T-1", ticket=t, resolution="done", skill="password-reset"), source=SOURCE),
-        created.caused(SkillRequested, SkillRequest(ticket_id="T-1", skill="password-reset", coworker="jordan", ticket=t, inputs={"user": "a"}, confidence=0.8), source=SOURCE),
+        created.caused(SkillRequested, SkillRequest(ticket_id="T-1", skill="password-reset", coworker="jordan", coworker_version=2, delegation=Delegation(chain=["it-support-workspace-manager"]), ticket=t, inputs={"user": "a"}, confidence=0.8), source=SOURCE),
         created.caused(SkillStep, StepRecord(ticket_id="T-1", skill="password-reset", coworker="jordan", step=1, name="find-user", system="okta", operation="users.read", idempotency_key="k", status="done", outputs={"n": 1}), source=SOURCE),
         created.caused(SkillCompleted, SkillOutcome(ticket_id="T-1", skill="password-reset", coworker="jordan", steps=2, summary="s"), source=SOURCE),
         created.caused(SkillFailed, SkillFailure(ticket_id="T-1", skill="password-reset", coworker="jordan", failed_step=1, error_code="user_not_found", reason="r"), source=SOURCE),
         created.caused(LlmUsage, TokenUsage(purpose="triage.embed", model="all-MiniLM-L6-v2", provider="local", prompt_tokens=12, cost_usd=Decimal("0.0000012")), source=SOURCE),
         created.caused(MemoryRecorded, MemoryRecord(memory_id="m1", scope="ticket", ticket_id="T-1", collection="memories", embedding_model="x", dimensions=384), source=SOURCE),
         created.caused(BudgetAlert, BudgetThreshold(budget="team:it-support", period="2026-11", threshold_pct=80, spent_usd=Decimal(8), limit_usd=Decimal(10)), source=SOURCE),
+        created.caused(MemoryForgotten, MemoryErasure(scope="coworker", subject="jordan", deleted=3, reason="offboarded"), source=SOURCE),
+        created.caused(BudgetState, BudgetStatus(budget="coworker:jordan", period="2026-11", spent_usd=Decimal("1.5"), limit_usd=Decimal(250)), source=SOURCE),
+        created.caused(CoworkerCommanded, CoworkerCommand(command="apply", coworker="jordan", manifest=JORDAN), source=SOURCE),
+        created.caused(CoworkerChanged, CoworkerChange(command="publish", coworker="jordan", from_state="draft", to_state="active", version=1, active_version=1), source=SOURCE),
+        created.caused(CoworkerRejected, CommandRejection(command="resume", coworker="jordan", reason="coworker 'jordan' is active"), source=SOURCE),
+        created.caused(CoworkerStated, CoworkerState(coworker="jordan", revision=2, state="active", active_version=1, active=JORDAN, changed_at=created.time), source=SOURCE),
+        created.caused(PolicyAllowed, PolicyDecision(decision_id="d1", ticket_id="T-1", coworker="jordan", coworker_version=1, skill="password-reset", step=1, system="okta", scope="users.read", allowed=True, rule="holds-scope", reason="ok"), source=SOURCE),
+        created.caused(PolicyDenied, PolicyDecision(decision_id="d2", ticket_id="T-1", coworker="jordan", skill="app-access", allowed=False, rule="holds-skill", reason="no"), source=SOURCE),
+        created.caused(ApprovalRequested, ApprovalRequest(approval_id="a1", ticket_id="T-1", coworker="jordan", coworker_version=1, skill="password-reset", step=2, system="okta", operation="users.reset_password", action="reset", approver="priya.raman"), source=SOURCE),
+        created.caused(ApprovalGranted, ApprovalDecision(approval_id="a1", ticket_id="T-1", coworker="jordan", skill="password-reset", step=2), source=SOURCE, actor=Actor.human("priya.raman")),
+        created.caused(ApprovalRejected, ApprovalDecision(approval_id="a2", ticket_id="T-1", coworker="jordan", skill="password-reset", step=2, comment="not now"), source=SOURCE, actor=Actor.human("priya.raman")),
         created.caused(DeadLettered, DeadLetter(reason_code="not_json", reason="r", service="triage", source_topic="ticket.created", partition=0, offset=7, key=b"k", original=b"\xff\x00garbage", original_size=9, original_sha256="0" * 64), source=SOURCE),
     ]
 
@@ -89,7 +123,7 @@ def test_the_wire_format_uses_cloudevents_attribute_names() -> None:
 
 
 def test_money_travels_as_an_exact_decimal_string() -> None:
-    usage = one_of_each()[8]
+    usage = next(e for e in one_of_each() if isinstance(e, LlmUsage))
     raw = json.loads(codec.encode(usage))
     assert raw["data"]["cost_usd"] == "0.0000012"
     assert codec.decode(codec.encode(usage)).data.cost_usd == Decimal("0.0000012")

@@ -2,7 +2,9 @@
 
 Mirrors the parts of Okta's Users API a password reset touches: ``GET /api/v1/users/{login}`` and
 ``POST /api/v1/users/{id}/lifecycle/reset_password``, including their errors (E0000007 not found,
-E0000001 / 403 for an operation the user's status does not allow).
+E0000038 for an operation the user's status does not allow), and API tokens: every call carries the
+calling coworker's own token, and the sandbox refuses (401 E0000011, 403 E0000006) a revoked token or
+a scope the token does not carry, whatever the caller's code believes it may do.
 """
 
 from __future__ import annotations
@@ -26,6 +28,46 @@ class OktaError(Exception):
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who is calling the API, as their token says: a coworker and the scopes its token carries."""
+
+    coworker: str
+    scopes: frozenset[str]
+
+    def require(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise OktaError(403, "E0000006", f"You do not have permission to perform the requested action ({self.coworker} lacks {scope})")
+
+
+async def issue_token(conn: asyncpg.Connection, coworker: str, version: int, scopes: list[str]) -> str:
+    """A new API token for ``coworker`` (as of manifest ``version``) carrying ``scopes``; its value is shown once."""
+    token = "00" + secrets.token_urlsafe(30)
+    await conn.execute("INSERT INTO okta_api_tokens (token_sha256, coworker, version, scopes) VALUES ($1, $2, $3, $4)", _digest(token), coworker, version, scopes)
+    return token
+
+
+async def revoke_tokens(conn: asyncpg.Connection, coworker: str, version: int | None = None) -> int:
+    """Revoke ``coworker``'s tokens (of one version, or all)."""
+    result = await conn.execute(
+        "UPDATE okta_api_tokens SET revoked_at = now() WHERE coworker = $1 AND ($2::int IS NULL OR version = $2) AND revoked_at IS NULL",
+        coworker,
+        version,
+    )
+    return int(result.split()[-1])
+
+
+async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:
+    row = None if not token else await conn.fetchrow("SELECT coworker, scopes FROM okta_api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL", _digest(token))
+    if row is None:
+        raise OktaError(401, "E0000011", "Invalid token provided")
+    return Caller(row["coworker"], frozenset(row["scopes"]))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
 class User:
     id: str
     login: str
@@ -46,7 +88,8 @@ class Reset:
     emailed_to: str | None = None
 
 
-async def get_user(conn: asyncpg.Connection, login_or_id: str) -> User:
+async def get_user(conn: asyncpg.Connection, caller: Caller, login_or_id: str) -> User:
+    caller.require("users.read")
     row = await conn.fetchrow(
         "SELECT id, login, email, first_name, last_name, status, country FROM okta_users WHERE login = lower($1) OR id = $1",
         login_or_id,
@@ -56,8 +99,10 @@ async def get_user(conn: asyncpg.Connection, login_or_id: str) -> User:
     return User(**dict(row))
 
 
-async def reset_password(conn: asyncpg.Connection, user_id: str, *, idempotency_key: str, requested_by: str, ticket_id: str, send_email: bool = True) -> Reset:
+async def reset_password(conn: asyncpg.Connection, caller: Caller, user_id: str, *, idempotency_key: str, ticket_id: str, send_email: bool = True) -> Reset:
     """Start the user's password recovery; the same idempotency key never resets twice."""
+    caller.require("users.reset_password")
+    requested_by = caller.coworker
     user = await conn.fetchrow("SELECT status, email FROM okta_users WHERE id = $1 FOR UPDATE", user_id)
     if user is None:
         raise OktaError(404, "E0000007", f"Not found: Resource not found: {user_id} (User)")
@@ -75,7 +120,7 @@ async def reset_password(conn: asyncpg.Connection, user_id: str, *, idempotency_
         " VALUES ($1, $2, $3, $4, $5, $6)",
         user_id,
         idempotency_key,
-        hashlib.sha256(token.encode()).hexdigest(),
+        _digest(token),
         send_email,
         requested_by,
         ticket_id,
@@ -87,6 +132,6 @@ async def reset_password(conn: asyncpg.Connection, user_id: str, *, idempotency_
         "INSERT INTO okta_emails (user_id, to_address, template, token_sha256)"
         " SELECT id, email, 'password_reset', $2 FROM okta_users WHERE id = $1 RETURNING to_address",
         user_id,
-        hashlib.sha256(token.encode()).hexdigest(),
+        _digest(token),
     )
     return Reset(user_id=user_id, status="RECOVERY", emailed_to=email)

@@ -1,0 +1,127 @@
+"""Each coworker's own credentials, one per connected system: issued when it becomes active,
+re-issued when a new version changes its grants, revoked when it is offboarded.
+
+Secrets are sealed with Fernet (AES-128-CBC + HMAC-SHA256) under ``WORKFORCE_SECRETS_KEY`` before
+they touch the database; they never enter an event, a log line or a step record.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import asyncpg
+from cryptography.fernet import Fernet, InvalidToken
+from pydantic import SecretStr
+
+from contracts.coworkers import LifecycleState
+from contracts.events import CoworkerState
+from services.skills.sandbox import okta
+
+#: Systems whose sandbox checks the credential itself; others get a credential of their own too.
+SANDBOXED = {"okta"}
+
+
+class Vault:
+    def __init__(self, key: SecretStr | None) -> None:
+        self._key = key
+        self._sealer: Fernet | None = None
+
+    def check(self) -> None:
+        """Fail at start-up, with what to do, rather than at the first credential."""
+        self._fernet  # noqa: B018
+
+    @property
+    def _fernet(self) -> Fernet:
+        if self._sealer is None:
+            self._sealer = self._open_key(self._key)
+        return self._sealer
+
+    @staticmethod
+    def _open_key(key: SecretStr | None) -> Fernet:
+        if key is None or not key.get_secret_value():
+            raise RuntimeError(
+                "WORKFORCE_SECRETS_KEY is not set: it seals coworkers' credentials. Make one with "
+                "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+            )
+        try:
+            return Fernet(key.get_secret_value().encode())
+        except ValueError:
+            raise RuntimeError("WORKFORCE_SECRETS_KEY is not a Fernet key (32 url-safe base64-encoded bytes)") from None
+
+    def seal(self, secret: str) -> bytes:
+        return self._fernet.encrypt(secret.encode())
+
+    def opens(self, sealed: bytes | None) -> bool:
+        if sealed is None:
+            return False
+        try:
+            self._fernet.decrypt(sealed)
+            return True
+        except InvalidToken:
+            return False
+
+    def open(self, sealed: bytes) -> str:
+        try:
+            return self._fernet.decrypt(sealed).decode()
+        except InvalidToken:
+            raise RuntimeError("a stored credential does not open with WORKFORCE_SECRETS_KEY (was the key changed?)") from None
+
+
+async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState) -> list[str]:
+    """Make ``state.coworker``'s credentials match its state; return what changed, for the log.
+
+    Active: the active version has a credential for every connected system. Older versions keep
+    theirs only while a parked request still works on them. Offboarded: everything is revoked.
+    """
+    name = state.coworker
+    if state.state is LifecycleState.offboarded:
+        revoked = await okta.revoke_tokens(conn, name)
+        result = await conn.execute("UPDATE credentials SET ciphertext = NULL, revoked_at = now() WHERE coworker = $1 AND revoked_at IS NULL", name)
+        count = int(result.split()[-1])
+        return [f"revoked {count} credential(s), {revoked} okta token(s)"] if count or revoked else []
+    if state.active is None or state.active_version is None:
+        return []
+    changed = []
+    live: set[tuple[str, int]] = set()
+    for row in await conn.fetch("SELECT system, version, ciphertext FROM credentials WHERE coworker = $1 AND revoked_at IS NULL", name):
+        if vault.opens(row["ciphertext"]):
+            live.add((row["system"], row["version"]))
+        else:
+            changed.append(f"{row['system']} v{row['version']} did not open with the current key")  # reissued below
+    version = state.active_version
+    for system, scopes in state.active.tools.items():
+        if (system, version) in live:
+            continue
+        if system == "okta":
+            await okta.revoke_tokens(conn, name, version)
+            secret = await okta.issue_token(conn, name, version, scopes)
+        else:
+            secret = secrets.token_urlsafe(32)
+        await conn.execute(
+            "INSERT INTO credentials (coworker, system, version, ciphertext) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (coworker, system, version) DO UPDATE SET ciphertext = excluded.ciphertext, issued_at = now(), revoked_at = NULL",
+            name,
+            system,
+            version,
+            vault.seal(secret),
+        )
+        changed.append(f"issued {system} for v{version}")
+    waiting = {
+        r["version"]
+        for r in await conn.fetch("SELECT DISTINCT (event->'data'->>'coworker_version')::int AS version FROM pending_requests WHERE event->'data'->>'coworker' = $1", name)
+    }
+    for system, old in sorted(live):
+        if old != version and old not in waiting:
+            if system == "okta":
+                await okta.revoke_tokens(conn, name, old)
+            await conn.execute("UPDATE credentials SET ciphertext = NULL, revoked_at = now() WHERE coworker = $1 AND system = $2 AND version = $3", name, system, old)
+            changed.append(f"revoked {system} v{old} (no work left on it)")
+    return changed
+
+
+async def credential(conn: asyncpg.Connection, vault: Vault, coworker: str, system: str, version: int) -> str | None:
+    """The coworker's credential for ``system`` as of manifest ``version`` (None if it has none)."""
+    sealed = await conn.fetchval(
+        "SELECT ciphertext FROM credentials WHERE coworker = $1 AND system = $2 AND version = $3 AND revoked_at IS NULL", coworker, system, version
+    )
+    return vault.open(sealed) if sealed is not None else None
