@@ -106,7 +106,7 @@ class Watcher:
                 for record in records:
                     event = codec.decode(record.value)
                     ticket = event.correlation_id
-                    if event.type == "ticket.triaged" or (event.type == "ticket.escalated" and str(event.actor) == "system:triage"):
+                    if event.type == "ticket.triaged" or (event.type == "ticket.escalated" and event.source == "/services/triage"):
                         self.triaged.setdefault(ticket, now)
                     if event.type in ("ticket.escalated", "memory.recorded"):
                         self.finished.setdefault(ticket, now)

@@ -47,6 +47,14 @@ class Requester(Payload):
     country: Annotated[str | None, Field(max_length=2, min_length=2, description="ISO 3166-1 alpha-2")] = None
 
 
+class Attachment(Payload):
+    """A file attached to a ticket, as text (the upstream system extracts it)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    content_type: Annotated[str, Field(max_length=100)] = "text/plain"
+    text: Annotated[str, Field(max_length=MAX_DESCRIPTION)] = ""
+
+
 class Ticket(Payload):
     """A request as the upstream ticketing system sent it."""
 
@@ -56,11 +64,14 @@ class Ticket(Payload):
     requester: Requester
     channel: Literal["portal", "email", "chat", "phone", "api"] = "portal"
     opened_at: datetime | None = None
+    attachments: Annotated[list[Attachment], Field(max_length=10)] = []
 
     @property
     def text(self) -> str:
-        """Title and body as one text, the way classifiers and memory read a ticket."""
-        return f"{self.title}\n{self.description}".strip()
+        """Title, body and attachments as one text, the way classifiers and memory read a ticket.
+        Attachments are read like everything else a requester wrote: as data, never as orders."""
+        parts = [self.title, self.description, *(f"[attachment {a.name}]\n{a.text}" for a in self.attachments)]
+        return "\n".join(p for p in parts if p).strip()
 
 
 class Candidate(Payload):

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from deploy import cli_coworkers
 from deploy.stack import ROOT, SERVICES, Stack
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Workforce: an AI workforce for IT and HR service desks.")
@@ -89,6 +90,11 @@ def asyncapi(check: Annotated[bool, typer.Option(help="Fail if the checked-in do
         return
     DOCUMENT.write_text(document)
     typer.echo(f"wrote {DOCUMENT}")
+
+
+app.add_typer(cli_coworkers.app, name="coworkers")
+app.add_typer(cli_coworkers.approvals, name="approvals")
+app.command("org")(cli_coworkers.org)
 
 
 def _safe(url: str) -> str:

@@ -272,9 +272,15 @@ class Stack:
             proc.wait_ready()
         if workforce and "governance" in self.services:
             self.bring_up_workforce()
+        # Where this stack is, for commands run beside it (deploy/endpoints.py); the database URL may hold a password.
+        assert self.broker is not None
+        address = self.var / "stack.json"
+        address.touch(mode=0o600)
+        address.write_text(json.dumps({"kafka": self.broker.bootstrap, "database_url": self.database_url}))
         return self
 
     def down(self) -> None:
+        (self.var / "stack.json").unlink(missing_ok=True)  # a stopping stack is no longer there to talk to
         for procs in self.running.values():
             for proc in procs:
                 if proc.alive and proc.process is not None:

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import codec
 from contracts.envelope import Actor
-from contracts.events import Requester, Ticket, TicketCreated
+from contracts.events import Attachment, Requester, Ticket, TicketCreated
 from contracts.topics import TICKET_CREATED
 
 SAMPLES = Path(__file__).parent / "samples" / "tickets.json"
@@ -25,6 +25,7 @@ def ticket_event(raw: dict[str, Any], *, system: str = "servicenow") -> TicketCr
         description=raw.get("description", ""),
         requester=Requester(**raw["requester"]),
         channel=raw.get("channel", "portal"),
+        attachments=[Attachment(**a) for a in raw.get("attachments", [])],
     )
     return TicketCreated.create(
         ticket,

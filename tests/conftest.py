@@ -127,6 +127,7 @@ def stack(var: Path, broker: Broker, server_url: str) -> Iterator[Stack]:
     procs = [running.start_service(name, wait=False) for name in running.services]
     for proc in procs:
         proc.wait_ready()
+    running.bring_up_workforce()
     yield running
     for procs in running.running.values():
         for proc in procs:

@@ -79,7 +79,7 @@ async def test_two_triage_instances_share_the_partitions_and_no_ticket_is_triage
         kafka.publish_tickets(tickets)
         await wait_until_done(db, tickets)
 
-        triage_out = [e for e in await kafka.events("ticket.triaged", ids) + await kafka.events("ticket.escalated", ids) if str(e.actor) == "system:triage"]
+        triage_out = [e for e in await kafka.events("ticket.triaged", ids) + await kafka.events("ticket.escalated", ids) if e.source == "/services/triage"]
         assert {e.correlation_id for e in triage_out} == ids
         assert not duplicates(triage_out), "a ticket was triaged twice"
         created = await kafka.events("ticket.created", ids)

@@ -22,7 +22,7 @@ async def test_two_hundred_tickets_from_an_upstream_client_each_end_triaged_or_e
 
     stories = await wait_until_done(db, tickets)
 
-    triage_out = [e for e in await kafka.events("ticket.triaged", ids) + await kafka.events("ticket.escalated", ids) if str(e.actor) == "system:triage"]
+    triage_out = [e for e in await kafka.events("ticket.triaged", ids) + await kafka.events("ticket.escalated", ids) if e.source == "/services/triage"]
     decided = {e.correlation_id for e in triage_out}
     assert decided == ids, "every ticket is triaged or escalated"
     assert not duplicates(triage_out)

@@ -1,0 +1,155 @@
+"""Coworkers on the running stack: a lifecycle driven by people through events, the kill switch,
+supervised work that waits for the manager, and versions swapping while tickets flow."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from contracts.coworkers import Autonomy, LifecycleState
+from contracts.envelope import Actor
+from deploy.coworkers import Refused, Workforce
+from tests.conftest import ticket
+from tests.e2e.conftest import PASSWORD_TEXTS, mixed_tickets, resettable_people, unique_team, wait_until_done
+
+MANAGER = Actor.human("priya.raman")
+
+
+@pytest.fixture
+def people(kafka) -> Workforce:  # noqa: ANN001
+    return Workforce(kafka.bootstrap, MANAGER)
+
+
+async def test_a_coworkers_whole_lifecycle_is_driven_by_people_and_recorded(people: Workforce, workforce, db) -> None:  # noqa: ANN001
+    name = f"temp-{uuid.uuid4().hex[:6]}"
+    manifest = workforce["atom"].model_copy(update={"name": name, "display_name": "Temp"})
+
+    applied = await people.command("apply", name, manifest=manifest)
+    assert (applied.data.to_state, applied.data.version) == (LifecycleState.draft, 1)
+    published = await people.command("publish", name)
+    assert (published.data.from_state, published.data.to_state, published.data.active_version) == (LifecycleState.draft, LifecycleState.active, 1)
+    edited = await people.command("apply", name, manifest=manifest.model_copy(update={"tone": "terse"}))
+    assert (edited.data.to_state, edited.data.version, edited.data.active_version) == (LifecycleState.active, 2, 1), "an edit is a draft beside the live version"
+    assert (await people.command("apply", name, manifest=manifest.model_copy(update={"tone": "terse"}))).data.version == 2, "the same manifest again is no new version"
+    assert (await people.command("publish", name)).data.active_version == 2
+    assert (await people.command("suspend", name, reason="maintenance")).data.to_state is LifecycleState.suspended
+    await people.command("apply", name, manifest=manifest)  # a draft may be prepared while suspended...
+    with pytest.raises(Refused, match="is suspended; resume it before publishing"):
+        await people.command("publish", name)  # ...but not published
+    assert (await people.command("resume", name)).data.to_state is LifecycleState.active
+    assert (await people.command("offboard", name)).data.to_state is LifecycleState.offboarded
+    with pytest.raises(Refused, match="is offboarded; an offboarded coworker cannot be resumed"):
+        await people.command("resume", name)
+
+    table = await people.table()
+    assert table[name].state is LifecycleState.offboarded
+    audited = await db.fetch("SELECT type, actor, event->'data'->>'command' AS command FROM governance.audit_events WHERE subject = $1 AND type LIKE 'coworker.%' ORDER BY seq", name)
+    commands = [(r["type"], r["command"]) for r in audited if r["type"] == "coworker.command"]
+    assert [c for _, c in commands] == ["apply", "publish", "apply", "apply", "publish", "suspend", "apply", "publish", "resume", "offboard", "resume"]
+    assert all(r["actor"] == "human:priya.raman" for r in audited if r["type"] == "coworker.command")
+    assert sum(r["type"] == "coworker.rejected" for r in audited) == 2
+
+
+async def test_a_coworker_without_a_manager_stays_a_draft(people: Workforce, workforce) -> None:  # noqa: ANN001
+    name = f"temp-{uuid.uuid4().hex[:6]}"
+    await people.command("apply", name, manifest=workforce["atom"].model_copy(update={"name": name, "manager": None}))
+    with pytest.raises(Refused, match="without a named human manager cannot be activated"):
+        await people.command("publish", name)
+
+
+async def test_suspension_is_a_kill_switch_and_resuming_brings_the_coworker_back(people: Workforce, kafka, db) -> None:  # noqa: ANN001
+    team = unique_team("kill-switch")
+    await people.command("suspend", "jordan", reason="incident review")
+    try:
+        await people.wait_until(lambda t: t["jordan"].state is LifecycleState.suspended)
+        await asyncio.sleep(0.5)  # triage and skills read the same table
+        while_suspended = [ticket(team=team, title="I forgot my password", requester="ana.silva") for _ in range(3)]
+        kafka.publish_tickets(while_suspended)
+        stories = await wait_until_done(db, while_suspended)
+        for story in stories.values():
+            assert not story.of("skill.step"), "a suspended coworker takes no new work"
+            (escalated,) = story.of("ticket.escalated")
+            assert escalated["data"]["reason_code"] == "out_of_scope"
+    finally:
+        await people.command("resume", "jordan")
+    await people.wait_until(lambda t: t["jordan"].state is LifecycleState.active)
+    await asyncio.sleep(0.5)
+    after = [ticket(team=team, title="I forgot my password", requester="ana.silva")]
+    kafka.publish_tickets(after)
+    (story,) = (await wait_until_done(db, after)).values()
+    assert story.of("ticket.resolved")
+
+
+async def test_supervised_work_waits_for_the_manager_and_a_suspension_mid_flight_stops_it(people: Workforce, workforce, kafka, db) -> None:  # noqa: ANN001
+    original = workforce["jordan"]
+    supervised = original.model_copy(update={"autonomy": {"password-reset": Autonomy.supervised}})
+    await people.bring_up([supervised])
+    try:
+        await asyncio.sleep(1)
+        team = unique_team("supervised")
+        approved = ticket(team=team, title="I forgot my password", requester="ana.silva")
+        stopped = ticket(team=team, title="I forgot my password", requester=resettable_people()[7])
+        kafka.publish_tickets([approved, stopped])
+
+        async def asked(ticket_id: str, step: int):  # noqa: ANN202
+            for _ in range(200):
+                mine = [a for a in (await people.approvals())[0] if a.ticket_id == ticket_id and a.step == step]
+                if mine:
+                    return mine[0]
+                await asyncio.sleep(0.2)
+            raise AssertionError(f"no approval asked for {ticket_id} step {step}")
+
+        for step in (1, 2):
+            await people.decide((await asked(approved.data.ticket_id, step)).approval_id, grant=True)
+        first = await asked(stopped.data.ticket_id, 1)
+        await people.decide(first.approval_id, grant=True)
+        second = await asked(stopped.data.ticket_id, 2)
+        await people.command("suspend", "jordan", reason="stop mid-flight")
+        await people.wait_until(lambda t: t["jordan"].state is LifecycleState.suspended)
+        await asyncio.sleep(0.5)
+        await people.decide(second.approval_id, grant=True)
+
+        stories = await wait_until_done(db, [approved, stopped])
+        assert stories[approved.data.ticket_id].of("ticket.resolved")
+        halted = stories[stopped.data.ticket_id]
+        assert [s["data"]["step"] for s in halted.of("skill.step")] == [1], "step 2 never ran"
+        assert any(d["data"]["rule"] == "coworker-active" for d in halted.of("policy.denied"))
+        resets = await db.fetchval("SELECT count(*) FROM skills.okta_password_resets WHERE ticket_id = $1", stopped.data.ticket_id)
+        assert resets == 0
+    finally:
+        await people.command("resume", "jordan")
+        await people.bring_up([original])
+        await people.wait_until(lambda t: t["jordan"].state is LifecycleState.active and t["jordan"].active == original)
+
+
+async def test_versions_swap_under_load_and_each_ticket_finishes_on_the_version_it_started_on(people: Workforce, workforce, kafka, db) -> None:  # noqa: ANN001
+    original = workforce["jordan"]
+    team = unique_team("versions")
+    templates = {title for title, _ in PASSWORD_TEXTS}
+    tickets = [t for t in mixed_tickets(240, [team]) if t.data.title in templates]
+    first, second = tickets[: len(tickets) // 2], tickets[len(tickets) // 2 :]
+    kafka.publish_tickets(first)
+    deadline = asyncio.get_running_loop().time() + 120
+    while await db.fetchval("SELECT count(*) FROM governance.audit_events WHERE type = 'skill.requested' AND correlation_id = ANY($1::text[])", [t.data.ticket_id for t in first]) < len(first):
+        assert asyncio.get_running_loop().time() < deadline, "the first half was never routed to jordan"
+        await asyncio.sleep(0.05)
+    # The second half and a new version of jordan go out together: the swap happens under load.
+    await asyncio.gather(asyncio.to_thread(kafka.publish_tickets, second), people.bring_up([original.model_copy(update={"tone": "Brisk."})]))
+    try:
+        await wait_until_done(db, tickets)
+        ids = {t.data.ticket_id for t in tickets}
+        requests = await db.fetch(
+            "SELECT correlation_id, (event->'data'->>'coworker_version')::int AS v FROM governance.audit_events WHERE type = 'skill.requested' AND correlation_id = ANY($1::text[])",
+            list(ids),
+        )
+        decisions = await db.fetch(
+            "SELECT correlation_id, (event->'data'->>'coworker_version')::int AS v FROM governance.audit_events WHERE type LIKE 'policy.%' AND correlation_id = ANY($1::text[])",
+            list(ids),
+        )
+        started_on = {r["correlation_id"]: r["v"] for r in requests}
+        assert len(set(started_on.values())) == 2, "the swap happened while tickets were in flight"
+        assert all(started_on[d["correlation_id"]] == d["v"] for d in decisions), "no ticket changed version mid-way"
+    finally:
+        await people.bring_up([original])
