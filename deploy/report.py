@@ -31,7 +31,16 @@ class TicketStory:
         out = []
         for triaged in self.of("ticket.triaged"):
             d = triaged["data"]
-            out.append(f"triage     routed to {d['coworker']} / {d['skill']} (confidence {d['confidence']:.2f}, {d['method']})")
+            out.append(f"triage     routed to {d['coworker']} v{d['coworker_version']} / {d['skill']} (confidence {d['confidence']:.2f}, {d['method']})")
+        for handed in self.of("skill.requested"):
+            if handed["data"].get("delegation"):
+                out.append(f"handed on  {' -> '.join(handed['data']['delegation']['chain'])} -> {handed['data']['coworker']}")
+        for denied in self.of("policy.denied"):
+            d = denied["data"]
+            out.append(f"denied     {d['rule']}: {d['reason']}")
+        for asked in self.of("approval.requested"):
+            d = asked["data"]
+            out.append(f"approval   asked of {d['approver']} for step {d['step']} ({d['system']} {d['operation']})")
         for step in self.of("skill.step"):
             d = step["data"]
             result = "done" if d["status"] == "done" else f"FAILED: {d['error']}"
@@ -48,7 +57,8 @@ class TicketStory:
             out.append(f"memory     stored as {memory['data']['memory_id']} in {memory['data']['collection']}")
         usage = self.of("llm.usage")
         tokens = sum(u["data"]["prompt_tokens"] + u["data"]["completion_tokens"] for u in usage)
-        out.append(f"audit      {len(self.events)} records; {len(usage)} model call(s), {tokens} tokens")
+        decisions = f"{len(self.of('policy.allowed'))} allowed, {len(self.of('policy.denied'))} denied"
+        out.append(f"audit      {len(self.events)} records; policy decisions: {decisions}; {len(usage)} model call(s), {tokens} tokens")
         return out
 
 

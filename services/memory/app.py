@@ -7,9 +7,10 @@ import time
 
 from qdrant_client import models
 
+from contracts.coworkers import LifecycleState
 from contracts.envelope import derived_event_id
-from contracts.events import LlmUsage, MemoryRecord, MemoryRecorded, TicketResolved, TokenUsage
-from contracts.topics import LLM_USAGE, MEMORY_RECORDED, TICKET_RESOLVED
+from contracts.events import CoworkerStated, LlmUsage, MemoryErasure, MemoryForgotten, MemoryRecord, MemoryRecorded, TicketResolved, TokenUsage
+from contracts.topics import COWORKER_STATE, LLM_USAGE, MEMORY_FORGOTTEN, MEMORY_RECORDED, TICKET_RESOLVED
 from runtime.embeddings import LocalEmbedder, cost
 from runtime.service import Service
 from services.memory.settings import MemorySettings
@@ -17,7 +18,7 @@ from services.memory.store import MemoryStore
 
 settings = MemorySettings()
 service = Service("memory", settings, description="Stores resolved tickets and their resolutions as vectors in Qdrant, per team.")
-service.publishes(MEMORY_RECORDED, LLM_USAGE)
+service.publishes(MEMORY_RECORDED, MEMORY_FORGOTTEN, LLM_USAGE)
 embedder = LocalEmbedder(max_seq_length=settings.embed_max_seq_length, threads=settings.embed_threads)
 store = MemoryStore(settings)
 
@@ -63,6 +64,7 @@ async def on_ticket_resolved(events: list[TicketResolved]) -> None:
                     "text": resolved.ticket.text,
                     "resolution": resolved.resolution,
                     "skill": resolved.skill,
+                    "coworker": event.actor.id if event.actor.kind == "coworker" else None,
                     "source_event": event.id,
                     "valid_from": event.time.isoformat(),
                     "embedding_model": embedder.model,
@@ -75,3 +77,17 @@ async def on_ticket_resolved(events: list[TicketResolved]) -> None:
         service.emit(event.caused(MemoryRecorded, record, source=service.source, actor=service.actor))
         usage = TokenUsage(purpose="memory.embed", model=embedder.model, provider=embedder.provider, prompt_tokens=tokens, cost_usd=cost(tokens, settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=event.data.ticket_id)
         service.emit(event.caused(LlmUsage, usage, source=service.source, actor=service.actor))
+
+
+@service.consumer(COWORKER_STATE, group="offboarding", max_records=100)
+async def on_coworker_state(events: list[CoworkerStated]) -> None:
+    """Apply an offboarded coworker's memory policy: with ``on_offboard: delete``, what it learned goes."""
+    for event in events:
+        state = event.data
+        manifest = state.active or state.draft
+        if state.state is not LifecycleState.offboarded or manifest is None or manifest.memory.on_offboard != "delete":
+            continue
+        deleted = await store.forget("coworker", state.coworker)
+        erasure = MemoryErasure(scope="coworker", subject=state.coworker, deleted=deleted, reason=f"{state.coworker} was offboarded; its memory policy says delete")
+        service.emit(event.caused(MemoryForgotten, erasure, source=service.source, actor=service.actor, subject=state.coworker))
+        service.log.info("memories forgotten", coworker=state.coworker, deleted=deleted)

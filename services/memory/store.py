@@ -58,6 +58,14 @@ class MemoryStore:
     async def upsert(self, points: list[models.PointStruct]) -> None:
         await self.client.upsert(self.collection, points=points, wait=True)
 
+    async def forget(self, key: str, value: str) -> int:
+        """Delete every memory whose payload ``key`` is ``value``; return how many there were."""
+        condition = models.Filter(must=[models.FieldCondition(key=key, match=models.MatchValue(value=value))])
+        found = (await self.client.count(self.collection, count_filter=condition, exact=True)).count
+        if found:
+            await self.client.delete(self.collection, points_selector=models.FilterSelector(filter=condition), wait=True)
+        return found
+
     async def count(self, team: str) -> int:
         result = await self.client.count(self.collection, count_filter=_team(team), exact=True)
         return result.count

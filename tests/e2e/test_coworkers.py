@@ -45,6 +45,12 @@ async def test_a_coworkers_whole_lifecycle_is_driven_by_people_and_recorded(peop
 
     table = await people.table()
     assert table[name].state is LifecycleState.offboarded
+    for _ in range(100):  # offboarding applied its memory policy (delete), and said so
+        forgotten = await db.fetchval("SELECT event->'data'->>'deleted' FROM governance.audit_events WHERE type = 'memory.forgotten' AND subject = $1", name)
+        if forgotten is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert forgotten == "0"
     audited = await db.fetch("SELECT type, actor, event->'data'->>'command' AS command FROM governance.audit_events WHERE subject = $1 AND type LIKE 'coworker.%' ORDER BY seq", name)
     commands = [(r["type"], r["command"]) for r in audited if r["type"] == "coworker.command"]
     assert [c for _, c in commands] == ["apply", "publish", "apply", "apply", "publish", "suspend", "apply", "publish", "resume", "offboard", "resume"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from tests.e2e.conftest import (
@@ -41,6 +42,21 @@ async def test_two_hundred_tickets_from_an_upstream_client_each_end_triaged_or_e
     billed = await assert_spend_is_the_sum_of_usage(kafka, db, teams, ids)
     assert set(billed) == set(teams)
     assert all(cost > Decimal(0) for _, _, cost in billed.values())
+
+
+async def test_a_coworkers_budget_state_follows_its_spend_for_the_authoriser_to_read(kafka, db, workforce) -> None:  # noqa: ANN001
+    tickets = mixed_tickets(20, [unique_team("budget")])
+    kafka.publish_tickets(tickets)
+    await wait_until_done(db, tickets)
+    spent = await db.fetchval("SELECT sum(cost_usd) FROM billing.spend_daily WHERE coworker = 'triage-manager' AND day >= date_trunc('month', now())::date")
+    for _ in range(100):
+        states = [e for e in await kafka.events("budget.state", {"coworker:triage-manager"})]
+        if states and states[-1].data.spent_usd == spent:
+            break
+        await asyncio.sleep(0.1)
+    latest = states[-1].data
+    assert (latest.budget, latest.spent_usd, latest.limit_usd) == ("coworker:triage-manager", spent, workforce["triage-manager"].budget.monthly_usd)
+    assert spent > 0
 
 
 async def test_the_sandbox_reset_each_resolved_tickets_user_exactly_once(kafka, db) -> None:

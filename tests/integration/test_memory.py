@@ -70,3 +70,15 @@ async def test_a_collection_made_by_another_model_is_refused_with_a_clear_error(
     with pytest.raises(RuntimeError, match="holds 384-dimensional vectors; the configured embedding model makes 768"):
         await second.open(dimensions=768)
     await second.close()
+
+
+async def test_forgetting_a_coworker_deletes_what_it_learned_and_nothing_else(store: MemoryStore, embedder: LocalEmbedder) -> None:
+    mine, theirs = resolved("it-support", "vpn down", "Restarted the VPN."), resolved("it-support", "printer jam", "Cleared the tray.")
+    vectors = embedder.embed_sync([mine.data.ticket.text, theirs.data.ticket.text]).vectors
+    await store.upsert([
+        point(mine, vectors[0].tolist()).model_copy(update={"payload": {"team": "it-support", "coworker": "jordan"}}),
+        point(theirs, vectors[1].tolist()).model_copy(update={"payload": {"team": "it-support", "coworker": "atom"}}),
+    ])
+    assert await store.forget("coworker", "jordan") == 1
+    assert await store.forget("coworker", "jordan") == 0
+    assert await store.count("it-support") == 1
