@@ -182,7 +182,7 @@ def check_workforce(workforce: Mapping[str, CoworkerManifest], requirements: Map
         where = (sources or {}).get(name, name)
         problems += skill_problems(manifest, requirements, where=where)
         problems += [f"{where}: sub_agents: no coworker named {sub!r}" for sub in manifest.sub_agents if sub not in workforce]
-        if _delegation_returns_to(workforce, name):
+        if delegation_returns_to(workforce, name):
             problems.append(f"{where}: sub_agents: delegation from {name!r} comes back to it")
     if problems:
         raise ManifestError("; ".join(problems))
@@ -207,7 +207,7 @@ def path_to_holder(start: str, skill: str, working: Mapping[str, CoworkerManifes
     return None
 
 
-def _delegation_returns_to(workforce: Mapping[str, CoworkerManifest], start: str) -> bool:
+def delegation_returns_to(workforce: Mapping[str, CoworkerManifest], start: str) -> bool:
     seen: set[str] = set()
     todo = list(workforce[start].sub_agents)
     while todo:

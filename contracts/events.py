@@ -293,7 +293,7 @@ class CoworkerState(Payload):
     """A coworker as it is now: one record per coworker on a compacted topic, readable by any service."""
 
     coworker: Name
-    revision: Annotated[int, Field(ge=1, description="Counts accepted changes; a consumer keeps the highest.")]
+    revision: Annotated[int, Field(ge=1, description="Counts accepted changes. A coworker's records share a partition, so the last one read is the highest.")]
     state: LifecycleState
     active_version: Annotated[int | None, Field(ge=1)] = None
     active: CoworkerManifest | None = None

@@ -54,7 +54,7 @@ async def on_coworker_command(events: list[CoworkerCommanded]) -> None:
             produced = await coworkers.replay(conn, event.id)
             if produced is None:
                 current = await coworkers.load(conn, event.data.coworker)
-                result = decide(current, event.data, requirements=catalog.requirements, others=await coworkers.load_all(conn))
+                result = decide(current, event.data, requirements=catalog.requirements, others=await coworkers.load_all(conn), at=event.time)
                 if isinstance(result, Accepted) and (current is None or result.coworker != current):
                     await coworkers.save(conn, result.coworker, by=str(event.actor), new_version=result.version if result.new_version else None)
                 produced = outcome(event, result, source=service.source, actor=service.actor)

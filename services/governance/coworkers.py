@@ -31,20 +31,21 @@ async def load_all(conn: asyncpg.Connection) -> dict[str, Coworker]:
 
 
 def _coworker(row: asyncpg.Record, versions: dict[int, CoworkerManifest]) -> Coworker:
-    return Coworker(row["name"], LifecycleState(row["state"]), versions, row["active_version"], row["draft_version"], row["revision"])
+    return Coworker(row["name"], LifecycleState(row["state"]), versions, row["active_version"], row["draft_version"], row["revision"], row["changed_at"])
 
 
 async def save(conn: asyncpg.Connection, coworker: Coworker, *, by: str, new_version: int | None) -> None:
     await conn.execute(
-        "INSERT INTO coworkers (name, state, active_version, draft_version, revision, changed_by) VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO coworkers (name, state, active_version, draft_version, revision, changed_by, changed_at) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))"
         " ON CONFLICT (name) DO UPDATE SET state = excluded.state, active_version = excluded.active_version,"
-        " draft_version = excluded.draft_version, revision = excluded.revision, changed_at = now(), changed_by = excluded.changed_by",
+        " draft_version = excluded.draft_version, revision = excluded.revision, changed_at = excluded.changed_at, changed_by = excluded.changed_by",
         coworker.name,
         coworker.state.value,
         coworker.active_version,
         coworker.draft_version,
         coworker.revision,
         by,
+        coworker.changed_at,
     )
     if new_version is not None:
         await conn.execute(

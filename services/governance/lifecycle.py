@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from contracts.coworkers import CoworkerManifest, LifecycleState, skill_problems
+from contracts.coworkers import CoworkerManifest, LifecycleState, delegation_returns_to, skill_problems
 from contracts.envelope import Actor, Envelope, derived_event_id
 from contracts.events import (
     CommandRejection,
@@ -35,6 +35,7 @@ class Coworker:
     active_version: int | None = None
     draft_version: int | None = None
     revision: int = 1
+    changed_at: datetime | None = None  # when the last accepted change happened
 
     @property
     def latest_version(self) -> int:
@@ -62,11 +63,12 @@ class Refused:
     reason: str
 
 
-def decide(current: Coworker | None, command: CoworkerCommand, *, requirements: Requirements, others: Mapping[str, Coworker]) -> Accepted | Refused:
-    """What ``command`` does to ``current`` (None: never applied), or why it may not."""
+def decide(current: Coworker | None, command: CoworkerCommand, *, requirements: Requirements, others: Mapping[str, Coworker], at: datetime | None = None) -> Accepted | Refused:
+    """What ``command`` (asked at ``at``) does to ``current`` (None: never applied), or why it may not."""
     outcome = _decide(current, command, requirements=requirements, others=others)
-    if isinstance(outcome, Accepted) and current is not None and outcome.coworker != current:
-        return replace(outcome, coworker=replace(outcome.coworker, revision=current.revision + 1))
+    if isinstance(outcome, Accepted) and (current is None or outcome.coworker != current):
+        revision = current.revision + 1 if current is not None else 1
+        return replace(outcome, coworker=replace(outcome.coworker, revision=revision, changed_at=at))
     return outcome
 
 
@@ -120,6 +122,9 @@ def _publish(current: Coworker, others: Mapping[str, Coworker]) -> Accepted | Re
     missing = [s for s in draft.sub_agents if s not in others or others[s].state is LifecycleState.offboarded]
     if missing:
         return Refused(f"sub_agents: {', '.join(missing)} not found or offboarded")
+    org = {name: c.active or c.draft for name, c in others.items() if (c.active or c.draft) is not None}
+    if delegation_returns_to({**org, current.name: draft}, current.name):
+        return Refused(f"sub_agents: delegation from {current.name!r} would come back to it")
     published = replace(current, state=LifecycleState.active, active_version=current.draft_version, draft_version=None)
     return Accepted(published, current.draft_version, current.state)
 
@@ -151,7 +156,7 @@ def outcome(command: CoworkerCommanded, result: Accepted | Refused, *, source: s
 
 def state_event(coworker: Coworker, *, source: str, actor: Actor, correlation_id: str, at: datetime) -> CoworkerStated:
     """The coworker's current state for the compacted table. Its id is the coworker's revision, so
-    the same state announced twice (say, again at start-up) is one event."""
+    the same state announced twice (say, again at start-up) is one event in the audit trail."""
     state = CoworkerState(
         coworker=coworker.name,
         revision=coworker.revision,
@@ -160,7 +165,7 @@ def state_event(coworker: Coworker, *, source: str, actor: Actor, correlation_id
         active=coworker.active,
         draft_version=coworker.draft_version,
         draft=coworker.draft,
-        changed_at=at,
+        changed_at=coworker.changed_at or at,
     )
     return CoworkerStated(
         id=derived_event_id(f"coworker:{coworker.name}", CoworkerStated.event_type(), coworker.revision),

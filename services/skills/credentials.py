@@ -1,5 +1,6 @@
-"""Each coworker's own credentials, one per connected system: issued when it becomes active,
-re-issued when a new version changes its grants, revoked when it is offboarded.
+"""Each coworker's own credentials, one per connected system and manifest version: issued when a
+version goes live, kept for the previous version (work in flight finishes on it) and for any
+version a parked request waits on, revoked after that, and all revoked when it is offboarded.
 
 Secrets are sealed with Fernet (AES-128-CBC + HMAC-SHA256) under ``WORKFORCE_SECRETS_KEY`` before
 they touch the database; they never enter an event, a log line or a step record.
@@ -70,8 +71,11 @@ class Vault:
 async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState) -> list[str]:
     """Make ``state.coworker``'s credentials match its state; return what changed, for the log.
 
-    Active: the active version has a credential for every connected system. Older versions keep
-    theirs only while a parked request still works on them. Offboarded: everything is revoked.
+    Active: the active version has a credential for every connected system. The version before it
+    keeps its credentials (a request between two steps when the new one went live finishes on it),
+    and so does any version a parked request waits on; older ones are revoked. A credential that no
+    longer opens with the key is reissued for the active version and revoked for any other.
+    Offboarded: everything is revoked.
     """
     name = state.coworker
     if state.state is LifecycleState.offboarded:
@@ -83,11 +87,9 @@ async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState
         return []
     changed = []
     live: set[tuple[str, int]] = set()
+    unreadable: set[tuple[str, int]] = set()
     for row in await conn.fetch("SELECT system, version, ciphertext FROM credentials WHERE coworker = $1 AND revoked_at IS NULL", name):
-        if vault.opens(row["ciphertext"]):
-            live.add((row["system"], row["version"]))
-        else:
-            changed.append(f"{row['system']} v{row['version']} did not open with the current key")  # reissued below
+        (live if vault.opens(row["ciphertext"]) else unreadable).add((row["system"], row["version"]))
     version = state.active_version
     for system, scopes in state.active.tools.items():
         if (system, version) in live:
@@ -110,12 +112,14 @@ async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState
         r["version"]
         for r in await conn.fetch("SELECT DISTINCT (event->'data'->>'coworker_version')::int AS version FROM pending_requests WHERE event->'data'->>'coworker' = $1", name)
     }
-    for system, old in sorted(live):
-        if old != version and old not in waiting:
+    keep = {version, version - 1, *waiting}
+    for system, old in sorted(live | unreadable):
+        if old not in keep or ((system, old) in unreadable and old != version):
             if system == "okta":
                 await okta.revoke_tokens(conn, name, old)
             await conn.execute("UPDATE credentials SET ciphertext = NULL, revoked_at = now() WHERE coworker = $1 AND system = $2 AND version = $3", name, system, old)
-            changed.append(f"revoked {system} v{old} (no work left on it)")
+            why = "it no longer opens with the key" if (system, old) in unreadable else "no work left on it"
+            changed.append(f"revoked {system} v{old} ({why})")
     return changed
 
 

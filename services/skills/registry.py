@@ -3,10 +3,13 @@ it has seen announced (kept in PostgreSQL, because work finishes on the version 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+
 import asyncpg
 
 from contracts.coworkers import CoworkerManifest
-from contracts.events import BudgetState, CoworkerStated
+from contracts.events import BudgetState, BudgetStatus, CoworkerStated
 from runtime.faults import RetryLater
 from runtime.table import TopicTable
 from services.skills.policy import Facts
@@ -43,5 +46,13 @@ class Registry:
         if row is not None and manifest is None and version <= (row.data.active_version or 0):
             # The table has announced the version but our copy of it is not stored yet.
             raise RetryLater(f"version {version} of {name} is announced but not stored yet")
-        budget = self.budgets.get(f"coworker:{name}")
-        return Facts(name, version, row.data.state if row else None, manifest, budget.data if budget else None)
+        return Facts(name, version, row.data.state if row else None, manifest, self.budget(name, manifest))
+
+    def budget(self, name: str, manifest: CoworkerManifest | None) -> BudgetStatus | None:
+        """This month's spend against the manifest's budget; no record this month means nothing spent."""
+        if manifest is None:
+            return None
+        period = datetime.now(UTC).strftime("%Y-%m")
+        record = self.budgets.get(f"coworker:{name}")
+        spent = record.data.spent_usd if record is not None and record.data.period == period else Decimal(0)
+        return BudgetStatus(budget=f"coworker:{name}", period=period, spent_usd=spent, limit_usd=manifest.budget.monthly_usd)

@@ -153,6 +153,13 @@ class Runner:
 
     async def run(self, event: SkillRequested) -> list[Envelope]:
         """The events that record this request's decisions, steps and outcome, in order."""
+        events = await self._run(event)
+        if not events or not isinstance(events[-1], ApprovalRequested):
+            # The request is over (done, refused, failed or handed on): nothing waits any more.
+            await self.pool.execute("DELETE FROM pending_requests WHERE request_id = $1", event.id)
+        return events
+
+    async def _run(self, event: SkillRequested) -> list[Envelope]:
         request = event.data
         facts = await self.facts(request)
         taking = authorize(facts, skill=request.skill)
@@ -201,7 +208,6 @@ class Runner:
             out.append(self._step_event(event, step, number, run))
             tried.append(Attempt(what=what, outcome="succeeded"))
             outputs[step.name] = run.outputs
-        await self.pool.execute("DELETE FROM pending_requests WHERE request_id = $1", event.id)
         summary = skill.summarise(outputs)
         actor = Actor.coworker(request.coworker)
         out.append(event.caused(SkillCompleted, SkillOutcome(ticket_id=request.ticket_id, skill=skill.name, coworker=request.coworker, steps=len(skill.steps), summary=summary), source=self.source, actor=actor))
@@ -270,7 +276,7 @@ class Runner:
         """A manager's decision arrived: record it if it is the manager's, and resume the request."""
         row = await self.pool.fetchrow("SELECT event FROM pending_requests WHERE approval_id = $1", event.data.approval_id)
         if row is None:
-            return []  # not ours, or already decided and resumed
+            return []  # not waiting (any more): unknown, already decided, or the request is over
         waiting = SkillRequested.model_validate_json(row["event"])
         facts = await self.facts(waiting.data)
         manager = facts.manifest.manager.handle if facts.manifest and facts.manifest.manager else None

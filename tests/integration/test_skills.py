@@ -317,3 +317,53 @@ async def test_a_hand_down_beyond_the_hop_limit_is_refused(runner: Runner) -> No
     events = await runner.run(deep)
     assert isinstance(events[0], PolicyDenied) and "the limit is 3" in events[0].data.reason
     assert isinstance(events[-1], TicketEscalated)
+
+
+# --- budgets and credential lifetimes ----------------------------------------------------------
+
+
+async def test_a_coworker_with_no_budget_left_is_refused_before_acting(org: Org, runner: Runner, db: Database) -> None:
+    from decimal import Decimal
+
+    from contracts.coworkers import Budget
+
+    await org.set("jordan", version=2, budget=Budget(monthly_usd=Decimal(0)))
+    events = await runner.run(request("ana.silva", version=2))
+    denied = [e for e in events if isinstance(e, PolicyDenied)]
+    assert [d.data.rule for d in denied] == ["within-budget"]
+    assert "budget coworker:jordan is spent: 0 of 0 USD" in denied[0].data.reason
+    assert await resets(db) == 0
+
+
+async def test_last_months_spend_does_not_count_against_this_month(org: Org) -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from contracts.events import BudgetState, BudgetStatus
+
+    last_month = BudgetStatus(budget="coworker:jordan", period="1999-12", spent_usd=Decimal(10_000), limit_usd=Decimal(250))
+    org.registry.budgets.rows["coworker:jordan"] = BudgetState.create(last_month, source="/services/billing", team="it-support", actor=Actor.system("billing"), correlation_id="coworker:jordan")
+    now = org.registry.budget("jordan", org.workforce["jordan"])
+    assert (now.period, now.spent_usd, now.exhausted) == (datetime.now(UTC).strftime("%Y-%m"), Decimal(0), False)
+
+
+async def test_a_new_version_keeps_the_previous_versions_credentials_for_work_in_flight_and_no_older(org: Org, db: Database) -> None:
+    async def live_versions() -> set[int]:
+        rows = await db.pool.fetch("SELECT DISTINCT version FROM skills.credentials WHERE coworker = 'jordan' AND revoked_at IS NULL")
+        return {r["version"] for r in rows}
+
+    assert await live_versions() == {1}
+    await org.set("jordan", version=2, tone="Brisk.")
+    assert await live_versions() == {1, 2}
+    await org.set("jordan", version=3, tone="Brisker.")
+    assert await live_versions() == {2, 3}
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_api_tokens WHERE coworker = 'jordan' AND version = 1 AND revoked_at IS NULL") == 0
+
+
+async def test_after_a_rejection_nothing_waits_and_a_late_approval_changes_nothing(org: Org, runner: Runner, db: Database) -> None:
+    await supervised_jordan(org)
+    (asked,) = await runner.run(request("ana.silva", version=SUPERVISED))
+    await runner.decided(approve(asked, grant=False))
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.pending_requests") == 0
+    assert await runner.decided(approve(asked)) == []
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs WHERE status = 'done'") == 0

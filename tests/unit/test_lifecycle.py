@@ -99,3 +99,10 @@ def test_a_manifest_granting_too_little_for_its_skills_is_refused_at_apply() -> 
 def test_a_manifest_for_another_coworker_is_refused() -> None:
     refused = run(None, "apply", WORKFORCE["bob"])
     assert isinstance(refused, Refused) and "the manifest is for 'bob', not 'jordan'" in refused.reason
+
+
+def test_publishing_a_version_that_would_make_delegation_loop_is_refused() -> None:
+    looping = WORKFORCE["device-agent"].model_copy(update={"sub_agents": ["jordan"]})
+    draft = Coworker("device-agent", LifecycleState.active, {1: WORKFORCE["device-agent"], 2: looping}, active_version=1, draft_version=2)
+    refused = decide(draft, CoworkerCommand(command="publish", coworker="device-agent"), requirements=REQUIREMENTS, others=OTHERS)
+    assert isinstance(refused, Refused) and "delegation from 'device-agent' would come back to it" in refused.reason
