@@ -41,7 +41,9 @@ def server_url(var: Path) -> Iterator[str]:
     if external:
         yield external
         return
-    embedded = Postgres.resolve(var) if not os.environ.get("DATABASE_URL") else Postgres(url=os.environ["DATABASE_URL"])
+    # The embedded server's data lives under .var/test, not pytest's numbered temp folders, which
+    # other pytest runs clean up (and chmod) while this one still uses them.
+    embedded = Postgres.resolve(ROOT / ".var" / "test") if not os.environ.get("DATABASE_URL") else Postgres(url=os.environ["DATABASE_URL"])
     yield embedded.url
     embedded.stop()
 

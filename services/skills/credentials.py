@@ -1,5 +1,5 @@
 """Each coworker's own credentials, one per connected system and manifest version: issued when a
-version goes live, kept for the previous version (work in flight finishes on it) and for any
+version goes live, kept for the version live before it (work in flight finishes on it) and for any
 version a parked request waits on, revoked after that, and all revoked when it is offboarded.
 
 Secrets are sealed with Fernet (AES-128-CBC + HMAC-SHA256) under ``WORKFORCE_SECRETS_KEY`` before
@@ -71,8 +71,8 @@ class Vault:
 async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState) -> list[str]:
     """Make ``state.coworker``'s credentials match its state; return what changed, for the log.
 
-    Active: the active version has a credential for every connected system. The version before it
-    keeps its credentials (a request between two steps when the new one went live finishes on it),
+    Active: the active version has a credential for every connected system. The version live
+    before it keeps its credentials (a request between two steps when the new one went live finishes on it),
     and so does any version a parked request waits on; older ones are revoked. A credential that no
     longer opens with the key is reissued for the active version and revoked for any other.
     Offboarded: everything is revoked.
@@ -110,9 +110,14 @@ async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState
         changed.append(f"issued {system} for v{version}")
     waiting = {
         r["version"]
-        for r in await conn.fetch("SELECT DISTINCT (event->'data'->>'coworker_version')::int AS version FROM pending_requests WHERE event->'data'->>'coworker' = $1", name)
+        for r in await conn.fetch(
+            "SELECT DISTINCT (event->'data'->>'coworker_version')::int AS version FROM pending_requests WHERE event->'data'->>'coworker' = $1 AND finished_at IS NULL",
+            name,
+        )
     }
-    keep = {version, version - 1, *waiting}
+    # Credentials are only issued to versions that went live, so the newest older one was live last.
+    previous = max((v for _, v in live if v < version), default=None)
+    keep = {version, previous, *waiting}
     for system, old in sorted(live | unreadable):
         if old not in keep or ((system, old) in unreadable and old != version):
             if system == "okta":

@@ -155,8 +155,9 @@ class Runner:
         """The events that record this request's decisions, steps and outcome, in order."""
         events = await self._run(event)
         if not events or not isinstance(events[-1], ApprovalRequested):
-            # The request is over (done, refused, failed or handed on): nothing waits any more.
-            await self.pool.execute("DELETE FROM pending_requests WHERE request_id = $1", event.id)
+            # The request is over (done, refused, failed or handed on): nothing waits any more. The
+            # row stays, so a redelivered decision replays this outcome rather than losing it.
+            await self.pool.execute("UPDATE pending_requests SET finished_at = coalesce(finished_at, now()) WHERE request_id = $1", event.id)
         return events
 
     async def _run(self, event: SkillRequested) -> list[Envelope]:
@@ -226,7 +227,7 @@ class Runner:
         approval = approval_id(event, number)
         await self.pool.execute(
             "INSERT INTO pending_requests (request_id, approval_id, event) VALUES ($1, $2, $3)"
-            " ON CONFLICT (request_id) DO UPDATE SET approval_id = excluded.approval_id, event = excluded.event",
+            " ON CONFLICT (request_id) DO UPDATE SET approval_id = excluded.approval_id, event = excluded.event, finished_at = NULL",
             event.id,
             approval,
             event.model_dump_json(by_alias=True),
@@ -273,10 +274,11 @@ class Runner:
     # --- approvals ------------------------------------------------------------------------
 
     async def decided(self, event: Envelope[ApprovalDecision]) -> list[Envelope]:
-        """A manager's decision arrived: record it if it is the manager's, and resume the request."""
+        """A manager's decision arrived: record it if it is the manager's, and resume the request.
+        A decision on a request that is over replays its recorded outcome (same events, same ids)."""
         row = await self.pool.fetchrow("SELECT event FROM pending_requests WHERE approval_id = $1", event.data.approval_id)
         if row is None:
-            return []  # not waiting (any more): unknown, already decided, or the request is over
+            return []  # never asked for by this service
         waiting = SkillRequested.model_validate_json(row["event"])
         facts = await self.facts(waiting.data)
         manager = facts.manifest.manager.handle if facts.manifest and facts.manifest.manager else None

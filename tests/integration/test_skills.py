@@ -357,13 +357,27 @@ async def test_a_new_version_keeps_the_previous_versions_credentials_for_work_in
     assert await live_versions() == {1, 2}
     await org.set("jordan", version=3, tone="Brisker.")
     assert await live_versions() == {2, 3}
+    await org.set("jordan", version=5, tone="Brisker still.")  # v4 was a draft that never went live
+    assert await live_versions() == {3, 5}
     assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_api_tokens WHERE coworker = 'jordan' AND version = 1 AND revoked_at IS NULL") == 0
 
 
-async def test_after_a_rejection_nothing_waits_and_a_late_approval_changes_nothing(org: Org, runner: Runner, db: Database) -> None:
+async def test_after_a_rejection_nothing_waits_and_a_late_approval_only_replays_the_refusal(org: Org, runner: Runner, db: Database) -> None:
     await supervised_jordan(org)
     (asked,) = await runner.run(request("ana.silva", version=SUPERVISED))
-    await runner.decided(approve(asked, grant=False))
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.pending_requests") == 0
-    assert await runner.decided(approve(asked)) == []
+    refused = await runner.decided(approve(asked, grant=False))
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.pending_requests WHERE finished_at IS NULL") == 0
+    late = await runner.decided(approve(asked))
+    assert [e.id for e in late] == [e.id for e in refused], "the recorded outcome, again: nothing new happens"
     assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs WHERE status = 'done'") == 0
+
+
+async def test_a_redelivered_approval_after_a_crash_re_emits_the_outcome_instead_of_losing_it(org: Org, runner: Runner, db: Database) -> None:
+    await supervised_jordan(org)
+    (asked,) = await runner.run(request("ana.silva", version=SUPERVISED))
+    first = await runner.decided(approve(asked))
+    done = await runner.decided(approve(first[-1]))  # ...and the process died before these were sent
+    again = await runner.decided(approve(first[-1]))
+    assert isinstance(done[-1], TicketResolved)
+    assert [e.id for e in again] == [e.id for e in done]
+    assert await resets(db) == 1
