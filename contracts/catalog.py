@@ -11,10 +11,10 @@ import contextlib
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contracts.coworkers import Name, Scope
+from contracts.files import read_yaml
 
 
 class SkillSpec(BaseModel):
@@ -59,12 +59,7 @@ class CatalogError(ValueError):
 
 
 def load_catalog(path: Path) -> Catalog:
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise CatalogError(f"{path}: no such skill catalog (SKILLS_CATALOG)") from None
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path, CatalogError, missing="no such skill catalog (SKILLS_CATALOG)")
     try:
         return Catalog.model_validate(raw)
     except ValidationError as exc:

@@ -14,8 +14,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from contracts.files import read_yaml
 
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 Scope = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")]
@@ -139,13 +140,7 @@ def parse_manifest(raw: object, *, source: str) -> CoworkerManifest:
 
 
 def load_manifest(path: Path) -> CoworkerManifest:
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: no such file") from None
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{path}: not valid YAML: {exc}") from None
-    return parse_manifest(raw, source=str(path))
+    return parse_manifest(read_yaml(path, ManifestError), source=str(path))
 
 
 def load_workforce(folder: Path) -> dict[str, CoworkerManifest]:

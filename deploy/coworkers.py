@@ -24,7 +24,7 @@ from contracts.events import (
     CoworkerCommanded,
     CoworkerState,
 )
-from runtime.table import TopicTable
+from runtime.table import TopicTable, read_topic
 
 
 class Refused(Exception):
@@ -163,26 +163,6 @@ class Workforce:
                 answer = await self.command("publish", manifest.name)
                 changed.append(f"{manifest.name}: published v{answer.data.version}")
         return changed
-
-
-async def read_topic(bootstrap: str, name: str) -> list[Any]:
-    """Every record on topic ``name`` now (to each partition's high watermark), without a group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(name, p) for p in range(topics.BY_NAME[name].partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        records: list[Any] = []
-        while True:
-            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
-            for tp_records in batch.values():
-                records.extend(tp_records)
-            behind = [tp for tp in partitions if consumer.highwater(tp) is None or await consumer.position(tp) < consumer.highwater(tp)]
-            if not behind:
-                return records
-    finally:
-        await consumer.stop()
 
 
 def example_workforce() -> dict[str, CoworkerManifest]:

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts import codec
 from contracts.envelope import Envelope
-from contracts.topics import Topic
+from contracts.topics import BY_NAME, Topic
 from runtime import logs
 
 E = TypeVar("E", bound=Envelope[Any])
@@ -97,3 +97,23 @@ class TopicTable(Generic[E]):
         self.rows[name] = event  # type: ignore[assignment]
         if self.on_change is not None:
             self.on_change(event)  # type: ignore[arg-type]
+
+
+async def read_topic(bootstrap: str, name: str) -> list[Any]:
+    """Every record on topic ``name`` now (to each partition's high watermark), without a group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(name, p) for p in range(BY_NAME[name].partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[Any] = []
+        while True:
+            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            for tp_records in batch.values():
+                records.extend(tp_records)
+            behind = [tp for tp in partitions if consumer.highwater(tp) is None or await consumer.position(tp) < consumer.highwater(tp)]
+            if not behind:
+                return records
+    finally:
+        await consumer.stop()

@@ -12,13 +12,14 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from contracts import codec, topics
 from contracts.envelope import Envelope
 from contracts.events import TicketCreated
 from deploy import report
 from deploy.stack import Stack
+from runtime.table import read_topic
 from services.skills.sandbox.seed import employees
 from tests.conftest import FIXTURES, ticket
 
@@ -60,28 +61,8 @@ class Kafka:
         self.produce_with_librdkafka([(e.correlation_id.encode(), codec.encode(e)) for e in events])
 
     async def read(self, topic: str) -> list[ConsumerRecord]:
-        """Every record on ``topic`` now, read from the start without a consumer group.
-
-        Reads until the position reaches each partition's high watermark as reported by fetch
-        responses. (Not ``end_offsets()``: Tansu's ListOffsets answers the last batch's base
-        offset + 1, which undercounts whenever a producer batches.)
-        """
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            records: list[ConsumerRecord] = []
-            while True:
-                batch = await consumer.getmany(timeout_ms=300, max_records=10_000)
-                for tp_records in batch.values():
-                    records.extend(tp_records)
-                behind = [tp for tp in partitions if consumer.highwater(tp) is None or await consumer.position(tp) < consumer.highwater(tp)]
-                if not behind:
-                    return records
-        finally:
-            await consumer.stop()
+        """Every record on ``topic`` now, read from the start without a consumer group."""
+        return await read_topic(self.bootstrap, topic)
 
     async def events(self, topic: str, tickets: set[str]) -> list[Envelope[Any]]:
         """The events on ``topic`` that belong to ``tickets``, every copy (duplicates included)."""
@@ -98,11 +79,6 @@ class Kafka:
     async def all_events(self, tickets: set[str]) -> list[Envelope[Any]]:
         found = await asyncio.gather(*(self.events(t.name, tickets) for t in topics.ALL))
         return [e for events in found for e in events]
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
-    return consumer.partitions_for_topic(topic) or set()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contracts import topics
-from deploy.coworkers import read_topic
+from runtime.table import read_topic
 from services.skills.credentials import Vault
 
 
