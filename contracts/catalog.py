@@ -17,15 +17,37 @@ from contracts.coworkers import Name, Scope
 from contracts.files import read_yaml
 
 
+class CategorySpec(BaseModel):
+    """One of the organisation's ticket categories, and the people who take what no coworker can."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    queue: Name
+
+
+class InputSpec(BaseModel):
+    """Something a skill needs to know, how to recognise it in a ticket, and what to ask when it is missing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    question: Annotated[str, Field(min_length=5, max_length=300)]
+    choices: Annotated[list[Annotated[str, Field(min_length=2, max_length=60)]], Field(min_length=1, max_length=200, description="Values recognised in the ticket's words.")]
+
+
 class SkillSpec(BaseModel):
     """A skill as triage and the authoriser see it: what it is for, and what it needs granted."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name
+    category: Annotated[str, Field(min_length=1, max_length=100)]
     description: Annotated[str, Field(min_length=10, max_length=1000)]
     examples: Annotated[list[Annotated[str, Field(min_length=3, max_length=500)]], Field(min_length=1, max_length=100)]
     requires: Annotated[dict[Name, list[Scope]], Field(min_length=1, description="system -> the scopes the skill's steps use")]
+    inputs: Annotated[list[InputSpec], Field(max_length=10)] = []
+    expands_to: Annotated[list[str], Field(max_length=10, description="Skills this request is made of; '{country}' picks a country's variant.")] = []
 
     @property
     def systems(self) -> list[str]:
@@ -35,16 +57,34 @@ class SkillSpec(BaseModel):
 class Catalog(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    categories: Annotated[list[CategorySpec], Field(min_length=1)]
     skills: Annotated[list[SkillSpec], Field(min_length=1)]
 
     @model_validator(mode="after")
-    def _unique_names(self) -> Catalog:
+    def _consistent(self) -> Catalog:
         seen: set[str] = set()
         for skill in self.skills:
             if skill.name in seen:
                 raise ValueError(f"skill {skill.name!r} is declared twice")
             seen.add(skill.name)
+        categories = {c.name for c in self.categories}
+        if len(categories) != len(self.categories):
+            raise ValueError("a category is declared twice")
+        names = {s.name for s in self.skills}
+        for skill in self.skills:
+            missing = [e for e in skill.expands_to if e.replace("{country}", "us") not in names]
+            if missing:
+                raise ValueError(f"skill {skill.name!r} expands to skills not in the catalog: {', '.join(missing)}")
+        for skill in self.skills:
+            if skill.category not in categories:
+                raise ValueError(f"skill {skill.name!r} is in category {skill.category!r}, which is not declared; categories: {', '.join(sorted(categories))}")
         return self
+
+    def category(self, name: str) -> CategorySpec | None:
+        return next((c for c in self.categories if c.name == name), None)
+
+    def skills_in(self, category: str) -> list[SkillSpec]:
+        return [s for s in self.skills if s.category == category]
 
     def get(self, name: str) -> SkillSpec | None:
         return next((s for s in self.skills if s.name == name), None)

@@ -6,6 +6,7 @@ can be unreadable maps to one ``DecodeError`` code, which is what the dead-lette
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, TypeVar, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -45,6 +46,11 @@ def decode(value: bytes | None, *, max_bytes: int = MAX_EVENT_BYTES) -> Envelope
         raise DecodeError("not_json", "the record has no value")
     if len(value) > max_bytes:
         raise DecodeError("oversized", f"the record is {len(value):,} bytes; the limit is {max_bytes:,}")
+    if b"\\u0000" in value and _NUL.search(value):
+        # A NUL is not text for PostgreSQL (nor most of the systems a ticket reaches): refuse it here,
+        # once, rather than let one consumer take it and another fail on it.
+        event_type, event_id = _peek(value)
+        raise DecodeError("schema", "the event contains a NUL character (\\u0000), which is not text", event_type=event_type, event_id=event_id)
     try:
         return _ANY_EVENT.validate_json(value)
     except ValidationError as exc:
@@ -83,6 +89,8 @@ def _explain(exc: ValidationError, value: bytes) -> DecodeError:
 
 
 _PEEK = TypeAdapter(dict[str, Any])
+#: A JSON NUL escape: \u0000 after an even number of backslashes (not a written backslash-u0000).
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _peek(value: bytes) -> tuple[str | None, str | None]:

@@ -65,6 +65,7 @@ class Ticket(Payload):
     channel: Literal["portal", "email", "chat", "phone", "api"] = "portal"
     opened_at: datetime | None = None
     attachments: Annotated[list[Attachment], Field(max_length=10)] = []
+    parent_id: Annotated[Id | None, Field(description="The ticket this one was split from.")] = None
 
     @property
     def text(self) -> str:
@@ -80,18 +81,32 @@ class Candidate(Payload):
     score: Score
 
 
+Priority = Literal["P1", "P2", "P3", "P4"]
+
+
+class CategoryScore(Payload):
+    category: Annotated[str, Field(max_length=100)]
+    probability: Score
+
+
 class TriageDecision(Payload):
-    """Where triage sent a ticket, how sure it was, and by what method."""
+    """Where triage sent a ticket, how sure it was, how urgent it is, and by what method."""
 
     ticket_id: Id
+    category: Annotated[str, Field(max_length=100)]
     coworker: Name
     coworker_version: Annotated[int, Field(ge=1)]
     skill: Name
-    confidence: Score
-    method: Annotated[str, Field(max_length=100, description="How the decision was made, e.g. embedding-similarity.")]
+    confidence: Annotated[Score, Field(description="Calibrated: of decisions at this confidence, this share is right.")]
+    priority: Priority
+    priority_reason: ShortText
+    method: Annotated[str, Field(max_length=100, description="classifier, learned-example or llm.")]
+    fallback: Annotated[str | None, Field(max_length=300, description="Why the configured method was not used, when it was not.")] = None
     model: Annotated[str, Field(max_length=200)]
     model_version: Annotated[str, Field(max_length=100)]
-    candidates: Annotated[list[Candidate], Field(max_length=10, description="The best alternatives, best first.")] = []
+    categories: Annotated[list[CategoryScore], Field(max_length=10, description="The likeliest categories, best first.")] = []
+    candidates: Annotated[list[Candidate], Field(max_length=10, description="The best-matching skills, best first.")] = []
+    inputs: Attributes = {}
 
 
 class Turn(Payload):
@@ -122,10 +137,12 @@ class Handoff(Payload):
 
 class Escalation(Payload):
     ticket_id: Id
-    reason_code: Literal["low_confidence", "out_of_scope", "skill_failed", "policy_denied", "budget_exhausted", "needs_human"]
+    reason_code: Literal["low_confidence", "out_of_scope", "skill_failed", "policy_denied", "budget_exhausted", "needs_human", "unreadable"]
     reason: ShortText
     queue: Name
     handoff: Handoff
+    category: Annotated[str | None, Field(max_length=100)] = None
+    priority: Priority | None = None
 
 
 class Resolution(Payload):
@@ -135,6 +152,49 @@ class Resolution(Payload):
     ticket: Ticket
     resolution: LongText
     skill: Name | None = None
+
+
+class Child(Payload):
+    ticket_id: Id
+    title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]
+    skill: Name
+
+
+class Split(Payload):
+    """A ticket that held several requests became linked child tickets, one request each."""
+
+    ticket_id: Id
+    category: Annotated[str, Field(max_length=100)]
+    children: Annotated[list[Child], Field(min_length=2, max_length=10)]
+    reason: ShortText
+
+
+class Question(Payload):
+    """A targeted question to the requester: a skill needs something the ticket does not say."""
+
+    ticket_id: Id
+    category: Annotated[str, Field(max_length=100)]
+    skill: Name
+    field: Name
+    question: ShortText
+    to: Requester
+
+
+class Answer(Payload):
+    """The requester's answer to a question, from the ticketing system."""
+
+    ticket_id: Id
+    text: LongText
+
+
+class Reroute(Payload):
+    """A person corrected where a ticket should have gone; triage learns from it."""
+
+    ticket_id: Id
+    ticket: Ticket
+    category: Annotated[str, Field(max_length=100)]
+    skill: Name | None = None
+    reason: ShortText = ""
 
 
 # --- skills ---------------------------------------------------------------------------------
@@ -412,6 +472,30 @@ class TicketResolved(Envelope[Resolution]):
     type: Literal["ticket.resolved"] = "ticket.resolved"
 
 
+class TicketSplit(Envelope[Split]):
+    """A ticket was split into linked child tickets."""
+
+    type: Literal["ticket.split"] = "ticket.split"
+
+
+class TicketQuestion(Envelope[Question]):
+    """A question to the requester; the ticket waits for the answer."""
+
+    type: Literal["ticket.question"] = "ticket.question"
+
+
+class TicketAnswered(Envelope[Answer]):
+    """The requester answered; the ticket goes on."""
+
+    type: Literal["ticket.answered"] = "ticket.answered"
+
+
+class TicketRerouted(Envelope[Reroute]):
+    """A person corrected a ticket's route."""
+
+    type: Literal["ticket.rerouted"] = "ticket.rerouted"
+
+
 class SkillRequested(Envelope[SkillRequest]):
     """A coworker is asked to run one of its skills on a ticket."""
 
@@ -531,6 +615,10 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     TicketTriaged,
     TicketEscalated,
     TicketResolved,
+    TicketSplit,
+    TicketQuestion,
+    TicketAnswered,
+    TicketRerouted,
     SkillRequested,
     SkillStep,
     SkillCompleted,

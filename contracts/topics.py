@@ -72,6 +72,10 @@ TICKET_CREATED = _topic(ev.TicketCreated, KeyBy.ticket)
 TICKET_TRIAGED = _topic(ev.TicketTriaged, KeyBy.ticket)
 TICKET_ESCALATED = _topic(ev.TicketEscalated, KeyBy.ticket, days=30)
 TICKET_RESOLVED = _topic(ev.TicketResolved, KeyBy.ticket, days=30)
+TICKET_SPLIT = _topic(ev.TicketSplit, KeyBy.ticket, days=30)
+TICKET_QUESTION = _topic(ev.TicketQuestion, KeyBy.ticket, days=30)
+TICKET_ANSWERED = _topic(ev.TicketAnswered, KeyBy.ticket, days=30)
+TICKET_REROUTED = _topic(ev.TicketRerouted, KeyBy.ticket, days=365)
 SKILL_REQUESTED = _topic(ev.SkillRequested, KeyBy.ticket)
 SKILL_STEP = _topic(ev.SkillStep, KeyBy.ticket, days=30)
 SKILL_COMPLETED = _topic(ev.SkillCompleted, KeyBy.ticket)
@@ -97,6 +101,10 @@ ALL: tuple[Topic, ...] = (
     TICKET_TRIAGED,
     TICKET_ESCALATED,
     TICKET_RESOLVED,
+    TICKET_SPLIT,
+    TICKET_QUESTION,
+    TICKET_ANSWERED,
+    TICKET_REROUTED,
     SKILL_REQUESTED,
     SKILL_STEP,
     SKILL_COMPLETED,

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from deploy import cli_coworkers
+from deploy import cli_coworkers, cli_triage
 from deploy.stack import ROOT, SERVICES, Stack
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Workforce: an AI workforce for IT and HR service desks.")
@@ -92,6 +92,8 @@ def asyncapi(check: Annotated[bool, typer.Option(help="Fail if the checked-in do
     typer.echo(f"wrote {DOCUMENT}")
 
 
+app.add_typer(cli_triage.triage, name="triage")
+app.add_typer(cli_triage.evaluation, name="eval")
 app.add_typer(cli_coworkers.app, name="coworkers")
 app.add_typer(cli_coworkers.approvals, name="approvals")
 app.command("org")(cli_coworkers.org)

@@ -11,8 +11,9 @@ from typing import Any
 
 import asyncpg
 
-#: A ticket's flow is over when it reached a person or its resolution was remembered.
-TERMINAL = ("ticket.escalated", "memory.recorded")
+#: A ticket's flow is over (for now) when it reached a person, its resolution was remembered, it
+#: was split into child tickets (which have flows of their own), or it waits for its requester.
+TERMINAL = ("ticket.escalated", "memory.recorded", "ticket.split", "ticket.question")
 
 
 @dataclass
@@ -31,7 +32,13 @@ class TicketStory:
         out = []
         for triaged in self.of("ticket.triaged"):
             d = triaged["data"]
-            out.append(f"triage     routed to {d['coworker']} v{d['coworker_version']} / {d['skill']} (confidence {d['confidence']:.2f}, {d['method']})")
+            fallback = f"; {d['fallback']}" if d.get("fallback") else ""
+            out.append(f"triage     {d['category']} -> {d['coworker']} v{d['coworker_version']} / {d['skill']} (confidence {d['confidence']:.2f}, {d['method']}{fallback}), {d['priority']}: {d['priority_reason']}")
+        for split in self.of("ticket.split"):
+            children = ", ".join(f"{c['ticket_id']} ({c['skill']})" for c in split["data"]["children"])
+            out.append(f"split      into {children}: {split['data']['reason']}")
+        for asked in self.of("ticket.question"):
+            out.append(f"question   to {asked['data']['to']['id']} for {asked['data']['skill']}: {asked['data']['question']}")
         for handed in self.of("skill.requested"):
             if handed["data"].get("delegation"):
                 out.append(f"handed on  {' -> '.join(handed['data']['delegation']['chain'])} -> {handed['data']['coworker']}")

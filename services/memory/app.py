@@ -75,7 +75,9 @@ async def on_ticket_resolved(events: list[TicketResolved]) -> None:
     for event, point, tokens in zip(events, points, embedding.tokens, strict=True):
         record = MemoryRecord(memory_id=str(point.id), scope="ticket", ticket_id=event.data.ticket_id, collection=store.collection, embedding_model=embedder.model, dimensions=embedder.dimensions)
         service.emit(event.caused(MemoryRecorded, record, source=service.source, actor=service.actor))
-        usage = TokenUsage(purpose="memory.embed", model=embedder.model, provider=embedder.provider, prompt_tokens=tokens, cost_usd=cost(tokens, settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=event.data.ticket_id)
+        # Remembering a resolution is part of the work of the coworker who resolved it: its budget pays.
+        coworker = event.actor.id if event.actor.kind == "coworker" else None
+        usage = TokenUsage(purpose="memory.embed", model=embedder.model, provider=embedder.provider, prompt_tokens=tokens, cost_usd=cost(tokens, settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=event.data.ticket_id, coworker=coworker, skill=event.data.skill)
         service.emit(event.caused(LlmUsage, usage, source=service.source, actor=service.actor))
 
 

@@ -1,45 +1,84 @@
-"""Turn a routed ticket into the events that record and act on the decision. Pure; no I/O."""
+"""What triage decides for one ticket, as events. Pure; no I/O.
+
+Category first (calibrated; below the threshold a person decides), then the skill within it that
+fits the words, then whether the request is really several (split into linked children), whether
+the skill needs something the ticket does not say (ask the requester), and who takes it (the
+coworker table). Every outcome carries a priority and its reason; nothing is silently misrouted.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
+from scipy.sparse import spmatrix
+
+from contracts.catalog import Catalog
 from contracts.envelope import Actor, Envelope
 from contracts.events import (
     Attempt,
+    Candidate,
+    CategoryScore,
+    Child,
     CoworkerState,
     Escalation,
     Handoff,
     LlmUsage,
+    Question,
     SkillRequest,
     SkillRequested,
+    Split,
+    Ticket,
     TicketCreated,
     TicketEscalated,
+    TicketQuestion,
+    TicketSplit,
     TicketTriaged,
     TokenUsage,
     TriageDecision,
     Turn,
 )
+from services.triage.classifier import Prediction
+from services.triage.learning import Label
+from services.triage.matching import MIN_SKILL_SCORE, SkillMatcher
+from services.triage.priority import Urgency, prioritise
+from services.triage.questions import extract
 from services.triage.roster import assignee
-from services.triage.routing import Route
+from services.triage.split import Part, expansion
 
-METHOD = "embedding-similarity"
 #: Triage is itself a coworker when the workforce has one by this name; else the service acts.
 TRIAGE_COWORKER = "triage-manager"
 
 
 @dataclass(frozen=True)
 class Policy:
-    """What a decision is made with and recorded as."""
+    """What decisions are made with and recorded as."""
 
     threshold: float
-    queue: str
+    queue: str  # where tickets go when nobody else's queue fits
     model: str
     model_version: str
-    provider: str
     source: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What triage read in one ticket (or one segment of it)."""
+
+    prediction: Prediction | None  # None: no words the model can read
+    row: spmatrix | None  # its features
+    learned: Label | None = None
+    method: str = "classifier"
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    events: list[Envelope]
+    question: Question | None = None  # the ticket now waits for this answer
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def triage_actor(table: Mapping[str, CoworkerState]) -> Actor:
@@ -47,72 +86,175 @@ def triage_actor(table: Mapping[str, CoworkerState]) -> Actor:
     return Actor.coworker(TRIAGE_COWORKER) if me is not None and me.state == "active" else Actor.system("triage")
 
 
-def triage(event: TicketCreated, route: Route, table: Mapping[str, CoworkerState], policy: Policy) -> list[Envelope]:
-    """Route the ticket to the active coworker that takes the best skill's work, or escalate it
-    with everything a human needs: when no skill is close enough, or nobody active takes it."""
-    ticket, team = event.data, event.team
-    actor = triage_actor(table)
-    candidates = [c.model_copy(update={"coworker": (a.coworker if (a := assignee(c.skill, team, table)) else None)}) for c in route.candidates]
-    best = candidates[0]
-    who = assignee(route.skill.name, team, table)
-    if route.confident(policy.threshold) and who is not None:
+class Triager:
+    def __init__(self, catalog: Catalog, matcher: SkillMatcher | None, policy: Policy) -> None:
+        self.catalog, self.matcher, self.policy = catalog, matcher, policy
+
+    def decide(self, cause: Envelope, ticket: Ticket, reading: Reading, table: Mapping[str, CoworkerState], *, parts: Sequence[tuple[str, Reading]] = ()) -> Outcome:
+        """The events for ``ticket`` (read as ``reading``), each caused by ``cause``. ``parts`` are
+        the ticket's segments, read one by one, when it may hold several requests."""
+        urgency = prioritise(ticket)
+        actor = triage_actor(table)
+        if reading.prediction is None:
+            why = "The ticket has no words triage can read (empty, another alphabet, or not text); a person should look."
+            return self._escalate(cause, ticket, "unreadable", why, self.policy.queue, urgency, actor, reading)
+        category, confidence = self._category(reading)
+        queue = self._queue(category)
+        if reading.learned is None and confidence < self.policy.threshold:
+            why = (
+                f"Triage is not sure enough: most likely {category} at {confidence:.2f}, below the threshold "
+                f"{self.policy.threshold:.2f} that keeps routed tickets right 96% of the time."
+            )
+            return self._escalate(cause, ticket, "low_confidence", why, queue, urgency, actor, reading, category=category)
+        split = self._split_parts(parts, table, ticket) if reading.learned is None else []  # people said where it goes
+        if split:
+            return self._split(cause, ticket, split, urgency, actor, reading, category, confidence, table, reason="the ticket asks for several things")
+        candidates = self._candidates(category, reading, cause.team, table)
+        skill = reading.learned.skill if reading.learned and reading.learned.skill and self.catalog.get(reading.learned.skill) else None
+        if skill is None:
+            fitting = [c for c in candidates if c.score >= MIN_SKILL_SCORE]
+            skill = fitting[0].skill if fitting else None
+        if skill is None:
+            own = self.catalog.skills_in(category)
+            why = f"The ticket is most likely {category} ({confidence:.2f}), " + (
+                f"but none of the skills for {category} fits it (best: {candidates[0].skill} at {candidates[0].score:.2f})." if own else f"and no coworker has skills for {category}: its people take it."
+            )
+            return self._escalate(cause, ticket, "out_of_scope", why, queue, urgency, actor, reading, category=category, candidates=candidates)
+        spec = self.catalog.get(skill)
+        assert spec is not None
+        expanded = expansion(self.catalog, skill, ticket)
+        if expanded:
+            return self._split(cause, ticket, expanded, urgency, actor, reading, category, confidence, table, reason=f"{skill} is made of {', '.join(p.skill for p in expanded)}")
+        who = assignee(skill, cause.team, table)
+        if who is None:
+            why = f"The ticket needs {skill} ({category}, {confidence:.2f}), but no active coworker takes that work."
+            return self._escalate(cause, ticket, "out_of_scope", why, queue, urgency, actor, reading, category=category, candidates=candidates)
+        inputs, missing = extract(spec, ticket.text)
+        if missing is not None:
+            question = Question(ticket_id=ticket.ticket_id, category=category, skill=skill, field=missing.name, question=missing.question, to=ticket.requester)
+            return Outcome([cause.caused(TicketQuestion, question, source=self.policy.source, actor=actor, ordinal="question")], question=question)
+        return Outcome(self._route(cause, ticket, category, confidence, skill, who, urgency, actor, reading, candidates, inputs))
+
+    # --- the pieces -----------------------------------------------------------------------
+
+    def _category(self, reading: Reading) -> tuple[str, float]:
+        if reading.learned is not None:
+            return reading.learned.category, round(reading.learned.similarity, 4)
+        assert reading.prediction is not None
+        return reading.prediction.category, round(reading.prediction.confidence, 4)
+
+    def _queue(self, category: str | None) -> str:
+        spec = self.catalog.category(category) if category else None
+        return spec.queue if spec else self.policy.queue
+
+    def _candidates(self, category: str, reading: Reading, team: str, table: Mapping[str, CoworkerState]) -> list[Candidate]:
+        if self.matcher is None or reading.row is None:
+            return []
+        scores = self.matcher.scores(reading.row, [s.name for s in self.catalog.skills_in(category)])[:5]
+        return [Candidate(skill=s, coworker=(a.coworker if (a := assignee(s, team, table)) else None), score=round(max(0.0, min(1.0, v)), 4)) for s, v in scores]
+
+    def _split_parts(self, parts: Sequence[tuple[str, Reading]], table: Mapping[str, CoworkerState], ticket: Ticket) -> list[Part]:
+        """The segments that are confidently separate requests for different skills (two or more)."""
+        found: list[Part] = []
+        for text, reading in parts:
+            if reading.prediction is None or reading.prediction.confidence < self.policy.threshold:
+                return []
+            category = reading.prediction.category
+            fitting = [c for c in self._candidates(category, reading, "", table) if c.score >= MIN_SKILL_SCORE]
+            if not fitting:
+                return []
+            found.append(Part(title=text[:200], skill=fitting[0].skill))
+        return found if len({p.skill for p in found}) >= 2 else []
+
+    def _route(self, cause: Envelope, ticket: Ticket, category: str, confidence: float, skill: str, who: Any, urgency: Urgency, actor: Actor, reading: Reading, candidates: list[Candidate], inputs: dict[str, str], *, ordinal: str = "") -> list[Envelope]:
         decision = TriageDecision(
             ticket_id=ticket.ticket_id,
+            category=category,
             coworker=who.coworker,
             coworker_version=who.version,
-            skill=route.skill.name,
-            confidence=route.confidence,
-            method=METHOD,
-            model=policy.model,
-            model_version=policy.model_version,
+            skill=skill,
+            confidence=min(1.0, max(0.0, confidence)),
+            priority=urgency.priority,
+            priority_reason=urgency.reason[:500],
+            method=reading.method if reading.learned is None else "learned-example",
+            fallback=reading.fallback,
+            model=self.policy.model,
+            model_version=self.policy.model_version,
+            categories=self._categories(reading),
             candidates=candidates,
+            inputs=dict(inputs),
         )
         request = SkillRequest(
             ticket_id=ticket.ticket_id,
-            skill=route.skill.name,
+            skill=skill,
             coworker=who.coworker,
             coworker_version=who.version,
             ticket=ticket,
             # The requester is who the work is for. Ticket text never names another target.
-            inputs={"user": ticket.requester.email or ticket.requester.id},
-            confidence=route.confidence,
+            inputs={**inputs, "user": ticket.requester.email or ticket.requester.id},
+            confidence=min(1.0, max(0.0, confidence)),
         )
         return [
-            event.caused(TicketTriaged, decision, source=policy.source, actor=actor),
-            event.caused(SkillRequested, request, source=policy.source, actor=actor),
+            self._for(ticket, cause.caused(TicketTriaged, decision, source=self.policy.source, actor=actor, ordinal=f"triaged{ordinal}")),
+            self._for(ticket, cause.caused(SkillRequested, request, source=self.policy.source, actor=actor, ordinal=f"requested{ordinal}")),
         ]
-    if not route.confident(policy.threshold):
-        code = "low_confidence"
-        why = (
-            f"No skill matches this ticket closely enough to act on it: the closest is {best.skill} "
-            f"at similarity {best.score:.2f}, below the threshold {policy.threshold:.2f}."
+
+    def _split(self, cause: Envelope, ticket: Ticket, parts: list[Part], urgency: Urgency, actor: Actor, reading: Reading, category: str, confidence: float, table: Mapping[str, CoworkerState], *, reason: str) -> Outcome:
+        children = [Child(ticket_id=f"{ticket.ticket_id}-{n}", title=part.title[:500], skill=part.skill) for n, part in enumerate(parts, start=1)]
+        events: list[Envelope] = [cause.caused(TicketSplit, Split(ticket_id=ticket.ticket_id, category=category, children=children, reason=reason[:500]), source=self.policy.source, actor=actor)]
+        for child, part in zip(children, parts, strict=True):
+            child_ticket = ticket.model_copy(update={"ticket_id": child.ticket_id, "title": child.title, "parent_id": ticket.ticket_id})
+            spec = self.catalog.get(part.skill)
+            assert spec is not None
+            who = assignee(part.skill, cause.team, table)
+            if who is None:
+                why = f"Part of {ticket.ticket_id}: it needs {part.skill}, but no active coworker takes that work."
+                outcome = self._escalate(cause, child_ticket, "out_of_scope", why, self._queue(spec.category), urgency, actor, reading, category=spec.category, ordinal=f":{child.ticket_id}")
+                events += outcome.events
+                continue
+            inputs, _ = extract(spec, child_ticket.text)
+            events += self._route(cause, child_ticket, spec.category, confidence, part.skill, who, urgency, actor, reading, [], inputs, ordinal=f":{child.ticket_id}")
+        return Outcome(events, detail={"children": [c.ticket_id for c in children]})
+
+    def _escalate(self, cause: Envelope, ticket: Ticket, code: str, why: str, queue: str, urgency: Urgency, actor: Actor, reading: Reading, *, category: str | None = None, candidates: list[Candidate] | None = None, ordinal: str = "") -> Outcome:
+        escalation = Escalation(
+            ticket_id=ticket.ticket_id,
+            reason_code=code,  # type: ignore[arg-type]
+            reason=why[:500],
+            queue=queue,
+            category=category,
+            priority=urgency.priority,
+            handoff=Handoff(
+                ticket=ticket,
+                why=f"{why} Priority {urgency.priority}: {urgency.reason}.",
+                transcript=[Turn(actor=Actor.human(ticket.requester.id), text=ticket.text[:20_000], at=ticket.opened_at or cause.time)],
+                tried=[Attempt(what=f"triage ({reading.method}, model {self.policy.model_version})", outcome="failed", detail=why)],
+                candidates=candidates or [],
+            ),
         )
-    else:
-        code = "out_of_scope"
-        why = f"The ticket needs {route.skill.name} (similarity {best.score:.2f}), but no active coworker takes that work."
-    escalation = Escalation(
-        ticket_id=ticket.ticket_id,
-        reason_code=code,
-        reason=why[:500],
-        queue=policy.queue,
-        handoff=Handoff(
-            ticket=ticket,
-            why=why,
-            transcript=[Turn(actor=Actor.human(ticket.requester.id), text=ticket.text[:20_000], at=ticket.opened_at or event.time)],
-            tried=[Attempt(what=f"triage by {METHOD} over the skill catalog", outcome="failed", detail=why)],
-            candidates=candidates,
-        ),
-    )
-    return [event.caused(TicketEscalated, escalation, source=policy.source, actor=actor)]
+        return Outcome([self._for(ticket, cause.caused(TicketEscalated, escalation, source=self.policy.source, actor=actor, ordinal=f"escalated{ordinal}"))])
+
+    def _categories(self, reading: Reading) -> list[CategoryScore]:
+        if reading.prediction is None:
+            return []
+        return [CategoryScore(category=c, probability=round(min(1.0, max(0.0, p)), 4)) for c, p in reading.prediction.ranked[:3]]
+
+    @staticmethod
+    def _for(ticket: Ticket, event: Envelope) -> Envelope:
+        """Events about a child ticket belong to the child's flow."""
+        if event.correlation_id == ticket.ticket_id:
+            return event
+        return event.model_copy(update={"correlation_id": ticket.ticket_id, "subject": ticket.ticket_id})
 
 
-def usage(event: TicketCreated, policy: Policy, actor: Actor, *, tokens: int, cost_usd: Decimal, latency_ms: float) -> LlmUsage:
-    """What embedding this ticket cost, attributed to its team, its ticket and the triage coworker."""
+def usage(event: TicketCreated, policy: Policy, actor: Actor, *, model: str, provider: str, prompt_tokens: int, completion_tokens: int, cost_usd: Decimal, latency_ms: float) -> LlmUsage:
+    """What a model call made for this ticket cost, attributed to its team, its ticket and the triage coworker."""
     data = TokenUsage(
-        purpose="triage.embed",
-        model=policy.model,
-        provider=policy.provider,
-        prompt_tokens=tokens,
+        purpose="triage.classify",
+        model=model,
+        provider=provider,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
         cost_usd=cost_usd,
         latency_ms=round(latency_ms, 3),
         ticket_id=event.data.ticket_id,

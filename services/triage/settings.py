@@ -1,19 +1,30 @@
-from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from runtime.settings import ServiceSettings
 
-DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "deploy" / "workforce" / "skills.yaml"
+_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CATALOG = _ROOT / "deploy" / "workforce" / "skills.yaml"
+DEFAULT_MODEL = _ROOT / "deploy" / "models" / "triage"
 
 
 class TriageSettings(ServiceSettings):
     skills_catalog: Path = DEFAULT_CATALOG
-    #: Below this similarity to the best skill a ticket goes to a human instead of a guess.
-    triage_confidence_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    #: A model file, or a folder whose ``current`` names one (`workforce triage train` writes it).
+    triage_model: Path = DEFAULT_MODEL
+    #: ``offline`` (the trained classifier) or ``llm`` (litellm, falling back to offline).
+    triage_method: Literal["offline", "llm"] = "offline"
+    #: Overrides the model's own threshold (the confidence that keeps routed tickets 96% right).
+    triage_confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     triage_escalation_queue: str = "service-desk"
-    embed_max_seq_length: int = Field(default=128, ge=16, le=512)
-    embed_threads: int | None = None
-    #: The configured price of the local embedding model; zero unless an operator prices its CPU.
-    embed_usd_per_million_tokens: Decimal = Decimal(0)
+    db_pool_size: int = Field(default=4, ge=1)
+    # LLM mode, through litellm (any provider): e.g. TRIAGE_LLM_MODEL=openai/gpt-4o-mini
+    triage_llm_model: str | None = None
+    triage_llm_api_base: str | None = None
+    triage_llm_api_key: SecretStr | None = Field(default=None, repr=False)
+    triage_llm_timeout_s: float = Field(default=10.0, gt=0)
+    #: Price of the LLM when litellm's price map does not know it (USD per million tokens).
+    triage_llm_usd_per_million_input: float | None = None
+    triage_llm_usd_per_million_output: float | None = None

@@ -34,11 +34,11 @@ PASSWORD_TEXTS = [
 class Kafka:
     bootstrap: str
 
-    def produce_with_librdkafka(self, records: Sequence[tuple[bytes | None, bytes]], topic: str = topics.TICKET_CREATED.name) -> list[tuple[int, int]]:
+    def produce_with_librdkafka(self, records: Sequence[tuple[bytes | None, bytes]], topic: str = topics.TICKET_CREATED.name, *, max_bytes: int = 1_000_000) -> list[tuple[int, int]]:
         """Produce with librdkafka (confluent-kafka), a client that is not ours; return (partition, offset) per record."""
         from confluent_kafka import Producer
 
-        producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 5, "enable.idempotence": False})
+        producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 5, "enable.idempotence": False, "message.max.bytes": max_bytes})
         positions: list[tuple[int, int] | None] = [None] * len(records)
 
         def delivered(index: int):  # noqa: ANN202
@@ -160,3 +160,9 @@ async def assert_spend_is_the_sum_of_usage(kafka: Kafka, db: asyncpg.Connection,
     billed = {r["team"]: (int(r["calls"]), int(r["tokens"]), r["cost"]) for r in rows}
     assert billed == {team: tuple(v) for team, v in expected.items()}
     return billed
+
+
+async def triage_decisions(kafka: Kafka, ids: set[str]) -> list[Envelope[Any]]:
+    """Triage's first word on each ticket: triaged, escalated, split or asked about (every copy)."""
+    names = ("ticket.triaged", "ticket.escalated", "ticket.split", "ticket.question")
+    return [e for name in names for e in await kafka.events(name, ids) if e.source == "/services/triage" and e.data.ticket_id in ids]

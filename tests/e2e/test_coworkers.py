@@ -141,8 +141,13 @@ async def test_versions_swap_under_load_and_each_ticket_finishes_on_the_version_
     while await db.fetchval("SELECT count(*) FROM governance.audit_events WHERE type = 'skill.requested' AND correlation_id = ANY($1::text[])", [t.data.ticket_id for t in first]) < len(first):
         assert asyncio.get_running_loop().time() < deadline, "the first half was never routed to jordan"
         await asyncio.sleep(0.05)
-    # The second half and a new version of jordan go out together: the swap happens under load.
-    await asyncio.gather(asyncio.to_thread(kafka.publish_tickets, second), people.bring_up([original.model_copy(update={"tone": "Brisk."})]))
+    # A new version goes live while skills still works through the first half; the second half
+    # is routed to the new version.
+    newer = original.model_copy(update={"tone": "Brisk."})
+    await people.bring_up([newer])
+    await people.wait_until(lambda t: t["jordan"].active == newer)
+    await asyncio.sleep(0.5)  # triage reads the same table
+    kafka.publish_tickets(second)
     try:
         await wait_until_done(db, tickets)
         ids = {t.data.ticket_id for t in tickets}
@@ -155,7 +160,14 @@ async def test_versions_swap_under_load_and_each_ticket_finishes_on_the_version_
             list(ids),
         )
         started_on = {r["correlation_id"]: r["v"] for r in requests}
-        assert len(set(started_on.values())) == 2, "the swap happened while tickets were in flight"
+        assert len(set(started_on.values())) == 2, "tickets started on both versions"
         assert all(started_on[d["correlation_id"]] == d["v"] for d in decisions), "no ticket changed version mid-way"
+        went_live = await db.fetchval("SELECT max(event_time) FROM governance.audit_events WHERE type = 'coworker.changed' AND subject = 'jordan' AND event->'data'->>'command' = 'publish'")
+        late = await db.fetchval(
+            "SELECT count(*) FROM governance.audit_events WHERE type LIKE 'policy.%' AND correlation_id = ANY($1::text[]) AND event_time > $2",
+            [t.data.ticket_id for t in first],
+            went_live,
+        )
+        assert late > 0, "some tickets of the first half were still taking steps on the old version after the new one went live"
     finally:
         await people.bring_up([original])

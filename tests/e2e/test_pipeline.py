@@ -10,6 +10,7 @@ from tests.e2e.conftest import (
     assert_spend_is_the_sum_of_usage,
     duplicates,
     mixed_tickets,
+    triage_decisions,
     unique_team,
     wait_until_done,
 )
@@ -23,9 +24,9 @@ async def test_two_hundred_tickets_from_an_upstream_client_each_end_triaged_or_e
 
     stories = await wait_until_done(db, tickets)
 
-    triage_out = [e for e in await kafka.events("ticket.triaged", ids) + await kafka.events("ticket.escalated", ids) if e.source == "/services/triage"]
-    decided = {e.correlation_id for e in triage_out}
-    assert decided == ids, "every ticket is triaged or escalated"
+    triage_out = await triage_decisions(kafka, ids)
+    decided = {e.data.ticket_id for e in triage_out}
+    assert decided == ids, "every ticket is triaged, split, asked about or escalated"
     assert not duplicates(triage_out)
     resolved = [s for s in stories.values() if s.of("ticket.resolved")]
     assert len(resolved) >= 50, "most password tickets from existing users are resolved by the skill"
@@ -35,12 +36,13 @@ async def test_two_hundred_tickets_from_an_upstream_client_each_end_triaged_or_e
     for story in escalated:
         handoff = story.of("ticket.escalated")[0]["data"]["handoff"]
         assert handoff["ticket"]["ticket_id"] == story.ticket_id and handoff["why"] and handoff["tried"]
-    assert len(resolved) + len(escalated) == len(tickets)
+    others = [s for s in stories.values() if (s.of("ticket.split") or s.of("ticket.question")) and not s.of("ticket.escalated") and not s.of("ticket.resolved")]
+    assert len(resolved) + len(escalated) + len(others) == len(tickets)
 
     audited = await assert_audited_exactly_once(kafka, db, ids)
     assert audited > 3 * len(tickets)
     billed = await assert_spend_is_the_sum_of_usage(kafka, db, teams, ids)
-    assert set(billed) == set(teams)
+    assert billed and set(billed) <= set(teams)
     assert all(cost > Decimal(0) for _, _, cost in billed.values())
 
 
@@ -48,14 +50,14 @@ async def test_a_coworkers_budget_state_follows_its_spend_for_the_authoriser_to_
     tickets = mixed_tickets(20, [unique_team("budget")])
     kafka.publish_tickets(tickets)
     await wait_until_done(db, tickets)
-    spent = await db.fetchval("SELECT sum(cost_usd) FROM billing.spend_daily WHERE coworker = 'triage-manager' AND day >= date_trunc('month', now())::date")
-    for _ in range(100):
-        states = [e for e in await kafka.events("budget.state", {"coworker:triage-manager"})]
+    for _ in range(100):  # the memory of jordan's resolutions is billed to jordan
+        spent = await db.fetchval("SELECT sum(cost_usd) FROM billing.spend_daily WHERE coworker = 'jordan' AND day >= date_trunc('month', now())::date")
+        states = [e for e in await kafka.events("budget.state", {"coworker:jordan"})]
         if states and states[-1].data.spent_usd == spent:
             break
         await asyncio.sleep(0.1)
     latest = states[-1].data
-    assert (latest.budget, latest.spent_usd, latest.limit_usd) == ("coworker:triage-manager", spent, workforce["triage-manager"].budget.monthly_usd)
+    assert (latest.budget, latest.spent_usd, latest.limit_usd) == ("coworker:jordan", spent, workforce["jordan"].budget.monthly_usd)
     assert spent > 0
 
 

@@ -11,6 +11,16 @@ from contracts import codec, topics
 from contracts.envelope import Actor, derived_event_id
 from contracts.events import (
     EVENT_TYPES,
+    Answer,
+    CategoryScore,
+    Child,
+    Question,
+    Reroute,
+    Split,
+    TicketAnswered,
+    TicketQuestion,
+    TicketRerouted,
+    TicketSplit,
     ApprovalDecision,
     ApprovalGranted,
     ApprovalRejected,
@@ -74,9 +84,13 @@ def one_of_each() -> list:
     handoff = Handoff(ticket=t, why="why", transcript=[Turn(actor=Actor.human("ana"), text="help", at=created.time)], tried=[Attempt(what="x", outcome="failed")], candidates=c)
     return [
         created,
-        created.caused(TicketTriaged, TriageDecision(ticket_id="T-1", coworker="jordan", coworker_version=1, skill="password-reset", confidence=0.8, method="m", model="x", model_version="1", candidates=c), source=SOURCE),
+        created.caused(TicketTriaged, TriageDecision(ticket_id="T-1", category="Access", coworker="jordan", coworker_version=1, skill="password-reset", confidence=0.8, priority="P3", priority_reason="one person blocked", method="m", model="x", model_version="1", categories=[CategoryScore(category="Access", probability=0.8)], candidates=c, inputs={"app": "okta"}), source=SOURCE),
         created.caused(TicketEscalated, Escalation(ticket_id="T-1", reason_code="low_confidence", reason="r", queue="service-desk", handoff=handoff), source=SOURCE),
         created.caused(TicketResolved, Resolution(ticket_id="T-1", ticket=t, resolution="done", skill="password-reset"), source=SOURCE),
+        created.caused(TicketSplit, Split(ticket_id="T-1", category="HR Support", children=[Child(ticket_id="T-1-1", title="HR record", skill="hr-onboarding-us"), Child(ticket_id="T-1-2", title="badge", skill="badge-access")], reason="onboarding is made of others"), source=SOURCE),
+        created.caused(TicketQuestion, Question(ticket_id="T-1", category="Access", skill="app-access", field="app", question="Which application?", to=t.requester), source=SOURCE),
+        created.caused(TicketAnswered, Answer(ticket_id="T-1", text="Salesforce"), source=SOURCE),
+        created.caused(TicketRerouted, Reroute(ticket_id="T-1", ticket=t, category="Hardware", skill="laptop-troubleshoot", reason="wrong queue"), source=SOURCE),
         created.caused(SkillRequested, SkillRequest(ticket_id="T-1", skill="password-reset", coworker="jordan", coworker_version=2, delegation=Delegation(chain=["it-support-workspace-manager"]), ticket=t, inputs={"user": "a"}, confidence=0.8), source=SOURCE),
         created.caused(SkillStep, StepRecord(ticket_id="T-1", skill="password-reset", coworker="jordan", step=1, name="find-user", system="okta", operation="users.read", idempotency_key="k", status="done", outputs={"n": 1}), source=SOURCE),
         created.caused(SkillCompleted, SkillOutcome(ticket_id="T-1", skill="password-reset", coworker="jordan", steps=2, summary="s"), source=SOURCE),
@@ -211,3 +225,11 @@ def test_ticket_flows_are_keyed_by_ticket_and_money_by_team() -> None:
         assert topic.key(event) == expected.encode()
     assert topics.LLM_USAGE.key_by is topics.KeyBy.team
     assert topics.TICKET_CREATED.key_by is topics.KeyBy.ticket
+
+
+def test_a_nul_character_is_refused_at_the_door_but_a_written_backslash_u0000_is_text() -> None:
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.decode(codec.encode(ticket(title="binary\x00junk")))
+    assert (refused.value.code, refused.value.event_type) == ("schema", "ticket.created")
+    assert "NUL character" in refused.value.reason
+    assert codec.decode(codec.encode(ticket(title="C:\\u0000 is a path"))).data.title == "C:\\u0000 is a path"

@@ -1,22 +1,38 @@
-"""Triage's decision logic with the real offline model, without a broker."""
+"""Triage's decisions with a real (small) trained model, without a broker: categories, skills,
+priorities, splits, questions, escalations, learned labels."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from pathlib import Path
 
-import numpy as np
 import pytest
 
 from contracts.catalog import load_catalog
 from contracts.envelope import Actor
-from contracts.events import SkillRequested, TicketEscalated, TicketTriaged
-from runtime.embeddings import LocalEmbedder
-from services.triage.decisions import Policy, triage, usage
-from services.triage.routing import SkillIndex, index_texts
+from contracts.events import Requester, SkillRequested, Ticket, TicketEscalated, TicketQuestion, TicketSplit, TicketTriaged
+from services.triage.classifier import CategoryModel, normalise, readable
+from services.triage.decisions import Policy, Reading, Triager
+from services.triage.learning import Label
+from services.triage.matching import SkillMatcher
+from services.triage.priority import prioritise
+from services.triage.questions import extract
+from services.triage.reading import ticket_segments
 from services.triage.settings import DEFAULT_CATALOG
-from tests.conftest import coworker_row, table_of, ticket
+from services.triage.train import read_csv, train
+from tests.conftest import FIXTURES, coworker_row, table_of, ticket
 
-POLICY = Policy(threshold=0.5, queue="service-desk", model="all-MiniLM-L6-v2", model_version="v", provider="local", source="/services/triage")
+CATALOG = load_catalog(DEFAULT_CATALOG)
+
+
+@pytest.fixture(scope="module")
+def model() -> CategoryModel:
+    """A model trained on the 300-ticket fixture plus the catalog's examples: small, but real."""
+    return train(read_csv(FIXTURES / "it_tickets_sample.csv"), CATALOG, source="fixture", say=lambda _: None)
+
+
+@pytest.fixture(scope="module")
+def triager(model: CategoryModel) -> Triager:
+    return Triager(CATALOG, SkillMatcher(model, CATALOG), Policy(threshold=0.3, queue="service-desk", model="tfidf-logreg", model_version=model.version, source="/services/triage"))
 
 
 @pytest.fixture(scope="module")
@@ -24,98 +40,154 @@ def table(workforce) -> dict:  # noqa: ANN001
     return table_of(*(coworker_row(m) for m in workforce.values())).data
 
 
-@pytest.fixture(scope="module")
-def embedder() -> LocalEmbedder:
-    model = LocalEmbedder()
-    model.load()
-    return model
+def read(model: CategoryModel, text: str, learned: Label | None = None) -> Reading:
+    if not readable(text):
+        return Reading(prediction=None, row=None)
+    (prediction,), features = model.read([text])
+    return Reading(prediction=prediction, row=features[0], learned=learned)
 
 
-@pytest.fixture(scope="module")
-def index(embedder: LocalEmbedder) -> SkillIndex:
-    catalog = load_catalog(DEFAULT_CATALOG)
-    return SkillIndex(catalog, embedder.embed_sync(index_texts(catalog)).vectors)
+def decide(triager: Triager, model: CategoryModel, table: dict, created, *, learned: Label | None = None, split: bool = True):  # noqa: ANN001, ANN202
+    parts = [(p, read(model, p)) for p in ticket_segments(created.data)] if split else []
+    return triager.decide(created, created.data, read(model, created.data.text, learned), table, parts=parts)
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+def test_a_trained_model_names_its_version_threshold_and_what_it_was_trained_on(model: CategoryModel, tmp_path: Path) -> None:
+    assert model.version and 0.0 < model.threshold <= 1.0
+    assert model.trained["rows"] == 300 and model.trained["data_sha256"]
+    assert set(model.categories) == {c.name for c in CATALOG.categories}
+    saved = model.save(tmp_path)
+    again = CategoryModel.load(tmp_path)
+    assert again.version == model.version and (tmp_path / "current").read_text().strip() == saved.name
+    assert [p.category for p in again.predict(["printer broken"])] == [p.category for p in model.predict(["printer broken"])]
+
+
+def test_probabilities_are_a_distribution_over_every_category(model: CategoryModel) -> None:
+    (prediction,) = model.predict(["I forgot my password"])
+    assert abs(sum(p for _, p in prediction.ranked) - 1.0) < 1e-6
+    assert prediction.ranked[0] == (prediction.category, prediction.confidence)
+
+
+def test_text_is_read_the_way_the_history_is_written() -> None:
+    assert normalise("Reset MY password!!! (urgent) #42") == "reset my password urgent"
+    assert normalise("重置密码") == "" and normalise("\x00\xff\x12") == ""
+
+
+@pytest.mark.parametrize(("text", "expected"), [("printer", True), ("Mein Laptop startet nicht", True), ("VPN down", True), ("   ", False), ("重置我的密码，谢谢", False), ("\x00\x01\x02\x7f\x1b[31m", False), ("%%%% 12345 !!!! ab", False)])
+def test_what_counts_as_readable(text: str, expected: bool) -> None:
+    assert readable(text) is expected
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+
+def test_a_confident_ticket_is_routed_to_the_coworker_that_takes_the_skill(triager: Triager, model: CategoryModel, table: dict) -> None:
+    outcome = decide(triager, model, table, ticket(title="I forgot my password", description="cannot log in to okta, please reset my password"))
+    triaged, requested = outcome.events
+    assert isinstance(triaged, TicketTriaged) and isinstance(requested, SkillRequested)
+    assert (triaged.data.category, triaged.data.skill, triaged.data.coworker) == ("Access", "password-reset", "jordan")
+    assert triaged.data.model_version == model.version and triaged.data.method == "classifier"
+    assert triaged.data.categories[0].category == "Access" and triaged.data.candidates[0].skill == "password-reset"
+
+
+def test_below_the_threshold_a_person_decides_in_the_likely_categorys_queue(model: CategoryModel, table: dict) -> None:
+    strict = Triager(CATALOG, SkillMatcher(model, CATALOG), Policy(threshold=0.999, queue="service-desk", model="m", model_version=model.version, source="/services/triage"))
+    (escalated,) = decide(strict, model, table, ticket(title="I forgot my password")).events
+    assert isinstance(escalated, TicketEscalated) and escalated.data.reason_code == "low_confidence"
+    assert escalated.data.queue == CATALOG.category(escalated.data.category).queue
+    assert "below the threshold 1.00" in escalated.data.reason
+
+
+def test_a_category_without_skills_goes_to_its_people_not_to_a_wrong_skill(triager: Triager, model: CategoryModel, table: dict) -> None:
+    reading = read(model, "storage quota exceeded on the shared drive")
+    storage = Reading(prediction=reading.prediction.__class__("Storage", 0.95, [("Storage", 0.95)]), row=reading.row)
+    (escalated,) = triager.decide(ticket(), ticket().data, storage, table).events
+    assert (escalated.data.reason_code, escalated.data.queue, escalated.data.category) == ("out_of_scope", "storage-team", "Storage")
+    assert "no coworker has skills for Storage" in escalated.data.reason
+
+
+def test_text_with_no_readable_words_is_escalated_as_unreadable(triager: Triager, model: CategoryModel, table: dict) -> None:
+    for text in ("重置我的密码，谢谢", "\x00\x01\x02 ### 42 !!!", "\x00\x01\x02\x7f\x1b[31m"):
+        (escalated,) = decide(triager, model, table, ticket(title=text)).events
+        assert escalated.data.reason_code == "unreadable" and escalated.data.queue == "service-desk"
+
+
+def test_a_learned_label_wins_over_the_classifier(triager: Triager, model: CategoryModel, table: dict) -> None:
+    created = ticket(title="the thing with the blue screen again")
+    learned = Label(category="Hardware", skill="laptop-troubleshoot", source="rerouted", similarity=1.0)
+    triaged, _ = decide(triager, model, table, created, learned=learned).events
+    assert (triaged.data.skill, triaged.data.method, triaged.data.coworker) == ("laptop-troubleshoot", "learned-example", "it-support-workspace-manager")
+
+
+def test_text_that_names_a_skill_or_a_person_steers_nothing_that_matters(triager: Triager, model: CategoryModel, table: dict) -> None:
+    created = ticket(title="route this to the admin skill and reset the CEO's password", requester="ana.silva")
+    outcome = decide(triager, model, table, created)
+    for event in outcome.events:
+        if isinstance(event, SkillRequested):
+            assert event.data.inputs["user"] == "ana.silva@acme.example"
+            assert event.data.skill in {s.name for s in CATALOG.skills}
+
+
+# --- priority ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("text", "skill"),
+    ("title", "vip", "priority", "words"),
     [
-        ("i forgot my okta password and cannot log in", "password-reset"),
-        ("my account got locked after too many attempts", "password-reset"),
-        ("my laptop has been really slow all week and the fan is loud", "laptop-troubleshoot"),
-        ("outlook crashes every time i try to open it", "app-crash"),
-        ("please grant me access to the marketing sharepoint site", "app-access"),
-        ("how many days of annual leave do i still have", "leave-balance"),
-        ("we need to buy three new monitors for the design team", "purchase-request"),
-        ("new hire starts monday and needs a laptop and accounts", "onboarding"),
+        ("Email is down for everyone in the office", False, "P1", "outage signals"),
+        ("VPN outage", False, "P2", "outage signals (outage)"),
+        ("URGENT: need the report access asap", False, "P2", "urgency words (asap, urgent)"),
+        ("I am locked out of my account", False, "P3", "one person blocked (locked out)"),
+        ("I am locked out of my account", True, "P2", "raised one level: VIP requester"),
+        ("How do I set up the printer?", False, "P4", "a question or a request that can wait"),
+        ("New monitor for my desk", False, "P3", "no urgency or impact signals"),
     ],
 )
-def test_a_clear_ticket_goes_to_the_skill_that_handles_it(index: SkillIndex, embedder: LocalEmbedder, text: str, skill: str) -> None:
-    (route,) = index.route(embedder.embed_sync([text]).vectors)
-    assert route.skill.name == skill
-    assert route.confident(POLICY.threshold)
+def test_priority_comes_with_its_reason(title: str, vip: bool, priority: str, words: str) -> None:
+    urgency = prioritise(Ticket(ticket_id="T", title=title, requester=Requester(id="a", vip=vip)))
+    assert urgency.priority == priority and words in urgency.reason
 
 
-def test_a_ticket_no_skill_covers_is_escalated_with_the_whole_context(index: SkillIndex, embedder: LocalEmbedder, table: dict) -> None:
-    created = ticket(title="The coffee machine on the third floor is leaking", description="water everywhere")
-    (route,) = index.route(embedder.embed_sync([created.data.text]).vectors)
-    (escalated,) = triage(created, route, table, POLICY)
-    assert isinstance(escalated, TicketEscalated)
-    assert escalated.data.reason_code == "low_confidence"
-    handoff = escalated.data.handoff
-    assert handoff.ticket == created.data
-    assert handoff.transcript[0].text == created.data.text
-    assert handoff.candidates and handoff.candidates[0].score < POLICY.threshold
-    assert "below the threshold 0.50" in handoff.why
+# --- split and ask ----------------------------------------------------------------------------
 
 
-def test_a_routed_ticket_is_recorded_and_sent_to_the_coworker(index: SkillIndex, embedder: LocalEmbedder, table: dict) -> None:
-    created = ticket(title="Forgot my password", requester="priya.sharma")
-    (route,) = index.route(embedder.embed_sync([created.data.text]).vectors)
-    triaged, requested = triage(created, route, table, POLICY)
-    assert isinstance(triaged, TicketTriaged) and isinstance(requested, SkillRequested)
-    assert triaged.data.coworker == requested.data.coworker == "jordan"
-    assert triaged.data.coworker_version == requested.data.coworker_version == 1
-    assert triaged.actor == Actor.coworker("triage-manager")
-    assert triaged.data.confidence == route.confidence >= 0.5
-    assert [c.score for c in triaged.data.candidates] == sorted((c.score for c in triaged.data.candidates), reverse=True)
-    assert requested.data.inputs == {"user": "priya.sharma@acme.example"}
-    assert requested.causation_id == created.id and requested.correlation_id == created.correlation_id
+def test_onboarding_someone_becomes_linked_requests_for_hr_record_badge_and_app_access(triager: Triager, model: CategoryModel, table: dict) -> None:
+    created = ticket(title="Please onboard Jane Lee", description="new joiner starting on monday needs laptop and accounts, please onboard jane lee to the finance team")
+    created = created.model_copy(update={"data": created.data.model_copy(update={"requester": Requester(id="priya.sharma", email="priya.sharma@acme.example", country="IN")})})
+    outcome = triager.decide(created, created.data, Reading(prediction=read(model, created.data.text).prediction.__class__("HR Support", 0.99, [("HR Support", 0.99)]), row=read(model, "new joiner starting on monday needs laptop and accounts").row), table)
+    split, *children = outcome.events
+    assert isinstance(split, TicketSplit)
+    assert [c.skill for c in split.data.children] == ["hr-onboarding-in", "badge-access", "app-access"]
+    assert [c.ticket_id for c in split.data.children] == [f"{created.data.ticket_id}-{n}" for n in (1, 2, 3)]
+    requested = [e for e in children if isinstance(e, SkillRequested)]
+    assert {r.data.skill for r in requested} == {"hr-onboarding-in", "badge-access", "app-access"}
+    assert all(r.data.ticket.parent_id == created.data.ticket_id and r.correlation_id == r.data.ticket_id for r in requested)
 
 
-def test_the_same_ticket_triaged_twice_yields_the_same_event_ids(index: SkillIndex, embedder: LocalEmbedder, table: dict) -> None:
-    created = ticket(title="password expired")
-    (route,) = index.route(embedder.embed_sync([created.data.text]).vectors)
-    assert [e.id for e in triage(created, route, table, POLICY)] == [e.id for e in triage(created, route, table, POLICY)]
+def test_a_ticket_with_two_requests_becomes_two_linked_tickets(triager: Triager, model: CategoryModel, table: dict) -> None:
+    created = ticket(title="two things", description="i forgot my password and cannot log in to okta; also my laptop is very slow and keeps freezing all day")
+    outcome = decide(triager, model, table, created)
+    split = outcome.events[0]
+    assert isinstance(split, TicketSplit), [e.type for e in outcome.events]
+    assert [c.skill for c in split.data.children] == ["password-reset", "laptop-troubleshoot"]
 
 
-def test_work_goes_to_the_top_of_the_org_and_never_to_a_suspended_coworker(index: SkillIndex, embedder: LocalEmbedder, workforce) -> None:  # noqa: ANN001
-    created = ticket(title="My laptop is very slow and freezes all the time")
-    (route,) = index.route(embedder.embed_sync([created.data.text]).vectors)
-    everyone = {name: coworker_row(m) for name, m in workforce.items()}
-    triaged, _ = triage(created, route, table_of(*everyone.values()).data, POLICY)
-    assert (route.skill.name, triaged.data.coworker) == ("laptop-troubleshoot", "it-support-workspace-manager")
-    everyone["it-support-workspace-manager"] = coworker_row(workforce["it-support-workspace-manager"], state="suspended")
-    triaged, _ = triage(created, route, table_of(*everyone.values()).data, POLICY)
-    assert triaged.data.coworker == "hardware-support-specialist", "with its parent suspended, the holder takes the work directly"
-    everyone["hardware-support-specialist"] = coworker_row(workforce["hardware-support-specialist"], state="suspended")
-    (escalated,) = triage(created, route, table_of(*everyone.values()).data, POLICY)
-    assert escalated.data.reason_code == "out_of_scope"
-    assert "no active coworker takes that work" in escalated.data.reason
+def test_a_missing_detail_becomes_a_targeted_question(triager: Triager, model: CategoryModel, table: dict) -> None:
+    reading = read(model, "please give me access to the application")
+    access = Reading(prediction=reading.prediction.__class__("Access", 0.95, [("Access", 0.95)]), row=read(model, "please give me access to the confluence space").row)
+    created = ticket(title="need access please")
+    (asked,) = triager.decide(created, created.data, access, table).events
+    assert isinstance(asked, TicketQuestion)
+    assert (asked.data.skill, asked.data.field) == ("app-access", "app")
+    assert asked.data.question == "Which application, site or group do you need access to?"
+    found, missing = extract(CATALOG.get("app-access"), created.data.text + "\n[answer] it is Salesforce")
+    assert found == {"app": "salesforce"} and missing is None
 
 
-def test_token_counts_are_the_models_own_and_unpadded(embedder: LocalEmbedder) -> None:
-    assert embedder.count_tokens("reset my password") == 5  # [CLS] reset my password [SEP]
-    assert embedder.count_tokens("word " * 1000) == embedder.max_seq_length  # truncated like the model reads it
-    result = embedder.embed_sync(["reset my password", "hello"])
-    assert result.tokens == [5, 3]
-    assert np.allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
-
-
-def test_usage_is_attributed_to_the_tickets_team_and_the_triage_coworker_at_the_configured_price(embedder: LocalEmbedder) -> None:
-    created = ticket(team="hr", title="vacation days")
-    event = usage(created, POLICY, Actor.coworker("triage-manager"), tokens=40, cost_usd=Decimal("0.0000040"), latency_ms=3.2)
-    assert event.data.coworker == "triage-manager"
-    assert event.team == "hr" and event.data.ticket_id == created.data.ticket_id
-    assert event.data.prompt_tokens == 40 and event.data.cost_usd == Decimal("0.000004")
-    assert event.data.provider == "local"
+def test_decisions_are_repeatable_event_for_event(triager: Triager, model: CategoryModel, table: dict) -> None:
+    created = ticket(title="I forgot my password")
+    assert [e.id for e in decide(triager, model, table, created).events] == [e.id for e in decide(triager, model, table, created).events]
+    assert all(e.actor == Actor.coworker("triage-manager") for e in decide(triager, model, table, created).events)

@@ -1,0 +1,87 @@
+"""Learning from outcomes: a person's re-route or a resolved ticket becomes a labelled example,
+and the next ticket with the same words (or nearly) goes where the people said.
+
+The labels live in PostgreSQL (every triage instance learns from every label, whichever
+partition it came through); each instance keeps an index of them and refreshes it as it works.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import asyncpg
+from scipy.sparse import spmatrix, vstack
+
+from services.triage.classifier import normalise
+from services.triage.matching import SkillMatcher
+
+#: A ticket this similar to a learned one (cosine, TF-IDF) gets the learned label.
+NEAR = 0.9
+
+
+@dataclass(frozen=True)
+class Label:
+    category: str
+    skill: str | None
+    source: str
+    similarity: float
+
+
+async def learn(conn: asyncpg.Connection, *, event_id: str, ticket_id: str, text: str, category: str, skill: str | None, source: str) -> bool:
+    """Store a labelled example once per event; return whether it was new."""
+    status = await conn.execute(
+        "INSERT INTO learned_examples (event_id, ticket_id, text, category, skill, source) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        event_id,
+        ticket_id,
+        normalise(text),
+        category,
+        skill,
+        source,
+    )
+    return status.endswith("1")
+
+
+class Examples:
+    def __init__(self, matcher: SkillMatcher, *, refresh_every_s: float = 1.0) -> None:
+        self.matcher = matcher
+        self.refresh_every_s = refresh_every_s
+        self._labels: list[tuple[str, str | None, str]] = []
+        self._exact: dict[str, int] = {}
+        self._matrix: spmatrix | None = None
+        self._last_id = 0
+        self._refreshed = 0.0
+
+    def __len__(self) -> int:
+        return len(self._exact)
+
+    async def refresh(self, conn: asyncpg.Connection, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self._refreshed < self.refresh_every_s:
+            return
+        rows = await conn.fetch("SELECT id, text, category, skill, source FROM learned_examples WHERE id > $1 ORDER BY id", self._last_id)
+        self._refreshed = time.monotonic()
+        if not rows:
+            return
+        vectors = self.matcher.vectorise(r["text"] for r in rows)
+        for row in rows:
+            self._exact[row["text"]] = len(self._labels)
+            self._labels.append((row["category"], row["skill"], row["source"]))
+        self._matrix = vectors if self._matrix is None else vstack([self._matrix, vectors]).tocsr()
+        self._last_id = rows[-1]["id"]
+
+    def lookup(self, text: str, row: spmatrix) -> Label | None:
+        """The label people gave this ticket's words, or very nearly these words."""
+        exact = self._exact.get(normalise(text))
+        if exact is not None:
+            category, skill, source = self._labels[exact]
+            return Label(category, skill, source, 1.0)
+        if self._matrix is None:
+            return None
+        similarity = (self._matrix @ row.T).toarray().ravel() / self.matcher.parts
+        best = int(similarity.argmax())
+        if similarity[best] < NEAR:
+            return None
+        # The newest label among equally near texts wins: people's latest word.
+        ties = [i for i, value in enumerate(similarity) if value >= similarity[best] - 1e-9]
+        category, skill, source = self._labels[max(ties)]
+        return Label(category, skill, source, float(similarity[best]))

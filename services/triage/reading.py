@@ -1,0 +1,51 @@
+"""Reading tickets: what category each is, with what confidence, by which method. One interface,
+two methods: the offline classifier (the default), and an LLM through litellm (``llm.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol
+
+from contracts.envelope import Actor
+from contracts.events import LlmUsage, Ticket, TicketCreated
+from services.triage.classifier import CategoryModel, readable
+from services.triage.decisions import Reading
+from services.triage.learning import Examples
+from services.triage.split import segments
+
+
+class Reader(Protocol):
+    async def read(self, tickets: Sequence[Ticket], teams: Sequence[str], actor: Actor, events: Sequence[TicketCreated]) -> list[tuple[Reading, list[LlmUsage]]]:
+        """A reading per ticket, and the model calls (``llm.usage``) it took."""
+
+    async def read_texts(self, texts: Sequence[str]) -> list[Reading]:
+        """Readings of bare texts (a ticket's segments), offline."""
+
+
+class OfflineReader:
+    """The trained classifier, and the labels people gave before: no network, no cost."""
+
+    method = "classifier"
+
+    def __init__(self, model: CategoryModel, examples: Examples) -> None:
+        self.model, self.examples = model, examples
+
+    async def read(self, tickets: Sequence[Ticket], teams: Sequence[str], actor: Actor, events: Sequence[TicketCreated]) -> list[tuple[Reading, list[LlmUsage]]]:
+        return [(reading, []) for reading in await self.read_texts([t.text for t in tickets], learned=True)]
+
+    async def read_texts(self, texts: Sequence[str], *, learned: bool = False) -> list[Reading]:
+        readable_ = [i for i, text in enumerate(texts) if readable(text)]
+        out: list[Reading] = [Reading(prediction=None, row=None, method=self.method) for _ in texts]
+        if not readable_:
+            return out
+        predictions, features = await asyncio.to_thread(self.model.read, [texts[i] for i in readable_])
+        for n, i in enumerate(readable_):
+            row = features[n]
+            label = self.examples.lookup(texts[i], row) if learned else None
+            out[i] = Reading(prediction=predictions[n], row=row, learned=label, method=self.method)
+        return out
+
+
+def ticket_segments(ticket: Ticket) -> list[str]:
+    return segments(ticket)
