@@ -65,7 +65,7 @@ async def load_model() -> None:
     loaded.examples = Examples(matcher)
     async with database.pool.acquire() as conn:
         await loaded.examples.refresh(conn, force=True)
-    offline = OfflineReader(model, loaded.examples)
+    offline = OfflineReader(model, loaded.examples, matcher)
     if settings.triage_method == "llm":
         from services.triage.llm import LlmReader
 

@@ -29,6 +29,9 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 _NOT_LETTERS = re.compile(r"[^a-z]+")
+_NOT_ASCII_LETTER = re.compile(r"[^A-Za-z]+")
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[a-z]{3,}")
 
 #: The shape of the features and the model. Chosen on the training split only (bench/results/triage-model-research.md).
 PARAMS: dict[str, Any] = {
@@ -48,9 +51,9 @@ def normalise(text: str) -> str:
 def readable(text: str) -> bool:
     """Whether a text has words the model can read: a word of three letters or more, and letters
     making up at least 30% of what is not white space (not binary junk, not another alphabet)."""
-    visible = [c for c in text if not c.isspace()]
-    letters = sum("a" <= c.lower() <= "z" for c in visible)
-    return bool(visible) and letters / len(visible) >= 0.3 and any(len(w) >= 3 for w in normalise(text).split())
+    visible = len(_SPACE.sub("", text))
+    letters = len(_NOT_ASCII_LETTER.sub("", text))
+    return visible > 0 and letters / visible >= 0.3 and _WORD.search(normalise(text)) is not None
 
 
 @dataclass(frozen=True)

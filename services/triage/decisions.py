@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from scipy.sparse import spmatrix
+import numpy as np
 
 from contracts.catalog import Catalog
 from contracts.envelope import Actor, Envelope
@@ -68,7 +68,7 @@ class Reading:
     """What triage read in one ticket (or one segment of it)."""
 
     prediction: Prediction | None  # None: no words the model can read
-    row: spmatrix | None  # its features
+    skills: np.ndarray | None  # its similarity to each skill (``SkillMatcher.similarity``)
     learned: Label | None = None
     method: str = "classifier"
     fallback: str | None = None
@@ -148,9 +148,9 @@ class Triager:
         return spec.queue if spec else self.policy.queue
 
     def _candidates(self, category: str, reading: Reading, team: str, table: Mapping[str, CoworkerState]) -> list[Candidate]:
-        if self.matcher is None or reading.row is None:
+        if self.matcher is None or reading.skills is None:
             return []
-        scores = self.matcher.scores(reading.row, [s.name for s in self.catalog.skills_in(category)])[:5]
+        scores = self.matcher.scores(reading.skills, [s.name for s in self.catalog.skills_in(category)])[:5]
         return [Candidate(skill=s, coworker=(a.coworker if (a := assignee(s, team, table)) else None), score=round(max(0.0, min(1.0, v)), 4)) for s, v in scores]
 
     def _split_parts(self, parts: Sequence[tuple[str, Reading]], table: Mapping[str, CoworkerState], ticket: Ticket) -> list[Part]:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 import asyncpg
+import numpy as np
 from scipy.sparse import spmatrix, vstack
 
 from services.triage.classifier import normalise
@@ -69,15 +70,18 @@ class Examples:
         self._matrix = vectors if self._matrix is None else vstack([self._matrix, vectors]).tocsr()
         self._last_id = rows[-1]["id"]
 
-    def lookup(self, text: str, row: spmatrix) -> Label | None:
-        """The label people gave this ticket's words, or very nearly these words."""
+    def lookup_batch(self, texts: list[str], rows: spmatrix) -> list[Label | None]:
+        """For each text, the label people gave its words, or very nearly these words."""
+        if not self._exact:
+            return [None] * len(texts)
+        similarity = (rows @ self._matrix.T).toarray() / self.matcher.parts
+        return [self._label(text, similarity[i]) for i, text in enumerate(texts)]
+
+    def _label(self, text: str, similarity: np.ndarray) -> Label | None:
         exact = self._exact.get(normalise(text))
         if exact is not None:
             category, skill, source = self._labels[exact]
             return Label(category, skill, source, 1.0)
-        if self._matrix is None:
-            return None
-        similarity = (self._matrix @ row.T).toarray().ravel() / self.matcher.parts
         best = int(similarity.argmax())
         if similarity[best] < NEAR:
             return None

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from contracts.envelope import Actor
 from contracts.events import LlmUsage, Ticket, TicketCreated
 from services.triage.classifier import CategoryModel, readable
 from services.triage.decisions import Reading
 from services.triage.learning import Examples
+from services.triage.matching import SkillMatcher
 from services.triage.split import segments
 
 
@@ -28,23 +29,28 @@ class OfflineReader:
 
     method = "classifier"
 
-    def __init__(self, model: CategoryModel, examples: Examples) -> None:
-        self.model, self.examples = model, examples
+    def __init__(self, model: CategoryModel, examples: Examples, matcher: SkillMatcher) -> None:
+        self.model, self.examples, self.matcher = model, examples, matcher
 
     async def read(self, tickets: Sequence[Ticket], teams: Sequence[str], actor: Actor, events: Sequence[TicketCreated]) -> list[tuple[Reading, list[LlmUsage]]]:
         return [(reading, []) for reading in await self.read_texts([t.text for t in tickets], learned=True)]
 
     async def read_texts(self, texts: Sequence[str], *, learned: bool = False) -> list[Reading]:
         readable_ = [i for i, text in enumerate(texts) if readable(text)]
-        out: list[Reading] = [Reading(prediction=None, row=None, method=self.method) for _ in texts]
+        out: list[Reading] = [Reading(prediction=None, skills=None, method=self.method) for _ in texts]
         if not readable_:
             return out
-        predictions, features = await asyncio.to_thread(self.model.read, [texts[i] for i in readable_])
+        chosen = [texts[i] for i in readable_]
+        predictions, similarity, labels = await asyncio.to_thread(self._read, chosen, learned)
         for n, i in enumerate(readable_):
-            row = features[n]
-            label = self.examples.lookup(texts[i], row) if learned else None
-            out[i] = Reading(prediction=predictions[n], row=row, learned=label, method=self.method)
+            out[i] = Reading(prediction=predictions[n], skills=similarity[n], learned=labels[n], method=self.method)
         return out
+
+    def _read(self, texts: list[str], learned: bool) -> tuple[list[Any], Any, list[Any]]:
+        """Features once per batch; the classifier, the skills and the learned examples read them."""
+        predictions, features = self.model.read(texts)
+        labels = self.examples.lookup_batch(texts, features) if learned else [None] * len(texts)
+        return predictions, self.matcher.similarity(features), labels
 
 
 def ticket_segments(ticket: Ticket) -> list[str]:

@@ -69,7 +69,8 @@ async def llm() -> AsyncIterator[tuple[FakeLlm, str]]:
 @pytest.fixture(scope="module")
 def offline() -> OfflineReader:
     model = train(read_csv(FIXTURES / "it_tickets_sample.csv"), CATALOG, source="fixture", say=lambda _: None)
-    return OfflineReader(model, Examples(SkillMatcher(model, CATALOG)))
+    matcher = SkillMatcher(model, CATALOG)
+    return OfflineReader(model, Examples(matcher), matcher)
 
 
 def reader(offline: OfflineReader, api_base: str, *, budgets=None, timeout_s: float = 5.0) -> LlmReader:  # noqa: ANN001

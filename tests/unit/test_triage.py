@@ -42,9 +42,9 @@ def table(workforce) -> dict:  # noqa: ANN001
 
 def read(model: CategoryModel, text: str, learned: Label | None = None) -> Reading:
     if not readable(text):
-        return Reading(prediction=None, row=None)
+        return Reading(prediction=None, skills=None)
     (prediction,), features = model.read([text])
-    return Reading(prediction=prediction, row=features[0], learned=learned)
+    return Reading(prediction=prediction, skills=SkillMatcher(model, CATALOG).similarity(features)[0], learned=learned)
 
 
 def decide(triager: Triager, model: CategoryModel, table: dict, created, *, learned: Label | None = None, split: bool = True):  # noqa: ANN001, ANN202
@@ -103,7 +103,7 @@ def test_below_the_threshold_a_person_decides_in_the_likely_categorys_queue(mode
 
 def test_a_category_without_skills_goes_to_its_people_not_to_a_wrong_skill(triager: Triager, model: CategoryModel, table: dict) -> None:
     reading = read(model, "storage quota exceeded on the shared drive")
-    storage = Reading(prediction=reading.prediction.__class__("Storage", 0.95, [("Storage", 0.95)]), row=reading.row)
+    storage = Reading(prediction=reading.prediction.__class__("Storage", 0.95, [("Storage", 0.95)]), skills=reading.skills)
     (escalated,) = triager.decide(ticket(), ticket().data, storage, table).events
     assert (escalated.data.reason_code, escalated.data.queue, escalated.data.category) == ("out_of_scope", "storage-team", "Storage")
     assert "no coworker has skills for Storage" in escalated.data.reason
@@ -157,7 +157,7 @@ def test_priority_comes_with_its_reason(title: str, vip: bool, priority: str, wo
 def test_onboarding_someone_becomes_linked_requests_for_hr_record_badge_and_app_access(triager: Triager, model: CategoryModel, table: dict) -> None:
     created = ticket(title="Please onboard Jane Lee", description="new joiner starting on monday needs laptop and accounts, please onboard jane lee to the finance team")
     created = created.model_copy(update={"data": created.data.model_copy(update={"requester": Requester(id="priya.sharma", email="priya.sharma@acme.example", country="IN")})})
-    outcome = triager.decide(created, created.data, Reading(prediction=read(model, created.data.text).prediction.__class__("HR Support", 0.99, [("HR Support", 0.99)]), row=read(model, "new joiner starting on monday needs laptop and accounts").row), table)
+    outcome = triager.decide(created, created.data, Reading(prediction=read(model, created.data.text).prediction.__class__("HR Support", 0.99, [("HR Support", 0.99)]), skills=read(model, "new joiner starting on monday needs laptop and accounts").skills), table)
     split, *children = outcome.events
     assert isinstance(split, TicketSplit)
     assert [c.skill for c in split.data.children] == ["hr-onboarding-in", "badge-access", "app-access"]
@@ -177,7 +177,7 @@ def test_a_ticket_with_two_requests_becomes_two_linked_tickets(triager: Triager,
 
 def test_a_missing_detail_becomes_a_targeted_question(triager: Triager, model: CategoryModel, table: dict) -> None:
     reading = read(model, "please give me access to the application")
-    access = Reading(prediction=reading.prediction.__class__("Access", 0.95, [("Access", 0.95)]), row=read(model, "please give me access to the confluence space").row)
+    access = Reading(prediction=reading.prediction.__class__("Access", 0.95, [("Access", 0.95)]), skills=read(model, "please give me access to the confluence space").skills)
     created = ticket(title="need access please")
     (asked,) = triager.decide(created, created.data, access, table).events
     assert isinstance(asked, TicketQuestion)
