@@ -233,3 +233,11 @@ def test_a_nul_character_is_refused_at_the_door_but_a_written_backslash_u0000_is
     assert (refused.value.code, refused.value.event_type) == ("schema", "ticket.created")
     assert "NUL character" in refused.value.reason
     assert codec.decode(codec.encode(ticket(title="C:\\u0000 is a path"))).data.title == "C:\\u0000 is a path"
+
+
+def test_a_ticket_with_an_empty_title_is_refused_by_its_schema() -> None:
+    raw = json.loads(codec.encode(ticket("T-6")))
+    raw["data"]["title"] = ""
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.decode(json.dumps(raw).encode())
+    assert refused.value.code == "schema" and "data.title: String should have at least 1 character" in refused.value.reason
