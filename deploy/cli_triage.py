@@ -56,7 +56,7 @@ def eval_triage(
     json_path, png_path = write(report, out)
     typer.echo(f"model {report['model_version']} on {report['tickets']:,} tickets")
     typer.echo(f"  accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}")
-    typer.echo(f"  accuracy at 80% coverage {report['accuracy_at_80pct_coverage']:.4f}   coverage at 96% accuracy {report['coverage_at_96pct_accuracy']:.1%}")
+    typer.echo(f"  accuracy at 80% coverage {report['accuracy_at_80pct_coverage']:.4f}   coverage at 96% accuracy {report['coverage_at_96pct_accuracy']:.1%}   calibration error {report['calibration_error']:.3f}")
     typer.echo(f"  threshold {report['threshold']:.3f}: {report['routed_share']:.1%} routed, {report['routed_accuracy']:.4f} right; escalation precision {report['escalation_precision']:.3f}, recall {report['escalation_recall']:.3f}")
     width = max(len(label) for label in report["per_class"])
     typer.echo(f"  {'category':<{width}}  precision  recall  support")

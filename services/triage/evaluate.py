@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from services.triage.classifier import CategoryModel
+from services.triage.classifier import CategoryModel, expected_calibration_error
 from services.triage.train import Labelled
 
 
@@ -36,6 +36,7 @@ def evaluate(model: CategoryModel, data: Labelled) -> dict[str, Any]:
         "macro_f1": round(float(f1_score(data.labels, guesses, labels=labels, average="macro", zero_division=0)), 4),
         "accuracy_at_80pct_coverage": round(at(0.8), 4),
         "coverage_at_96pct_accuracy": round(float(coverage[reaching[-1]]) if len(reaching) else 0.0, 4),
+        "calibration_error": round(expected_calibration_error(confidences, correct), 4),
         "threshold": round(model.threshold, 4),
         "routed_share": round(float(np.mean(~escalated)), 4),
         "routed_accuracy": round(float(correct[~escalated].mean()) if (~escalated).any() else 0.0, 4),

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from contracts.catalog import Catalog
-from services.triage.classifier import CategoryModel, choose_threshold, fit
+from services.triage.classifier import CategoryModel, choose_threshold, expected_calibration_error, fit, fit_temperature
 
 #: Routed tickets must be right this often; the rest go to people.
 TARGET_PRECISION = 0.96
@@ -78,14 +78,19 @@ def train(data: Labelled, catalog: Catalog, *, source: str, seed: int = 42, say:
     fit_part, check_part = split(data, 0.1, seed)
     say(f"fitting on {len(fit_part.texts):,} tickets (+{len(extra.texts)} skill examples) to choose the threshold...")
     probe = fit(fit_part.texts + extra.texts, fit_part.labels + extra.labels, source=source, data_sha256=data.sha256)
+    raw = np.array([[dict(p.ranked)[c] for c in probe.categories] for p in probe.predict(check_part.texts)])
+    truth = np.array([probe.categories.index(y) for y in check_part.labels])
+    probe.temperature = fit_temperature(raw, truth)
     predicted = probe.predict(check_part.texts)
     confidences = np.array([p.confidence for p in predicted])
     correct = np.array([p.category == y for p, y in zip(predicted, check_part.labels, strict=True)])
     threshold = choose_threshold(confidences, correct, precision=TARGET_PRECISION)
+    say(f"temperature {probe.temperature:.3f}: calibration error {expected_calibration_error(confidences, correct):.3f} on held-in tickets")
     say(f"threshold {threshold:.3f}: {np.mean(confidences >= threshold):.1%} of held-in tickets routed at ≥{TARGET_PRECISION:.0%} precision (accuracy {correct.mean():.3f})")
     say(f"fitting on all {len(data.texts):,} tickets...")
     model = fit(data.texts + extra.texts, data.labels + extra.labels, source=source, data_sha256=data.sha256)
     model.threshold = threshold
+    model.temperature = probe.temperature
     model.trained |= {"rows": len(data.texts), "catalog_examples": len(extra.texts)}
     model.metrics = {"validation_accuracy": round(float(correct.mean()), 4), "validation_coverage_at_threshold": round(float(np.mean(confidences >= threshold)), 4), "target_precision": TARGET_PRECISION}
     return model
