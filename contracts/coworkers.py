@@ -25,7 +25,7 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 
 class Autonomy(StrEnum):
     autonomous = "autonomous"  # acts without asking
-    supervised = "supervised"  # a human approves each action before it runs
+    supervised = "supervised"  # a human approves each destructive action before it runs
 
 
 class LifecycleState(StrEnum):

@@ -232,6 +232,8 @@ class StepRecord(Payload):
     system: Name
     operation: Annotated[str, Field(max_length=200)]
     idempotency_key: Annotated[str, Field(max_length=400)]
+    kind: Literal["action", "compensation"] = Field(default="action", description="The step's action, or its undo after a later step failed.")
+    attempts: Annotated[int, Field(ge=1, le=20, description="How many attempts it took (transient failures are retried).")] = 1
     status: Literal["done", "failed"]
     inputs: Attributes = {}
     outputs: Attributes = {}
@@ -253,6 +255,7 @@ class SkillFailure(Payload):
     failed_step: Annotated[int | None, Field(ge=1, le=5)] = None
     error_code: Name
     reason: ShortText
+    compensated: Annotated[list[Name], Field(max_length=5, description="Earlier steps undone after the failure, newest first.")] = []
 
 
 # --- models, memory, budgets ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.catalog import load_catalog
-from contracts.events import ApprovalGranted, ApprovalRejected, CoworkerStated, SkillRequested
+from contracts.events import ApprovalGranted, ApprovalRejected, CoworkerStated, SkillRequested, TicketAnswered
 from contracts.topics import (
     APPROVAL_GRANTED,
     APPROVAL_REJECTED,
@@ -21,28 +21,33 @@ from contracts.topics import (
     SKILL_FAILED,
     SKILL_REQUESTED,
     SKILL_STEP,
+    TICKET_ANSWERED,
     TICKET_ESCALATED,
+    TICKET_QUESTION,
     TICKET_RESOLVED,
 )
 from runtime.service import Service
 from services.skills import credentials
 from services.skills.credentials import Vault
-from services.skills.password_reset import PASSWORD_RESET
+from services.skills.library import SKILLS, check
 from services.skills.registry import Registry
 from services.skills.runner import Runner
-from services.skills.sandbox.seed import seed_okta
+from services.skills.sandbox.seed import seed_sandboxes
 from services.skills.settings import SkillsSettings
+from services.skills.systems import Systems
 
 SCHEMA = "skills"
-SKILLS = {skill.name: skill for skill in (PASSWORD_RESET,)}
 
 settings = SkillsSettings()
 service = Service("skills", settings, description="Runs coworkers' skills in bounded, authorised, idempotent steps against sandboxed enterprise systems.")
-service.publishes(SKILL_STEP, SKILL_COMPLETED, SKILL_FAILED, TICKET_RESOLVED, TICKET_ESCALATED, SKILL_REQUESTED, POLICY_ALLOWED, POLICY_DENIED, APPROVAL_REQUESTED)
+service.publishes(SKILL_STEP, SKILL_COMPLETED, SKILL_FAILED, TICKET_RESOLVED, TICKET_ESCALATED, TICKET_QUESTION, SKILL_REQUESTED, POLICY_ALLOWED, POLICY_DENIED, APPROVAL_REQUESTED)
 database = service.database(SCHEMA, Path(__file__).parent / "migrations", pool_size=settings.db_pool_size)
 vault = Vault(settings.workforce_secrets_key)
 registry = Registry(service.table(COWORKER_STATE), service.table(BUDGET_STATE))
-runner = Runner(database, registry, vault, SKILLS, load_catalog(settings.skills_catalog), source=service.source, queue=settings.skills_escalation_queue, max_hops=settings.delegation_max_hops)
+catalog = load_catalog(settings.skills_catalog)
+systems = Systems(settings.skills_real_systems)
+runner = Runner(database, registry, vault, SKILLS, catalog, source=service.source, queue=settings.skills_escalation_queue, max_hops=settings.delegation_max_hops, systems=systems)
+check(SKILLS, catalog)
 
 
 @service.on_startup
@@ -50,9 +55,9 @@ async def seed_sandbox() -> None:
     """Put the fake organisation into the sandboxes (once; the seed is deterministic)."""
     vault.check()
     async with database.pool.acquire() as conn:
-        added = await seed_okta(conn, settings.sandbox_employees)
-    if added:
-        service.log.info("okta sandbox seeded", employees=added)
+        added = await seed_sandboxes(conn, settings.sandbox_employees)
+    if any(added.values()):
+        service.log.info("sandboxes seeded", **added)
 
 
 @service.after_startup
@@ -61,7 +66,7 @@ async def reconcile_credentials() -> None:
     for row in registry.coworkers:
         async with database.pool.acquire() as conn, conn.transaction():
             await registry.remember(conn, row)
-            changed = await credentials.reconcile(conn, vault, row.data)
+            changed = await credentials.reconcile(conn, vault, row.data, real=frozenset(systems.real))
         if changed:
             service.log.info("credentials", coworker=row.data.coworker, changes=changed)
 
@@ -90,6 +95,14 @@ async def on_coworker_state(events: list[CoworkerStated]) -> None:
     for event in events:
         async with database.pool.acquire() as conn, conn.transaction():
             await registry.remember(conn, event)
-            changed = await credentials.reconcile(conn, vault, event.data)
+            changed = await credentials.reconcile(conn, vault, event.data, real=frozenset(systems.real))
         if changed:
             service.log.info("credentials", coworker=event.data.coworker, state=event.data.state.value, changes=changed)
+
+
+@service.consumer(TICKET_ANSWERED, group="answers", max_records=100)
+async def on_answer(events: list[TicketAnswered]) -> None:
+    """A requester answered a skill's question: resume the request that asked."""
+    for event in events:
+        for out in await runner.answered(event):
+            service.emit(out)

@@ -8,18 +8,13 @@ they touch the database; they never enter an event, a log line or a step record.
 
 from __future__ import annotations
 
-import secrets
-
 import asyncpg
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
 from contracts.coworkers import LifecycleState
 from contracts.events import CoworkerState
-from services.skills.sandbox import okta
-
-#: Systems whose sandbox checks the credential itself; others get a credential of their own too.
-SANDBOXED = {"okta"}
+from services.skills.sandbox import tokens
 
 
 class Vault:
@@ -68,21 +63,23 @@ class Vault:
             raise RuntimeError("a stored credential does not open with WORKFORCE_SECRETS_KEY (was the key changed?)") from None
 
 
-async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState) -> list[str]:
+async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState, *, real: frozenset[str] = frozenset()) -> list[str]:
     """Make ``state.coworker``'s credentials match its state; return what changed, for the log.
 
     Active: the active version has a credential for every connected system. The version live
     before it keeps its credentials (a request between two steps when the new one went live finishes on it),
     and so does any version a parked request waits on; older ones are revoked. A credential that no
     longer opens with the key is reissued for the active version and revoked for any other.
-    Offboarded: everything is revoked.
+    Offboarded: everything is revoked. A sandboxed system's credential is an API token the sandbox
+    itself checks; a system connected for real (``real``) gets the credential its administrator issued
+    (``store``), so none is made up for it here.
     """
     name = state.coworker
     if state.state is LifecycleState.offboarded:
-        revoked = await okta.revoke_tokens(conn, name)
+        revoked = await tokens.revoke(conn, name)
         result = await conn.execute("UPDATE credentials SET ciphertext = NULL, revoked_at = now() WHERE coworker = $1 AND revoked_at IS NULL", name)
         count = int(result.split()[-1])
-        return [f"revoked {count} credential(s), {revoked} okta token(s)"] if count or revoked else []
+        return [f"revoked {count} credential(s), {revoked} sandbox token(s)"] if count or revoked else []
     if state.active is None or state.active_version is None:
         return []
     changed = []
@@ -92,21 +89,10 @@ async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState
         (live if vault.opens(row["ciphertext"]) else unreadable).add((row["system"], row["version"]))
     version = state.active_version
     for system, scopes in state.active.tools.items():
-        if (system, version) in live:
+        if (system, version) in live or system in real:
             continue
-        if system == "okta":
-            await okta.revoke_tokens(conn, name, version)
-            secret = await okta.issue_token(conn, name, version, scopes)
-        else:
-            secret = secrets.token_urlsafe(32)
-        await conn.execute(
-            "INSERT INTO credentials (coworker, system, version, ciphertext) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (coworker, system, version) DO UPDATE SET ciphertext = excluded.ciphertext, issued_at = now(), revoked_at = NULL",
-            name,
-            system,
-            version,
-            vault.seal(secret),
-        )
+        await tokens.revoke(conn, name, system=system, version=version)
+        await store(conn, vault, name, system, version, await tokens.issue(conn, system, name, version, scopes))
         changed.append(f"issued {system} for v{version}")
     waiting = {
         r["version"]
@@ -120,8 +106,7 @@ async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState
     keep = {version, previous, *waiting}
     for system, old in sorted(live | unreadable):
         if old not in keep or ((system, old) in unreadable and old != version):
-            if system == "okta":
-                await okta.revoke_tokens(conn, name, old)
+            await tokens.revoke(conn, name, system=system, version=old)
             await conn.execute("UPDATE credentials SET ciphertext = NULL, revoked_at = now() WHERE coworker = $1 AND system = $2 AND version = $3", name, system, old)
             why = "it no longer opens with the key" if (system, old) in unreadable else "no work left on it"
             changed.append(f"revoked {system} v{old} ({why})")
@@ -134,3 +119,15 @@ async def credential(conn: asyncpg.Connection, vault: Vault, coworker: str, syst
         "SELECT ciphertext FROM credentials WHERE coworker = $1 AND system = $2 AND version = $3 AND revoked_at IS NULL", coworker, system, version
     )
     return vault.open(sealed) if sealed is not None else None
+
+
+async def store(conn: asyncpg.Connection, vault: Vault, coworker: str, system: str, version: int, secret: str) -> None:
+    """Keep a credential a real system's administrator issued to ``coworker`` (sealed, never logged)."""
+    await conn.execute(
+        "INSERT INTO credentials (coworker, system, version, ciphertext) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (coworker, system, version) DO UPDATE SET ciphertext = excluded.ciphertext, issued_at = now(), revoked_at = NULL",
+        coworker,
+        system,
+        version,
+        vault.seal(secret),
+    )

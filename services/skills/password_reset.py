@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
+
+from contracts.envelope import Envelope
 from contracts.events import SkillRequest
 from runtime.redact import mask_email
+from services.skills.cases import Case, Check
+from services.skills.connectors.errors import ApiError
+from services.skills.connectors.okta import Okta
 from services.skills.sandbox import okta
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
@@ -17,21 +23,24 @@ def _target(request: SkillRequest) -> str:
     return request.ticket.requester.email or request.ticket.requester.id
 
 
-async def _caller(ctx: StepContext) -> okta.Caller:
-    """The coworker as Okta knows it: by its own API token, with the scopes that token carries."""
-    try:
-        return await okta.authenticate(ctx.conn, ctx.credential)
-    except okta.OktaError as exc:
-        raise StepFailed("credential_refused", f"Okta refused {ctx.request.coworker}'s credential: {exc.summary} ({exc.code})") from None
+def _refused(ctx: StepContext, exc: ApiError) -> StepFailed | None:
+    """Okta refusing the coworker itself (its token or its scopes), whatever the step was doing."""
+    if exc.status == 401:
+        return StepFailed("credential_refused", f"Okta refused {ctx.request.coworker}'s credential: {exc.summary} ({exc.code})")
+    if exc.status == 403 and exc.code == "E0000006":
+        return StepFailed("scope_refused", f"Okta refused: {exc.summary} ({exc.code})")
+    return None
 
 
 async def find_user(ctx: StepContext) -> dict[str, Any]:
-    caller = await _caller(ctx)
+    directory: Okta = ctx.system
     try:
-        user = await okta.get_user(ctx.conn, caller, _target(ctx.request))
-    except okta.OktaError as exc:
-        if exc.status == 403:
-            raise StepFailed("scope_refused", f"Okta refused: {exc.summary} ({exc.code})") from None
+        user = await directory.get_user(_target(ctx.request))
+    except ApiError as exc:
+        if exc.transient:
+            raise
+        if refused := _refused(ctx, exc):
+            raise refused from None
         raise StepFailed("user_not_found", f"Okta has no user {_target(ctx.request)!r} ({exc.code})") from None
     if user.status not in okta.RESETTABLE:
         raise StepFailed("user_not_active", f"Okta user {user.login} is {user.status}; a password can be reset only for an active user")
@@ -40,10 +49,14 @@ async def find_user(ctx: StepContext) -> dict[str, Any]:
 
 async def reset_password(ctx: StepContext) -> dict[str, Any]:
     user = ctx.earlier["find-user"]
-    caller = await _caller(ctx)
+    directory: Okta = ctx.system
     try:
-        reset = await okta.reset_password(ctx.conn, caller, user["user_id"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except okta.OktaError as exc:
+        reset = await directory.reset_password(user["user_id"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
+    except ApiError as exc:
+        if exc.transient:
+            raise
+        if refused := _refused(ctx, exc):
+            raise refused from None
         raise StepFailed("reset_refused", f"Okta refused the reset: {exc.summary} ({exc.code})") from None
     # Okta emails the one-time link to the user's own address; nothing secret comes back to us.
     return {"user_id": reset.user_id, "status": reset.status, "email_sent_to": mask_email(reset.emailed_to or "")}
@@ -61,7 +74,29 @@ PASSWORD_RESET = Skill(
     name="password-reset",
     steps=(
         Step("find-user", "okta", "users.read", find_user, describe=lambda r: {"user": _target(r)}),
-        Step("reset-password", "okta", "users.reset_password", reset_password, describe=lambda r: {"user": _target(r), "send_email": True}),
+        Step("reset-password", "okta", "users.reset_password", reset_password, describe=lambda r: {"user": _target(r), "send_email": True}, destructive=True),
     ),
     summarise=_summary,
+)
+
+
+SKILLS = (PASSWORD_RESET,)
+
+
+def _okta_status(login: str, status: str, resets: int) -> Check:
+    async def check(conn: asyncpg.Connection, events: list[Envelope]) -> None:
+        now = await conn.fetchval("SELECT status FROM okta_users WHERE login = $1", f"{login}@acme.example")
+        done = await conn.fetchval("SELECT count(*) FROM okta_password_resets r JOIN okta_users u ON u.id = r.user_id WHERE u.login = $1", f"{login}@acme.example")
+        assert (now, done) == (status, resets), f"{login}: Okta says {now} with {done} reset(s); expected {status} with {resets}"
+
+    return check
+
+
+CASES = (
+    Case("active user resets", "password-reset", "jordan", "ana.silva", "I forgot my password", "resolved", check=_okta_status("ana.silva", "RECOVERY", 1)),
+    Case("locked-out user is unlocked by recovery", "password-reset", "jordan", "priya.sharma", "locked out of my account", "resolved", check=_okta_status("priya.sharma", "RECOVERY", 1)),
+    Case("suspended user is not reset", "password-reset", "jordan", "lisa.wong", "reset my password please", "escalated", error_code="user_not_active", check=_okta_status("lisa.wong", "SUSPENDED", 0)),
+    Case("unknown user", "password-reset", "jordan", "nobody.here", "I forgot my password", "escalated", error_code="user_not_found"),
+    Case("supervised, manager approves", "password-reset", "jordan", "john.miller", "password expired", "resolved", autonomy="supervised", approve=True, check=_okta_status("john.miller", "RECOVERY", 1)),
+    Case("supervised, manager rejects", "password-reset", "jordan", "john.miller", "password expired", "escalated", autonomy="supervised", approve=False, error_code="approval_rejected", check=_okta_status("john.miller", "PASSWORD_EXPIRED", 0)),
 )

@@ -9,7 +9,7 @@ Nothing in a ticket's text is an input, so no ticket can widen what a coworker m
 3. holds-skill      the skill is in its manifest
 4. holds-scope      the step's system and scope are granted to it
 5. within-budget    its budget for the period is not spent
-6. approved         a supervised skill's step has its manager's approval (or waits for it)
+6. approved         a supervised skill's destructive step has its manager's approval (or waits for it)
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Decision:
     awaiting_approval: bool = False
 
 
-def authorize(facts: Facts, *, skill: str, system: str | None = None, scope: str | None = None) -> Decision:
+def authorize(facts: Facts, *, skill: str, system: str | None = None, scope: str | None = None, destructive: bool = False) -> Decision:
     """Decide on running ``skill`` (and, for a step, one action ``system:scope``) as ``facts.coworker``."""
     who = f"coworker {facts.coworker!r}"
     inputs: dict[str, Any] = {"coworker": facts.coworker, "version": facts.version, "skill": skill}
@@ -67,9 +67,11 @@ def authorize(facts: Facts, *, skill: str, system: str | None = None, scope: str
         if facts.budget.exhausted:
             return Decision(False, "within-budget", f"budget {facts.budget.budget} is spent: {facts.budget.spent_usd} of {facts.budget.limit_usd} USD in {facts.budget.period}", inputs)
     autonomy = manifest.autonomy_for(skill)
-    inputs["autonomy"] = autonomy.value
+    inputs |= {"autonomy": autonomy.value, "destructive": destructive}
     if autonomy is Autonomy.autonomous:
         return Decision(True, "holds-scope", f"{who} holds {skill!r} and {system}:{scope}, and acts on its own for this skill", inputs)
+    if not destructive:
+        return Decision(True, "holds-scope", f"{who} holds {skill!r} and {system}:{scope}; the step changes nothing that needs approval", inputs)
     approver = manifest.manager.handle if manifest.manager else None
     inputs["approver"] = approver
     if facts.approval is None:

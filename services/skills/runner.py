@@ -12,8 +12,10 @@ authorisation applies.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,6 +36,7 @@ from contracts.events import (
     PolicyAllowed,
     PolicyDecision,
     PolicyDenied,
+    Question,
     Resolution,
     SkillCompleted,
     SkillFailed,
@@ -43,7 +46,9 @@ from contracts.events import (
     SkillRequested,
     SkillStep,
     StepRecord,
+    TicketAnswered,
     TicketEscalated,
+    TicketQuestion,
     TicketResolved,
     Turn,
 )
@@ -53,20 +58,28 @@ from services.skills import credentials
 from services.skills.credentials import Vault
 from services.skills.policy import Decision, Facts, authorize, delegation
 from services.skills.registry import Registry
-from services.skills.skill import Skill, Step, StepContext, StepFailed
+from services.skills.connectors.errors import ApiError
+from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
+from services.skills.systems import Systems
 
 
 @dataclass(frozen=True)
 class StepRun:
-    status: str  # done | failed
+    status: str  # done | failed | asking (not stored: the request waits for the requester's answer)
     outputs: Mapping[str, Any]
     error_code: str | None = None
     error: str | None = None
     decision: dict[str, Any] | None = None
+    attempts: int = 1
+    field: str | None = None  # what an asking step needs
 
 
 def idempotency_key(request: SkillRequested, step: int) -> str:
     return f"{request.data.ticket_id}:{request.data.skill}:{step}"
+
+
+def undo_key(request: SkillRequested, step: int) -> str:
+    return f"{idempotency_key(request, step)}:undo"
 
 
 def approval_id(request: SkillRequested, step: int) -> str:
@@ -76,26 +89,83 @@ def approval_id(request: SkillRequested, step: int) -> str:
 async def recorded(conn: asyncpg.Connection, event: SkillRequested, number: int) -> StepRun | None:
     """The step's recorded outcome, if it counts for this request: a done step always does; a
     refused one only for the request it refused (a new request may try again)."""
-    row = await conn.fetchrow("SELECT status, outputs, error_code, error, request_id, decision FROM step_runs WHERE idempotency_key = $1", idempotency_key(event, number))
+    row = await conn.fetchrow("SELECT status, outputs, error_code, error, request_id, decision, attempts FROM step_runs WHERE idempotency_key = $1", idempotency_key(event, number))
     if row is None or (row["status"] != "done" and row["request_id"] != event.id):
         return None
-    return StepRun(row["status"], json.loads(row["outputs"]), row["error_code"], row["error"], json.loads(row["decision"]) if row["decision"] else None)
+    return StepRun(row["status"], json.loads(row["outputs"]), row["error_code"], row["error"], json.loads(row["decision"]) if row["decision"] else None, row["attempts"])
 
 
-async def execute(pool: asyncpg.Pool, step: Step, number: int, event: SkillRequested, earlier: Mapping[str, Mapping[str, Any]], *, credential: str | None, decision: Decision) -> StepRun:
-    """Run an authorised step unless its outcome is already recorded; either way return the outcome."""
+async def execute(
+    pool: asyncpg.Pool,
+    step: Step,
+    number: int,
+    event: SkillRequested,
+    earlier: Mapping[str, Mapping[str, Any]],
+    *,
+    credential: str | None,
+    decision: Decision,
+    systems: Systems | None = None,
+    backoff_s: float = 0.2,
+) -> StepRun:
+    """Run an authorised step unless its outcome is already recorded; either way return the outcome.
+
+    Each attempt runs in a savepoint under the step's time limit; a transient failure (429, 5xx,
+    unreachable, timeout) is retried with exponential backoff, and the outcome is stored with the
+    action in one transaction, so the step happens at most once."""
     key = idempotency_key(event, number)
+    systems = systems or Systems()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
         if (already := await recorded(conn, event, number)) is not None:
             return already
         try:
-            async with conn.transaction():  # a savepoint: a refused action leaves nothing behind
-                outputs = await step.run(StepContext(conn, event.data, key, earlier, credential))
-            run = StepRun("done", outputs, decision=_decision_record(decision))
-        except StepFailed as failed:
-            run = StepRun("failed", {}, failed.code, failed.reason, _decision_record(decision))
+            connector = systems.open(step.system, conn, credential)
+        except ApiError as exc:
+            run = StepRun("failed", {}, "not_connected", exc.summary, _decision_record(decision))
+        else:
+            run = await _attempt(step, StepContext(conn, event.data, key, earlier, credential, connector), step.run, decision, backoff_s)
         await _store(conn, event, number, run)
+        return run
+
+
+async def _attempt(step: Step, ctx: StepContext, action: Callable[[StepContext], Awaitable[dict[str, Any]]], decision: Decision | None, backoff_s: float) -> StepRun:
+    """``action`` under the step's time limit and retries; a refusal or an exhausted retry is a failed run."""
+    last = ""
+    for attempt in range(1, step.attempts + 1):
+        try:
+            async with ctx.conn.transaction():  # a savepoint: a refused or timed-out action leaves nothing behind
+                outputs = await asyncio.wait_for(action(ctx), step.timeout_s)
+            return StepRun("done", outputs, decision=_decision_record(decision), attempts=attempt)
+        except StepFailed as failed:
+            return StepRun("failed", {}, failed.code, failed.reason, _decision_record(decision), attempts=attempt)
+        except NeedInput as need:
+            return StepRun("asking", {}, "needs_input", need.question, _decision_record(decision), attempts=attempt, field=need.field)
+        except ApiError as exc:
+            if not exc.transient:
+                code = "credential_refused" if exc.status == 401 else "system_refused"
+                return StepRun("failed", {}, code, f"{step.system} refused: {exc.summary} ({exc.code})", _decision_record(decision), attempts=attempt)
+            last = f"{step.system} answered {exc.status} {exc.code}: {exc.summary}"
+        except TimeoutError:
+            last = f"{step.system} did not finish {step.name} within {step.timeout_s:g} s"
+        if attempt < step.attempts:
+            await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
+    return StepRun("failed", {}, "system_unavailable", f"{last} (gave up after {step.attempts} attempts)", _decision_record(decision), attempts=step.attempts)
+
+
+async def compensate(pool: asyncpg.Pool, skill: Skill, number: int, event: SkillRequested, outputs: Mapping[str, Any], *, credential: str | None, systems: Systems, backoff_s: float = 0.2) -> StepRun:
+    """Undo step ``number`` (done earlier in this request), at most once."""
+    step = skill.steps[number - 1]
+    assert step.compensate is not None
+    key = undo_key(event, number)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
+        row = await conn.fetchrow("SELECT status, outputs, error_code, error, attempts FROM step_runs WHERE idempotency_key = $1", key)
+        if row is not None:
+            return StepRun(row["status"], json.loads(row["outputs"]), row["error_code"], row["error"], attempts=row["attempts"])
+        ctx = StepContext(conn, event.data, key, {step.name: outputs}, credential, systems.open(step.system, conn, credential))
+        undo = step.compensate
+        run = await _attempt(step, ctx, lambda c: undo(c, outputs), None, backoff_s)
+        await _store(conn, event, number, run, key=key, kind="compensation")
         return run
 
 
@@ -110,14 +180,16 @@ async def refuse(pool: asyncpg.Pool, event: SkillRequested, number: int, decisio
     return run
 
 
-async def _store(conn: asyncpg.Connection, event: SkillRequested, number: int, run: StepRun) -> None:
+async def _store(conn: asyncpg.Connection, event: SkillRequested, number: int, run: StepRun, *, key: str | None = None, kind: str = "action") -> None:
+    if run.status == "asking":
+        return  # nothing happened; the request waits for an answer and runs the step again
     await conn.execute(
-        "INSERT INTO step_runs (idempotency_key, ticket_id, skill, step, coworker, status, outputs, error_code, error, request_id, decision)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO step_runs (idempotency_key, ticket_id, skill, step, coworker, status, outputs, error_code, error, request_id, decision, kind, attempts)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         " ON CONFLICT (idempotency_key) DO UPDATE SET status = excluded.status, outputs = excluded.outputs,"
         " error_code = excluded.error_code, error = excluded.error, request_id = excluded.request_id,"
-        " decision = excluded.decision, finished_at = now()",
-        idempotency_key(event, number),
+        " decision = excluded.decision, attempts = excluded.attempts, finished_at = now()",
+        key or idempotency_key(event, number),
         event.data.ticket_id,
         event.data.skill,
         number,
@@ -128,18 +200,37 @@ async def _store(conn: asyncpg.Connection, event: SkillRequested, number: int, r
         run.error,
         event.id,
         json.dumps(run.decision) if run.decision else None,
+        kind,
+        run.attempts,
     )
 
 
-def _decision_record(decision: Decision) -> dict[str, Any]:
+def _decision_record(decision: Decision | None) -> dict[str, Any] | None:
+    if decision is None:
+        return None
     return {"allowed": decision.allowed, "rule": decision.rule, "reason": decision.reason, "inputs": redact(decision.inputs)}
 
 
 class Runner:
-    def __init__(self, database: Database, registry: Registry, vault: Vault, skills: Mapping[str, Skill], catalog: Catalog, *, source: str, queue: str, max_hops: int = 3) -> None:
+    def __init__(
+        self,
+        database: Database,
+        registry: Registry,
+        vault: Vault,
+        skills: Mapping[str, Skill],
+        catalog: Catalog,
+        *,
+        source: str,
+        queue: str,
+        max_hops: int = 3,
+        systems: Systems | None = None,
+        backoff_s: float = 0.2,
+    ) -> None:
         self.database, self.registry, self.vault = database, registry, vault
         self.skills, self.catalog = skills, catalog
         self.source, self.queue, self.max_hops = source, queue, max_hops
+        self.systems = systems or Systems()
+        self.backoff_s = backoff_s
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -153,8 +244,8 @@ class Runner:
 
     async def run(self, event: SkillRequested) -> list[Envelope]:
         """The events that record this request's decisions, steps and outcome, in order."""
-        events = await self._run(event)
-        if not events or not isinstance(events[-1], ApprovalRequested):
+        events = await self._run(await self._with_answers(event))
+        if not events or not isinstance(events[-1], ApprovalRequested | TicketQuestion):
             # The request is over (done, refused, failed or handed on): nothing waits any more. The
             # row stays, so a redelivered decision replays this outcome rather than losing it.
             await self.pool.execute("UPDATE pending_requests SET finished_at = coalesce(finished_at, now()) WHERE request_id = $1", event.id)
@@ -175,18 +266,35 @@ class Runner:
             available = ", ".join(sorted(self.skills))
             reason = f"this deployment does not run {request.skill!r} yet; it runs: {available}"
             return self._failed(event, facts, "skill_unavailable", reason, step=None, tried=[], to_manager=False)
+        spec = self.catalog.get(request.skill)
+        for needed in spec.inputs if spec else []:
+            if not str(request.inputs.get(needed.name, "")).strip():
+                return await self._ask_requester(event, needed.name, needed.question, step=None)
         return await self._steps(event, skill)
+
+    async def _with_answers(self, event: SkillRequested) -> SkillRequested:
+        """The request with what its requester has answered since (the request itself never changes)."""
+        rows = await self.pool.fetch("SELECT field, value FROM answers WHERE ticket_id = $1", event.data.ticket_id)
+        if not rows:
+            return event
+        inputs = {**{r["field"]: r["value"] for r in rows}, **event.data.inputs}
+        return event.model_copy(update={"data": event.data.model_copy(update={"inputs": inputs})})
 
     async def _steps(self, event: SkillRequested, skill: Skill) -> list[Envelope]:
         request = event.data
         out: list[Envelope] = []
         outputs: dict[str, Mapping[str, Any]] = {}
         tried: list[Attempt] = []
+        done: list[int] = []
+        started = time.monotonic()
         for number, step in enumerate(skill.steps, start=1):
             async with self.pool.acquire() as conn:
                 run = await recorded(conn, event, number)
             facts = await self.facts(request)
             if run is None:
+                if number > 1 and (spent := time.monotonic() - started) > skill.time_budget_s:
+                    reason = f"{skill.name} ran {spent:.1f} s, past its budget of {skill.time_budget_s:g} s, before step {number} ({step.name})"
+                    return out + await self._undo(event, skill, done, outputs, facts, "time_budget_exceeded", reason, number, tried)
                 decision = await self._decide(event, facts, step, number)
                 if decision.awaiting_approval:
                     return out + await self._ask(event, facts, step, number, decision)
@@ -195,31 +303,88 @@ class Runner:
                 else:
                     async with self.pool.acquire() as conn:
                         secret = await credentials.credential(conn, self.vault, request.coworker, step.system, request.coworker_version)
-                    run = await execute(self.pool, step, number, event, outputs, credential=secret, decision=decision)
+                    run = await execute(self.pool, step, number, event, outputs, credential=secret, decision=decision, systems=self.systems, backoff_s=self.backoff_s)
             if run.decision is not None:
                 out.append(self._decision_event(event, facts, _decision_from(run.decision), number, step))
             what = f"{step.name} ({step.system} {step.operation})"
+            if run.status == "asking":
+                assert run.field is not None
+                return out + await self._ask_requester(event, run.field, run.error or "", step=number)
             if run.status == "failed":
                 authorised = run.decision is None or run.decision["allowed"]
                 if authorised:
                     out.append(self._step_event(event, step, number, run))
                 tried.append(Attempt(what=what, outcome="failed" if authorised else "not_attempted", detail=run.error or ""))
-                to_manager = run.error_code in {"policy_denied", "approval_rejected"}
-                return out + self._failed(event, facts, run.error_code or "step_failed", run.error or "", step=number, tried=tried, to_manager=to_manager)
+                return out + await self._undo(event, skill, done, outputs, facts, run.error_code or "step_failed", run.error or "", number, tried)
             out.append(self._step_event(event, step, number, run))
             tried.append(Attempt(what=what, outcome="succeeded"))
             outputs[step.name] = run.outputs
+            done.append(number)
         summary = skill.summarise(outputs)
         actor = Actor.coworker(request.coworker)
         out.append(event.caused(SkillCompleted, SkillOutcome(ticket_id=request.ticket_id, skill=skill.name, coworker=request.coworker, steps=len(skill.steps), summary=summary), source=self.source, actor=actor))
         out.append(event.caused(TicketResolved, Resolution(ticket_id=request.ticket_id, ticket=request.ticket, resolution=summary, skill=skill.name), source=self.source, actor=actor))
         return out
 
+    async def _undo(self, event: SkillRequested, skill: Skill, done: list[int], outputs: Mapping[str, Mapping[str, Any]], facts: Facts, code: str, reason: str, failed: int, tried: list[Attempt]) -> list[Envelope]:
+        """A step failed: undo the earlier steps that can be undone, newest first, then hand the ticket on."""
+        request = event.data
+        out: list[Envelope] = []
+        undone: list[str] = []
+        for number in reversed(done):
+            step = skill.steps[number - 1]
+            if step.compensate is None:
+                continue
+            async with self.pool.acquire() as conn:
+                secret = await credentials.credential(conn, self.vault, request.coworker, step.system, request.coworker_version)
+            run = await compensate(self.pool, skill, number, event, outputs[step.name], credential=secret, systems=self.systems, backoff_s=self.backoff_s)
+            out.append(self._step_event(event, step, number, run, kind="compensation"))
+            tried.append(Attempt(what=f"undo {step.name} ({step.system})", outcome="succeeded" if run.status == "done" else "failed", detail=run.error or ""))
+            if run.status == "done":
+                undone.append(step.name)
+        to_manager = code in {"policy_denied", "approval_rejected"}
+        return out + self._failed(event, facts, code, reason, step=failed, tried=tried, to_manager=to_manager, compensated=undone)
+
+    async def _ask_requester(self, event: SkillRequested, field: str, question: str, *, step: int | None) -> list[Envelope]:
+        """Park the request and ask its requester; ``ticket.answered`` resumes it (``answered``)."""
+        request = event.data
+        ask_id = derived_event_id(event.id, "question", field)
+        await self.pool.execute(
+            "INSERT INTO pending_requests (request_id, approval_id, event, waiting_for, ticket_id, field) VALUES ($1, $2, $3, 'answer', $4, $5)"
+            " ON CONFLICT (request_id) DO UPDATE SET approval_id = excluded.approval_id, event = excluded.event, waiting_for = 'answer',"
+            " ticket_id = excluded.ticket_id, field = excluded.field, finished_at = NULL",
+            event.id,
+            ask_id,
+            event.model_dump_json(by_alias=True),
+            request.ticket_id,
+            field,
+        )
+        spec = self.catalog.get(request.skill)
+        question_data = Question(ticket_id=request.ticket_id, category=spec.category if spec else "Miscellaneous", skill=request.skill, field=field, question=question[:500], to=request.ticket.requester)
+        return [event.caused(TicketQuestion, question_data, source=self.source, actor=Actor.coworker(request.coworker), ordinal=f"ask:{field}")]
+
+    async def answered(self, answer: TicketAnswered) -> list[Envelope]:
+        """The requester answered: keep the answer and resume the request that asked, if one did."""
+        row = await self.pool.fetchrow(
+            "SELECT event, field FROM pending_requests WHERE ticket_id = $1 AND waiting_for = 'answer' AND finished_at IS NULL ORDER BY waiting_since DESC LIMIT 1",
+            answer.data.ticket_id,
+        )
+        if row is None:
+            return []  # not ours to resume (triage asked, or it is over)
+        await self.pool.execute(
+            "INSERT INTO answers (ticket_id, field, value, answer_id) VALUES ($1, $2, $3, $4) ON CONFLICT (ticket_id, field) DO NOTHING",
+            answer.data.ticket_id,
+            row["field"],
+            answer.data.text,
+            answer.id,
+        )
+        return await self.run(SkillRequested.model_validate_json(row["event"]))
+
     async def _decide(self, event: SkillRequested, facts: Facts, step: Step, number: int) -> Decision:
         row = await self.pool.fetchrow("SELECT granted, decided_by FROM approvals WHERE approval_id = $1", approval_id(event, number))
         if row is not None:
             facts = replace(facts, approval=row["granted"], approval_by=row["decided_by"])
-        return authorize(facts, skill=event.data.skill, system=step.system, scope=step.operation)
+        return authorize(facts, skill=event.data.skill, system=step.system, scope=step.operation, destructive=step.destructive)
 
     async def _ask(self, event: SkillRequested, facts: Facts, step: Step, number: int, decision: Decision) -> list[Envelope]:
         """Park the request and ask the manager; nothing waits in memory."""
@@ -317,7 +482,7 @@ class Runner:
         kind = PolicyAllowed if decision.allowed else PolicyDenied
         return (cause or event).caused(kind, data, source=self.source, actor=Actor.system("policy"), ordinal=f"{event.id}:{ordinal}", subject=request.ticket_id)
 
-    def _step_event(self, event: SkillRequested, step: Step, number: int, run: StepRun) -> SkillStep:
+    def _step_event(self, event: SkillRequested, step: Step, number: int, run: StepRun, *, kind: str = "action") -> SkillStep:
         request = event.data
         record = StepRecord(
             ticket_id=request.ticket_id,
@@ -327,22 +492,25 @@ class Runner:
             name=step.name,
             system=step.system,
             operation=step.operation,
-            idempotency_key=idempotency_key(event, number),
+            idempotency_key=undo_key(event, number) if kind == "compensation" else idempotency_key(event, number),
+            kind=kind,  # type: ignore[arg-type]
+            attempts=run.attempts,
             status=run.status,  # type: ignore[arg-type]
             inputs=redact(step.describe(request)),
             outputs=redact(dict(run.outputs)),
             error=(run.error or "")[:500] or None,
         )
-        return event.caused(SkillStep, record, source=self.source, actor=Actor.coworker(request.coworker), ordinal=number)
+        ordinal = number if kind == "action" else f"{number}:undo"
+        return event.caused(SkillStep, record, source=self.source, actor=Actor.coworker(request.coworker), ordinal=ordinal)
 
-    def _failed(self, event: SkillRequested, facts: Facts, code: str, reason: str, *, step: int | None, tried: list[Attempt], to_manager: bool = True) -> list[Envelope]:
+    def _failed(self, event: SkillRequested, facts: Facts, code: str, reason: str, *, step: int | None, tried: list[Attempt], to_manager: bool = True, compensated: list[str] | None = None) -> list[Envelope]:
         """The skill stops; a person gets the ticket with everything: the coworker's manager when
         the coworker was not allowed, the service desk when the work itself failed."""
         request = event.data
         actor = Actor.coworker(request.coworker)
         manager = facts.manifest.manager if facts.manifest else None
         queue = manager.handle if (to_manager and manager) else self.queue
-        failure = SkillFailure(ticket_id=request.ticket_id, skill=request.skill, coworker=request.coworker, failed_step=step, error_code=code, reason=reason[:500])
+        failure = SkillFailure(ticket_id=request.ticket_id, skill=request.skill, coworker=request.coworker, failed_step=step, error_code=code, reason=reason[:500], compensated=compensated or [])
         ticket = request.ticket
         chain = f" (handed on by {' -> '.join(request.delegation.chain)})" if request.delegation else ""
         escalation = Escalation(

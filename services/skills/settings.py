@@ -17,3 +17,5 @@ class SkillsSettings(ServiceSettings):
     workforce_secrets_key: SecretStr | None = None
     #: How many times work may be handed down to a sub-agent.
     delegation_max_hops: int = Field(default=3, ge=1, le=10)
+    #: Systems connected for real instead of their sandbox: name -> API base URL (e.g. {"okta": "https://acme.okta.com"}).
+    skills_real_systems: dict[str, str] = {}

@@ -1,4 +1,11 @@
-"""What a skill is: a named, bounded list of at most five steps, each one action on one system."""
+"""What a skill is: a named, bounded list of at most five steps, each one action on one system.
+
+A step says which tool scope it needs, whether it is *destructive* (it changes something a person
+would want to approve: a supervised coworker asks its manager first; an autonomous one does not),
+how long one attempt may take and how often a transient failure is retried, and how to undo it
+(its *compensation*) if a later step fails. A skill also has a time budget: past it, it stops
+before its next step and a person takes over.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,8 @@ from contracts.events import SkillRequest
 
 MAX_STEPS = 5
 
+Outputs = Mapping[str, Mapping[str, Any]]
+
 
 class StepFailed(Exception):
     """The system refused the action (not an outage): the skill stops and a human takes over."""
@@ -21,13 +30,27 @@ class StepFailed(Exception):
         self.code, self.reason = code, reason
 
 
+class NeedInput(Exception):
+    """The step cannot go on without something only the requester knows: ask them, and resume when
+    they answer (their answer becomes the request's input ``field``)."""
+
+    def __init__(self, field: str, question: str) -> None:
+        super().__init__(f"{field}: {question}")
+        self.field, self.question = field, question
+
+
 @dataclass(frozen=True)
 class StepContext:
-    conn: asyncpg.Connection  # the sandbox's connection, inside the step's transaction
+    conn: asyncpg.Connection  # the step's transaction: step state, and the sandbox when the system is sandboxed
     request: SkillRequest
     idempotency_key: str
-    earlier: Mapping[str, Mapping[str, Any]]  # outputs of the steps before, by step name
+    earlier: Outputs  # outputs of the steps before, by step name
     credential: str | None = None  # the coworker's own credential for the step's system; never logged
+    system: Any = None  # the connector for the step's system (sandbox or real), opened with ``credential``
+
+    @property
+    def inputs(self) -> Mapping[str, Any]:
+        return self.request.inputs
 
 
 @dataclass(frozen=True)
@@ -37,16 +60,35 @@ class Step:
     operation: str  # the tool scope the step needs, e.g. users.reset_password
     run: Callable[[StepContext], Awaitable[dict[str, Any]]]
     describe: Callable[[SkillRequest], dict[str, Any]] = lambda request: {}  # the step's inputs, for the record
+    #: Changes something a person would want to approve; a supervised coworker asks first.
+    destructive: bool = False
+    #: Undoes the step's effect (given the context and the step's own outputs) when a later step fails.
+    compensate: Callable[[StepContext, Mapping[str, Any]], Awaitable[dict[str, Any]]] | None = None
+    #: One attempt's time limit, and how many attempts a transient failure (outage, timeout, 429/5xx) gets.
+    timeout_s: float = 10.0
+    attempts: int = 3
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.timeout_s <= 0:
+            raise ValueError(f"step {self.name!r}: attempts must be >= 1 and timeout_s > 0")
 
 
 @dataclass(frozen=True)
 class Skill:
     name: str
     steps: tuple[Step, ...]
-    summarise: Callable[[Mapping[str, Mapping[str, Any]]], str]
+    summarise: Callable[[Outputs], str]
+    #: Wall-clock budget from the request's first step; past it the skill stops before its next step.
+    time_budget_s: float = 120.0
     systems: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.steps) <= MAX_STEPS:
             raise ValueError(f"skill {self.name!r} has {len(self.steps)} steps; a skill has 1 to {MAX_STEPS}")
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"skill {self.name!r} has two steps with the same name")
         object.__setattr__(self, "systems", frozenset(s.system for s in self.steps))
+
+    def step_number(self, name: str) -> int:
+        return next(i for i, s in enumerate(self.steps, start=1) if s.name == name)

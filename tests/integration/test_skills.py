@@ -192,16 +192,16 @@ async def test_a_scope_missing_from_the_manifest_is_refused_before_the_system_is
 
 
 async def test_the_okta_sandbox_itself_refuses_a_scope_the_coworkers_token_does_not_carry(db: Database, vault: Vault) -> None:
-    from services.skills.sandbox import okta
+    from services.skills.sandbox import okta, tokens
 
     async with db.pool.acquire() as conn:
-        token = await okta.issue_token(conn, "jordan", 1, ["users.read"])
-        caller = await okta.authenticate(conn, token)
+        token = await tokens.issue(conn, "okta", "jordan", 1, ["users.read"])
+        directory = okta.OktaSandbox(conn, token)
         with pytest.raises(okta.OktaError, match="E0000006"):
-            await okta.reset_password(conn, caller, "00u0", idempotency_key="k", ticket_id="T")
-        await okta.revoke_tokens(conn, "jordan")
+            await directory.reset_password("00u0", idempotency_key="k", ticket_id="T")
+        await tokens.revoke(conn, "jordan")
         with pytest.raises(okta.OktaError, match="E0000011"):
-            await okta.authenticate(conn, token)
+            await okta.OktaSandbox(conn, token).get_user("ana.silva@acme.example")
 
 
 async def test_each_coworker_has_its_own_sealed_credential_per_system(org: Org, db: Database, vault: Vault) -> None:
@@ -216,7 +216,7 @@ async def test_each_coworker_has_its_own_sealed_credential_per_system(org: Org, 
 async def test_offboarding_revokes_the_coworkers_credentials_and_tokens(org: Org, runner: Runner, db: Database) -> None:
     await org.set("jordan", state="offboarded")
     assert await db.pool.fetchval("SELECT count(*) FROM skills.credentials WHERE coworker = 'jordan' AND revoked_at IS NULL") == 0
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_api_tokens WHERE coworker = 'jordan' AND revoked_at IS NULL") == 0
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.sandbox_api_tokens WHERE coworker = 'jordan' AND revoked_at IS NULL") == 0
     events = await runner.run(request("ana.silva"))
     assert events[0].data.rule == "coworker-active" and "is offboarded" in events[0].data.reason
 
@@ -224,7 +224,7 @@ async def test_offboarding_revokes_the_coworkers_credentials_and_tokens(org: Org
 # --- supervised steps and approvals -----------------------------------------------------------
 
 
-SUPERVISED = 2  # the version of jordan that must ask before each action
+SUPERVISED = 2  # the version of jordan that must ask before each destructive action
 
 
 async def supervised_jordan(org: Org) -> None:
@@ -235,47 +235,45 @@ async def test_a_supervised_step_waits_for_the_manager_then_runs_when_approved(o
     await supervised_jordan(org)
     requested = request("ana.silva", version=SUPERVISED)
     waiting = await runner.run(requested)
-    assert [type(e) for e in waiting] == [ApprovalRequested]
-    asked = waiting[0]
-    assert (asked.data.approver, asked.data.step, asked.data.operation) == ("priya.raman", 1, "users.read")
+    assert [type(e) for e in waiting] == [PolicyAllowed, SkillStep, ApprovalRequested], "looking the user up changes nothing: no approval"
+    asked = waiting[-1]
+    assert (asked.data.approver, asked.data.step, asked.data.operation) == ("priya.raman", 2, "users.reset_password")
+    assert await resets(db) == 0
     again = await runner.run(requested)
     assert [(e.id, e.data) for e in again] == [(e.id, e.data) for e in waiting], "a redelivery asks again with the same id, and waits"
-    after_first = await runner.decided(approve(asked))
-    assert [type(e) for e in after_first] == [PolicyAllowed, SkillStep, ApprovalRequested]
-    done = await runner.decided(approve(after_first[-1]))
+    done = await runner.decided(approve(asked))
     assert isinstance(done[-1], TicketResolved)
-    assert [e.data.rule for e in done if isinstance(e, PolicyAllowed)] == ["approved", "approved"]
+    assert [e.data.rule for e in done if isinstance(e, PolicyAllowed)] == ["holds-scope", "approved"]
     assert await resets(db) == 1
 
 
 async def test_an_approval_from_anyone_but_the_manager_changes_nothing(org: Org, runner: Runner, db: Database) -> None:
     await supervised_jordan(org)
-    (asked,) = await runner.run(request("ana.silva", version=SUPERVISED))
+    *_, asked = await runner.run(request("ana.silva", version=SUPERVISED))
     (refused,) = await runner.decided(approve(asked, by="mallory"))
     assert isinstance(refused, PolicyDenied)
     assert "came from human:mallory, not from the manager human:priya.raman" in refused.data.reason
     assert await db.pool.fetchval("SELECT count(*) FROM skills.approvals") == 0
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs") == 0
+    assert await resets(db) == 0
 
 
 async def test_a_rejected_action_is_not_taken_and_the_manager_gets_the_ticket(org: Org, runner: Runner, db: Database) -> None:
     await supervised_jordan(org)
-    (asked,) = await runner.run(request("ana.silva", version=SUPERVISED))
+    *_, asked = await runner.run(request("ana.silva", version=SUPERVISED))
     events = await runner.decided(approve(asked, grant=False))
-    assert [type(e) for e in events] == [PolicyDenied, SkillFailed, TicketEscalated]
-    assert events[1].data.error_code == "approval_rejected"
-    assert events[2].data.queue == "priya.raman"
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs WHERE status = 'done'") == 0
+    assert [type(e) for e in events] == [PolicyAllowed, SkillStep, PolicyDenied, SkillFailed, TicketEscalated]
+    assert events[3].data.error_code == "approval_rejected"
+    assert events[4].data.queue == "priya.raman"
+    assert await resets(db) == 0
 
 
 async def test_a_coworker_suspended_mid_flight_stops_before_its_next_step(org: Org, runner: Runner, db: Database) -> None:
     await supervised_jordan(org)
     requested = request("ana.silva", version=SUPERVISED)
-    (asked,) = await runner.run(requested)
-    after_first = await runner.decided(approve(asked))  # step 1 ran; step 2 waits
-    assert isinstance(after_first[-1], ApprovalRequested)
+    *_, asked = await runner.run(requested)  # step 1 ran; step 2 waits for the manager
+    assert isinstance(asked, ApprovalRequested)
     await org.set("jordan", state="suspended", version=SUPERVISED, autonomy={"password-reset": Autonomy.supervised})
-    events = await runner.decided(approve(after_first[-1]))
+    events = await runner.decided(approve(asked))
     denied = [e for e in events if isinstance(e, PolicyDenied)]
     assert [d.data.rule for d in denied] == ["coworker-active"]
     assert "is suspended; it takes no work and stops before its next step" in denied[0].data.reason
@@ -287,11 +285,10 @@ async def test_a_coworker_suspended_mid_flight_stops_before_its_next_step(org: O
 async def test_in_flight_work_finishes_on_the_version_it_started_on(org: Org, runner: Runner, db: Database) -> None:
     await supervised_jordan(org)
     started = request("ana.silva", version=SUPERVISED)
-    (asked,) = await runner.run(started)
+    *_, asked = await runner.run(started)
     await org.set("jordan", version=3, skills=[], autonomy={}, goals=[])  # v3 no longer holds password-reset
     assert (await runner.run(request("john.miller", version=3)))[0].data.rule == "holds-skill"
-    after_first = await runner.decided(approve(asked))
-    done = await runner.decided(approve(after_first[-1]))
+    done = await runner.decided(approve(asked))
     assert isinstance(done[-1], TicketResolved), "started on v2, finished on v2 with v2's credential"
 
 
@@ -359,25 +356,24 @@ async def test_a_new_version_keeps_the_previous_versions_credentials_for_work_in
     assert await live_versions() == {2, 3}
     await org.set("jordan", version=5, tone="Brisker still.")  # v4 was a draft that never went live
     assert await live_versions() == {3, 5}
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.okta_api_tokens WHERE coworker = 'jordan' AND version = 1 AND revoked_at IS NULL") == 0
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.sandbox_api_tokens WHERE coworker = 'jordan' AND version = 1 AND revoked_at IS NULL") == 0
 
 
 async def test_after_a_rejection_nothing_waits_and_a_late_approval_only_replays_the_refusal(org: Org, runner: Runner, db: Database) -> None:
     await supervised_jordan(org)
-    (asked,) = await runner.run(request("ana.silva", version=SUPERVISED))
+    *_, asked = await runner.run(request("ana.silva", version=SUPERVISED))
     refused = await runner.decided(approve(asked, grant=False))
     assert await db.pool.fetchval("SELECT count(*) FROM skills.pending_requests WHERE finished_at IS NULL") == 0
     late = await runner.decided(approve(asked))
     assert [e.id for e in late] == [e.id for e in refused], "the recorded outcome, again: nothing new happens"
-    assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs WHERE status = 'done'") == 0
+    assert await resets(db) == 0
 
 
 async def test_a_redelivered_approval_after_a_crash_re_emits_the_outcome_instead_of_losing_it(org: Org, runner: Runner, db: Database) -> None:
     await supervised_jordan(org)
-    (asked,) = await runner.run(request("ana.silva", version=SUPERVISED))
-    first = await runner.decided(approve(asked))
-    done = await runner.decided(approve(first[-1]))  # ...and the process died before these were sent
-    again = await runner.decided(approve(first[-1]))
+    *_, asked = await runner.run(request("ana.silva", version=SUPERVISED))
+    done = await runner.decided(approve(asked))  # ...and the process died before these were sent
+    again = await runner.decided(approve(asked))
     assert isinstance(done[-1], TicketResolved)
     assert [e.id for e in again] == [e.id for e in done]
     assert await resets(db) == 1

@@ -4,67 +4,41 @@ Mirrors the parts of Okta's Users API a password reset touches: ``GET /api/v1/us
 ``POST /api/v1/users/{id}/lifecycle/reset_password``, including their errors (E0000007 not found,
 E0000038 for an operation the user's status does not allow), and API tokens: every call carries the
 calling coworker's own token, and the sandbox refuses (401 E0000011, 403 E0000006) a revoked token or
-a scope the token does not carry, whatever the caller's code believes it may do.
+a scope the token does not carry, whatever the caller's code believes it may do. ``OktaSandbox`` is
+the Okta connector over it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
 import asyncpg
 
+from services.skills.connectors.errors import ApiError
+from services.skills.sandbox import tokens
+from services.skills.sandbox.tokens import Caller, digest
+
+SYSTEM = "okta"
+
 #: Statuses in which Okta lets an administrator reset the password.
 RESETTABLE = frozenset({"ACTIVE", "RECOVERY", "LOCKED_OUT", "PASSWORD_EXPIRED"})
 
 
-class OktaError(Exception):
+class OktaError(ApiError):
     """An error as Okta reports it: HTTP status, ``errorCode`` and ``errorSummary``."""
 
-    def __init__(self, status: int, code: str, summary: str) -> None:
-        super().__init__(f"{status} {code}: {summary}")
-        self.status, self.code, self.summary = status, code, summary
 
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling the API, as their token says: a coworker and the scopes its token carries."""
-
-    coworker: str
-    scopes: frozenset[str]
-
-    def require(self, scope: str) -> None:
-        if scope not in self.scopes:
-            raise OktaError(403, "E0000006", f"You do not have permission to perform the requested action ({self.coworker} lacks {scope})")
-
-
-async def issue_token(conn: asyncpg.Connection, coworker: str, version: int, scopes: list[str]) -> str:
-    """A new API token for ``coworker`` (as of manifest ``version``) carrying ``scopes``; its value is shown once."""
-    token = "00" + secrets.token_urlsafe(30)
-    await conn.execute("INSERT INTO okta_api_tokens (token_sha256, coworker, version, scopes) VALUES ($1, $2, $3, $4)", _digest(token), coworker, version, scopes)
-    return token
-
-
-async def revoke_tokens(conn: asyncpg.Connection, coworker: str, version: int | None = None) -> int:
-    """Revoke ``coworker``'s tokens (of one version, or all)."""
-    result = await conn.execute(
-        "UPDATE okta_api_tokens SET revoked_at = now() WHERE coworker = $1 AND ($2::int IS NULL OR version = $2) AND revoked_at IS NULL",
-        coworker,
-        version,
-    )
-    return int(result.split()[-1])
+def _require(caller: Caller, scope: str) -> None:
+    if not caller.may(scope):
+        raise OktaError(403, "E0000006", f"You do not have permission to perform the requested action ({caller.coworker} lacks {scope})")
 
 
 async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:
-    row = None if not token else await conn.fetchrow("SELECT coworker, scopes FROM okta_api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL", _digest(token))
-    if row is None:
+    caller = await tokens.authenticate(conn, SYSTEM, token)
+    if caller is None:
         raise OktaError(401, "E0000011", "Invalid token provided")
-    return Caller(row["coworker"], frozenset(row["scopes"]))
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return caller
 
 
 @dataclass(frozen=True)
@@ -89,7 +63,7 @@ class Reset:
 
 
 async def get_user(conn: asyncpg.Connection, caller: Caller, login_or_id: str) -> User:
-    caller.require("users.read")
+    _require(caller, "users.read")
     row = await conn.fetchrow(
         "SELECT id, login, email, first_name, last_name, status, country FROM okta_users WHERE login = lower($1) OR id = $1",
         login_or_id,
@@ -101,7 +75,7 @@ async def get_user(conn: asyncpg.Connection, caller: Caller, login_or_id: str) -
 
 async def reset_password(conn: asyncpg.Connection, caller: Caller, user_id: str, *, idempotency_key: str, ticket_id: str, send_email: bool = True) -> Reset:
     """Start the user's password recovery; the same idempotency key never resets twice."""
-    caller.require("users.reset_password")
+    _require(caller, "users.reset_password")
     requested_by = caller.coworker
     user = await conn.fetchrow("SELECT status, email FROM okta_users WHERE id = $1 FOR UPDATE", user_id)
     if user is None:
@@ -120,7 +94,7 @@ async def reset_password(conn: asyncpg.Connection, caller: Caller, user_id: str,
         " VALUES ($1, $2, $3, $4, $5, $6)",
         user_id,
         idempotency_key,
-        _digest(token),
+        digest(token),
         send_email,
         requested_by,
         ticket_id,
@@ -132,6 +106,25 @@ async def reset_password(conn: asyncpg.Connection, caller: Caller, user_id: str,
         "INSERT INTO okta_emails (user_id, to_address, template, token_sha256)"
         " SELECT id, email, 'password_reset', $2 FROM okta_users WHERE id = $1 RETURNING to_address",
         user_id,
-        _digest(token),
+        digest(token),
     )
     return Reset(user_id=user_id, status="RECOVERY", emailed_to=email)
+
+
+class OktaSandbox:
+    """The Okta connector over the sandbox, in the step's transaction, as the coworker its token names."""
+
+    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
+        self.conn, self._token = conn, token
+        self._caller: Caller | None = None
+
+    async def caller(self) -> Caller:
+        if self._caller is None:
+            self._caller = await authenticate(self.conn, self._token)
+        return self._caller
+
+    async def get_user(self, login_or_id: str) -> User:
+        return await get_user(self.conn, await self.caller(), login_or_id)
+
+    async def reset_password(self, user_id: str, *, idempotency_key: str, ticket_id: str, send_email: bool = True) -> Reset:
+        return await reset_password(self.conn, await self.caller(), user_id, idempotency_key=idempotency_key, ticket_id=ticket_id, send_email=send_email)

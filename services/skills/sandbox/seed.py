@@ -68,3 +68,12 @@ async def seed_okta(conn: asyncpg.Connection, count: int = 300) -> int:
         *map(list, zip(*employees(count), strict=True)),
     )
     return int(result.split()[-1])
+
+
+#: Every sandbox's seeder, in order (later ones may read what earlier ones put in).
+SEEDERS = (seed_okta,)
+
+
+async def seed_sandboxes(conn: asyncpg.Connection, count: int = 300) -> dict[str, int]:
+    """Seed every sandbox with the same fake org; return how many rows each seeder added."""
+    return {seeder.__name__.removeprefix("seed_"): await seeder(conn, count) for seeder in SEEDERS}

@@ -1,0 +1,33 @@
+"""Every skill this deployment runs, by name, and their sandbox cases. A skill in the catalog but not
+here is routed, then escalated with the reason; a skill here must be in the catalog (checked at start).
+To add a skill: a module with ``SKILLS`` and ``CASES``, listed in ``MODULES``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from contracts.catalog import Catalog
+from services.skills import password_reset
+from services.skills.cases import Case
+from services.skills.skill import Skill
+
+MODULES = (password_reset,)
+
+SKILLS: dict[str, Skill] = {skill.name: skill for module in MODULES for skill in module.SKILLS}
+CASES: tuple[Case, ...] = tuple(case for module in MODULES for case in module.CASES)
+
+
+def check(skills: Mapping[str, Skill], catalog: Catalog) -> None:
+    """Every skill run here is in the catalog, and every scope its steps use is one the catalog says it
+    needs (so what managers grant from the catalog is exactly what the steps use)."""
+    problems = []
+    for skill in skills.values():
+        spec = catalog.get(skill.name)
+        if spec is None:
+            problems.append(f"{skill.name} is not in the catalog")
+            continue
+        for step in skill.steps:
+            if step.operation not in spec.requires.get(step.system, []):
+                problems.append(f"{skill.name} step {step.name} uses {step.system}:{step.operation}, which the catalog does not list under requires")
+    if problems:
+        raise RuntimeError("the skills and the catalog disagree: " + "; ".join(problems))
