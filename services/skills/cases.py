@@ -4,7 +4,8 @@ Every skill declares its cases next to it (``CASES``); the tests play each once 
 ``bench/skills.py`` plays each eight times (pass^8). ``Workbench`` is the skills runtime without the
 broker: the coworkers as governance announced them, their credentials, and a ``Runner`` over a
 migrated, seeded schema. Playing a case answers the skill's questions and decides its approvals as
-the case says, so a whole conversation is one call.
+the case says, so a whole conversation is one call; then it delivers the request once more, as
+Kafka may, and the case's check runs after that (so it also proves nothing happened twice).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import asyncpg
 
 from contracts.catalog import Catalog
-from contracts.coworkers import Autonomy, CoworkerManifest, LifecycleState
+from contracts.coworkers import CoworkerManifest, LifecycleState
 from contracts.envelope import Actor, Envelope
 from contracts.events import (
     Answer,
@@ -79,6 +80,7 @@ class Played:
     events: list[Envelope]
     asked: list[str]  # fields the skill asked the requester for
     approvals: int  # approvals the skill asked for
+    redelivery: str | None = None  # what went wrong when the request was delivered again
 
     @property
     def outcome(self) -> str:
@@ -112,7 +114,8 @@ class Workbench:
 
     async def hire(self, name: str, *, state: str = "active", **changes: Any) -> int:
         """Announce ``name`` (with ``changes`` to its manifest) as a new version; return the version."""
-        manifest = self.workforce[name].model_copy(update=changes) if changes else self.workforce[name]
+        base = self.workforce[name]
+        manifest = CoworkerManifest.model_validate({**base.model_dump(), **changes}) if changes else base
         version = self._versions.get(name, 0) + 1
         self._versions[name] = version
         row = coworker_stated(manifest, state=state, version=version)
@@ -144,7 +147,7 @@ class Workbench:
         """Run the case's request to its end, answering questions and deciding approvals as the case says."""
         if case.autonomy is not None:
             manifest = self.workforce[case.coworker]
-            await self.hire(case.coworker, autonomy={**manifest.autonomy, case.skill: Autonomy(case.autonomy)})
+            await self.hire(case.coworker, autonomy={**manifest.autonomy, case.skill: case.autonomy})
         if case.prepare is not None:
             async with self.database.pool.acquire() as conn:
                 await case.prepare(conn)
@@ -165,6 +168,10 @@ class Workbench:
             else:
                 break
             played.events.extend(events)
+        # Kafka delivers at least once: the request again must replay its outcome, not act again.
+        again = await self.runner.run(requested)
+        if again and events and [e.id for e in again[-len(events):]] != [e.id for e in events]:
+            played.redelivery = f"a redelivered request ended differently: {[e.type for e in again]} after {[e.type for e in events]}"
         if case.check is not None:
             async with self.database.pool.acquire() as conn:
                 await case.check(conn, played.events)
@@ -173,6 +180,8 @@ class Workbench:
     def verdict(self, played: Played) -> str | None:
         """What is wrong with how the case went, or None when a person would accept it."""
         case = played.case
+        if played.redelivery:
+            return played.redelivery
         if played.outcome != case.expect:
             failure = played.failure
             why = f" ({failure.data.error_code}: {failure.data.reason})" if failure else ""

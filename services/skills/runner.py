@@ -78,6 +78,10 @@ def idempotency_key(request: SkillRequested, step: int) -> str:
     return f"{request.data.ticket_id}:{request.data.skill}:{step}"
 
 
+#: A skill past its time budget: the step it stopped before is recorded as never run.
+OVER_BUDGET = "time_budget_exceeded"
+
+
 def undo_key(request: SkillRequested, step: int) -> str:
     return f"{idempotency_key(request, step)}:undo"
 
@@ -88,9 +92,15 @@ def approval_id(request: SkillRequested, step: int) -> str:
 
 async def recorded(conn: asyncpg.Connection, event: SkillRequested, number: int) -> StepRun | None:
     """The step's recorded outcome, if it counts for this request: a done step always does; a
-    refused one only for the request it refused (a new request may try again)."""
-    row = await conn.fetchrow("SELECT status, outputs, error_code, error, request_id, decision, attempts FROM step_runs WHERE idempotency_key = $1", idempotency_key(event, number))
-    if row is None or (row["status"] != "done" and row["request_id"] != event.id):
+    refused or undone one only for the request it happened in (a new request may try again)."""
+    row = await conn.fetchrow(
+        "SELECT status, outputs, error_code, error, request_id, decision, attempts,"
+        " EXISTS (SELECT 1 FROM step_runs u WHERE u.idempotency_key = $2 AND u.status = 'done') AS undone"
+        " FROM step_runs WHERE idempotency_key = $1",
+        idempotency_key(event, number),
+        undo_key(event, number),
+    )
+    if row is None or ((row["status"] != "done" or row["undone"]) and row["request_id"] != event.id):
         return None
     return StepRun(row["status"], json.loads(row["outputs"]), row["error_code"], row["error"], json.loads(row["decision"]) if row["decision"] else None, row["attempts"])
 
@@ -159,7 +169,7 @@ async def compensate(pool: asyncpg.Pool, skill: Skill, number: int, event: Skill
     key = undo_key(event, number)
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
-        row = await conn.fetchrow("SELECT status, outputs, error_code, error, attempts FROM step_runs WHERE idempotency_key = $1", key)
+        row = await conn.fetchrow("SELECT status, outputs, error_code, error, attempts FROM step_runs WHERE idempotency_key = $1 AND request_id = $2", key, event.id)
         if row is not None:
             return StepRun(row["status"], json.loads(row["outputs"]), row["error_code"], row["error"], attempts=row["attempts"])
         ctx = StepContext(conn, event.data, key, {step.name: outputs}, credential, systems.open(step.system, conn, credential))
@@ -171,7 +181,11 @@ async def compensate(pool: asyncpg.Pool, skill: Skill, number: int, event: Skill
 
 async def refuse(pool: asyncpg.Pool, event: SkillRequested, number: int, decision: Decision, code: str) -> StepRun:
     """Record that a step was not authorised, so a redelivery replays the refusal."""
-    run = StepRun("failed", {}, code, decision.reason, _decision_record(decision))
+    return await _never_ran(pool, event, number, StepRun("failed", {}, code, decision.reason, _decision_record(decision)))
+
+
+async def _never_ran(pool: asyncpg.Pool, event: SkillRequested, number: int, run: StepRun) -> StepRun:
+    """Record why a step was not run, so a redelivery replays that instead of running it."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", idempotency_key(event, number))
         if (already := await recorded(conn, event, number)) is not None:
@@ -294,16 +308,17 @@ class Runner:
             if run is None:
                 if number > 1 and (spent := time.monotonic() - started) > skill.time_budget_s:
                     reason = f"{skill.name} ran {spent:.1f} s, past its budget of {skill.time_budget_s:g} s, before step {number} ({step.name})"
-                    return out + await self._undo(event, skill, done, outputs, facts, "time_budget_exceeded", reason, number, tried)
-                decision = await self._decide(event, facts, step, number)
-                if decision.awaiting_approval:
-                    return out + await self._ask(event, facts, step, number, decision)
-                if not decision.allowed:
-                    run = await refuse(self.pool, event, number, decision, "approval_rejected" if decision.rule == "approved" else "policy_denied")
-                else:
-                    async with self.pool.acquire() as conn:
-                        secret = await credentials.credential(conn, self.vault, request.coworker, step.system, request.coworker_version)
-                    run = await execute(self.pool, step, number, event, outputs, credential=secret, decision=decision, systems=self.systems, backoff_s=self.backoff_s)
+                    run = await _never_ran(self.pool, event, number, StepRun("failed", {}, OVER_BUDGET, reason))
+                if run is None:
+                    decision = await self._decide(event, facts, step, number)
+                    if decision.awaiting_approval:
+                        return out + await self._ask(event, facts, step, number, decision)
+                    if not decision.allowed:
+                        run = await refuse(self.pool, event, number, decision, "approval_rejected" if decision.rule == "approved" else "policy_denied")
+                    else:
+                        async with self.pool.acquire() as conn:
+                            secret = await credentials.credential(conn, self.vault, request.coworker, step.system, request.coworker_version)
+                        run = await execute(self.pool, step, number, event, outputs, credential=secret, decision=decision, systems=self.systems, backoff_s=self.backoff_s)
             if run.decision is not None:
                 out.append(self._decision_event(event, facts, _decision_from(run.decision), number, step))
             what = f"{step.name} ({step.system} {step.operation})"
@@ -311,7 +326,7 @@ class Runner:
                 assert run.field is not None
                 return out + await self._ask_requester(event, run.field, run.error or "", step=number)
             if run.status == "failed":
-                authorised = run.decision is None or run.decision["allowed"]
+                authorised = (run.decision is None or run.decision["allowed"]) and run.error_code != OVER_BUDGET
                 if authorised:
                     out.append(self._step_event(event, step, number, run))
                 tried.append(Attempt(what=what, outcome="failed" if authorised else "not_attempted", detail=run.error or ""))
