@@ -13,7 +13,9 @@ REDACTED = "[REDACTED]"
 
 _SECRET_WORDS = frozenset(
     {"password", "passwd", "pwd", "passphrase", "secret", "token", "credential", "credentials",
-     "authorization", "cookie", "otp", "pin", "apikey", "privatekey", "dsn"}
+     "authorization", "cookie", "otp", "pin", "apikey", "privatekey", "dsn",
+     # government identifiers: a tax or social-security number is as sensitive as a password
+     "pan", "ssn", "aadhaar"}
 )
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 

@@ -30,6 +30,7 @@ from runtime.service import Service
 from services.skills import credentials
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS, check
+from services.skills.mcp_server import Listener, SkillTools, serve
 from services.skills.registry import Registry
 from services.skills.runner import Runner
 from services.skills.sandbox.seed import seed_sandboxes
@@ -45,9 +46,10 @@ database = service.database(SCHEMA, Path(__file__).parent / "migrations", pool_s
 vault = Vault(settings.workforce_secrets_key)
 registry = Registry(service.table(COWORKER_STATE), service.table(BUDGET_STATE))
 catalog = load_catalog(settings.skills_catalog)
-systems = Systems(settings.skills_real_systems)
+systems = Systems(settings.skills_real_systems, mcp=settings.skills_mcp_servers)
 runner = Runner(database, registry, vault, SKILLS, catalog, source=service.source, queue=settings.skills_escalation_queue, max_hops=settings.delegation_max_hops, systems=systems)
 check(SKILLS, catalog)
+mcp_endpoint: list[Listener] = []
 
 
 @service.on_startup
@@ -71,9 +73,34 @@ async def reconcile_credentials() -> None:
             service.log.info("credentials", coworker=row.data.coworker, changes=changed)
 
 
+@service.after_startup
+async def start_mcp() -> None:
+    """Serve every skill as an MCP tool (``SKILLS_MCP_PORT``; 0 turns it off). A port in use is
+    logged and skipped: the service's work is its topics, not this door."""
+    if not settings.skills_mcp_port:
+        return
+    tools = SkillTools(runner, settings.workforce_secrets_key, service.publish)
+    try:
+        mcp_endpoint.append(await serve(lambda url: tools.app(url, host=settings.skills_mcp_host), settings.skills_mcp_host, settings.skills_mcp_port))
+    except OSError as exc:
+        service.log.error("MCP endpoint not started", host=settings.skills_mcp_host, port=settings.skills_mcp_port, error=str(exc))
+        return
+    service.log.info("MCP endpoint", url=mcp_endpoint[0].url, tools=len(tools.tools))
+
+
+async def stop_mcp() -> None:
+    """Stop taking MCP calls before the broker goes (a call's events are published as it ends)."""
+    while mcp_endpoint:
+        await mcp_endpoint.pop().stop()
+
+
+service.app.on_shutdown(stop_mcp)
+
+
 @service.consumer(SKILL_REQUESTED, max_records=100)
 async def on_skill_requested(events: list[SkillRequested]) -> None:
-    """Run each requested skill step by step; a redelivered request replays, it does not act twice."""
+    """Run each requested skill step by step; a redelivered request replays, it does not act twice.
+    Requests an MCP call already ran replay too: if that process died mid-way, the work finishes here."""
     for event in events:
         for out in await runner.run(event):
             service.emit(out)

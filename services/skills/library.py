@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from contracts.catalog import Catalog
-from services.skills import password_reset
+from services.skills import hr_leave, hr_offboarding, hr_onboarding, password_reset
+from services.skills import device_care, device_diagnostics, incidents, purchases
+from services.skills import access, badges, knowledge, mfa_recovery, offboarding, onboarding_it
 from services.skills.cases import Case
 from services.skills.skill import Skill
 
-MODULES = (password_reset,)
+MODULES = (password_reset, hr_leave, hr_onboarding, hr_offboarding, device_diagnostics, device_care, incidents, purchases, mfa_recovery, access, badges, onboarding_it, offboarding, knowledge)
 
 SKILLS: dict[str, Skill] = {skill.name: skill for module in MODULES for skill in module.SKILLS}
 CASES: tuple[Case, ...] = tuple(case for module in MODULES for case in module.CASES)

@@ -291,7 +291,7 @@ class Runner:
         rows = await self.pool.fetch("SELECT field, value FROM answers WHERE ticket_id = $1", event.data.ticket_id)
         if not rows:
             return event
-        inputs = {**{r["field"]: r["value"] for r in rows}, **event.data.inputs}
+        inputs = {**event.data.inputs, **{r["field"]: r["value"] for r in rows}}  # an answer is newer than the request
         return event.model_copy(update={"data": event.data.model_copy(update={"inputs": inputs})})
 
     async def _steps(self, event: SkillRequested, skill: Skill) -> list[Envelope]:
@@ -363,7 +363,9 @@ class Runner:
     async def _ask_requester(self, event: SkillRequested, field: str, question: str, *, step: int | None) -> list[Envelope]:
         """Park the request and ask its requester; ``ticket.answered`` resumes it (``answered``)."""
         request = event.data
-        ask_id = derived_event_id(event.id, "question", field)
+        # Asked again after an answer that did not do: a new question, not a redelivery of the first.
+        previous = await self.pool.fetchval("SELECT answer_id FROM answers WHERE ticket_id = $1 AND field = $2", request.ticket_id, field) or ""
+        ask_id = derived_event_id(event.id, "question", f"{field}:{previous}")
         await self.pool.execute(
             "INSERT INTO pending_requests (request_id, approval_id, event, waiting_for, ticket_id, field) VALUES ($1, $2, $3, 'answer', $4, $5)"
             " ON CONFLICT (request_id) DO UPDATE SET approval_id = excluded.approval_id, event = excluded.event, waiting_for = 'answer',"
@@ -376,7 +378,7 @@ class Runner:
         )
         spec = self.catalog.get(request.skill)
         question_data = Question(ticket_id=request.ticket_id, category=spec.category if spec else "Miscellaneous", skill=request.skill, field=field, question=question[:500], to=request.ticket.requester)
-        return [event.caused(TicketQuestion, question_data, source=self.source, actor=Actor.coworker(request.coworker), ordinal=f"ask:{field}")]
+        return [event.caused(TicketQuestion, question_data, source=self.source, actor=Actor.coworker(request.coworker), ordinal=f"ask:{field}:{previous}")]
 
     async def answered(self, answer: TicketAnswered) -> list[Envelope]:
         """The requester answered: keep the answer and resume the request that asked, if one did."""
@@ -387,11 +389,14 @@ class Runner:
         if row is None:
             return []  # not ours to resume (triage asked, or it is over)
         await self.pool.execute(
-            "INSERT INTO answers (ticket_id, field, value, answer_id) VALUES ($1, $2, $3, $4) ON CONFLICT (ticket_id, field) DO NOTHING",
+            "INSERT INTO answers (ticket_id, field, value, answer_id, answered_at) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (ticket_id, field) DO UPDATE SET value = excluded.value, answer_id = excluded.answer_id, answered_at = excluded.answered_at"
+            " WHERE answers.answered_at < excluded.answered_at",  # asked again: the newer answer counts; a redelivered older one does not
             answer.data.ticket_id,
             row["field"],
             answer.data.text,
             answer.id,
+            answer.time,
         )
         return await self.run(SkillRequested.model_validate_json(row["event"]))
 

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr
 
@@ -19,3 +20,9 @@ class SkillsSettings(ServiceSettings):
     delegation_max_hops: int = Field(default=3, ge=1, le=10)
     #: Systems connected for real instead of their sandbox: name -> API base URL (e.g. {"okta": "https://acme.okta.com"}).
     skills_real_systems: dict[str, str] = {}
+    #: Where every skill is served as an MCP tool (streamable HTTP at ``/mcp``); port 0 turns it off.
+    skills_mcp_host: str = "127.0.0.1"
+    skills_mcp_port: int = Field(default=8095, ge=0, le=65535)
+    #: External MCP servers whose tools skills may call: name -> endpoint URL (e.g. {"wiki": "http://127.0.0.1:9000/mcp"}).
+    #: A server ``wiki`` is the system ``mcp-wiki`` in manifests; its administrator issues each coworker's credential.
+    skills_mcp_servers: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=90)], str] = {}

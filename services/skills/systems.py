@@ -11,23 +11,37 @@ import asyncpg
 import httpx
 
 from services.skills.connectors.errors import ApiError
+from services.skills.connectors.jira_http import JiraHttp
+from services.skills.connectors.okta_http import OktaHttp
+from services.skills.mcp_tools import McpTools, system_of
+from services.skills.sandbox.entra import EntraSandbox
+from services.skills.sandbox.facilities import FacilitiesSandbox
+from services.skills.sandbox.jira import JiraSandbox
+from services.skills.sandbox.jumpcloud import JumpCloudSandbox
 from services.skills.sandbox.okta import OktaSandbox
+from services.skills.sandbox.payroll import PayrollSandbox
+from services.skills.sandbox.sharepoint import SharePointSandbox
+from services.skills.sandbox.slack import SlackSandbox
+from services.skills.sandbox.workday import WorkdaySandbox
 
 SandboxFactory = Callable[[asyncpg.Connection, str | None], Any]
 RealFactory = Callable[[str, str | None, httpx.AsyncClient], Any]
 
 #: Every sandboxed system, by the name manifests grant tools on.
-SANDBOXES: dict[str, SandboxFactory] = {"okta": OktaSandbox}
+SANDBOXES: dict[str, SandboxFactory] = {"okta": OktaSandbox, "jumpcloud": JumpCloudSandbox, "jira": JiraSandbox, "slack": SlackSandbox, "workday": WorkdaySandbox, "payroll": PayrollSandbox,
+                                       "entra": EntraSandbox, "sharepoint": SharePointSandbox, "facilities": FacilitiesSandbox}
 #: Systems with a real API client, by the same names.
-REAL: dict[str, RealFactory] = {}
+REAL: dict[str, RealFactory] = {"jira": JiraHttp, "okta": OktaHttp}
 
 
 class Systems:
-    def __init__(self, real: Mapping[str, str] | None = None, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, real: Mapping[str, str] | None = None, *, mcp: Mapping[str, str] | None = None, timeout_s: float = 10.0) -> None:
         real = dict(real or {})
         if unknown := sorted(set(real) - set(REAL)):
             raise ValueError(f"no real connector for {', '.join(unknown)}; real connectors exist for: {', '.join(sorted(REAL)) or 'none'}")
-        self.real = real
+        # An external MCP server (``SKILLS_MCP_SERVERS``) is a real system ``mcp-<server>``: its administrator issues the credentials.
+        self.mcp = {system_of(server): url for server, url in (mcp or {}).items()}
+        self.real = real | self.mcp
         self._timeout = timeout_s
         self._client: httpx.AsyncClient | None = None
 
@@ -36,6 +50,8 @@ class Systems:
 
     def open(self, system: str, conn: asyncpg.Connection, credential: str | None) -> Any:
         """The connector for ``system`` as the coworker ``credential`` belongs to."""
+        if system in self.mcp:
+            return McpTools(self.mcp[system], credential, system=system, timeout_s=self._timeout)
         if system in self.real:
             if self._client is None:
                 self._client = httpx.AsyncClient(timeout=self._timeout)

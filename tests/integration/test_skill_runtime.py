@@ -232,3 +232,28 @@ async def test_a_new_request_after_a_compensated_failure_does_the_undone_step_ag
     retry = first.caused(type(first), first.data, source="/humans/service-desk", ordinal="retry")  # a person sends it again
     assert isinstance((await bench.runner.run(retry))[-1], TicketResolved)
     assert await ledger(bench) == ["one", "undo one", "one", "two"], "step one was undone, so the retry did it again"
+
+
+async def test_an_answer_that_does_not_do_is_asked_again_and_the_newer_answer_counts(make_bench) -> None:  # noqa: ANN001
+    from contracts.envelope import Actor
+    from contracts.events import Answer, TicketAnswered
+
+    async def needs_laptop(ctx: StepContext) -> dict[str, Any]:
+        if ctx.inputs.get("device") != "laptop":
+            raise NeedInput("device", "Which device: your laptop or your phone? (we can only fix laptops remotely)")
+        return await _ledger(ctx, "fixed laptop")
+
+    bench = await make_bench(skill(step("fix", needs_laptop)))
+    requested = bench.request(case())
+    first = (await bench.runner.run(requested))[-1]
+
+    def answer(text: str) -> TicketAnswered:
+        return TicketAnswered.create(Answer(ticket_id=requested.data.ticket_id, text=text), source="/upstream/tests", team=requested.team, actor=Actor.human("ana.silva"), correlation_id=requested.data.ticket_id)
+
+    toaster = answer("my toaster")
+    second = (await bench.runner.answered(toaster))[-1]
+    assert isinstance(second, TicketQuestion) and second.id != first.id, "a second question, not a redelivery of the first"
+    again = await bench.runner.answered(toaster)
+    assert [e.id for e in again][-1:] == [second.id] and await ledger(bench) == [], "a redelivered answer asks the same second question"
+    done = await bench.runner.answered(answer("laptop"))
+    assert isinstance(done[-1], TicketResolved) and await ledger(bench) == ["fixed laptop"]

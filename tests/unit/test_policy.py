@@ -27,19 +27,20 @@ def jordan(*, supervised: bool) -> object:
 
 
 @pytest.mark.parametrize(
-    ("state", "holds_skill", "holds_scope", "supervised", "approval", "exhausted"),
-    list(itertools.product(STATES, [True, False], [True, False], [True, False], APPROVALS, [True, False])),
+    ("state", "holds_skill", "holds_scope", "supervised", "approval", "exhausted", "destructive"),
+    list(itertools.product(STATES, [True, False], [True, False], [True, False], APPROVALS, [True, False], [True, False])),
 )
-def test_an_action_is_allowed_only_when_every_rule_holds(state, holds_skill, holds_scope, supervised, approval, exhausted) -> None:  # noqa: ANN001
+def test_an_action_is_allowed_only_when_every_rule_holds(state, holds_skill, holds_scope, supervised, approval, exhausted, destructive) -> None:  # noqa: ANN001
     manifest = jordan(supervised=supervised)
     facts = Facts("jordan", 1, state, None if state is None else manifest, budget("250" if exhausted else "10"), approval, "human:priya.raman" if approval is not None else None)
     skill = "password-reset" if holds_skill else "app-access"
     scope = "users.reset_password" if holds_scope else "users.suspend"
-    decision = authorize(facts, skill=skill, system="okta", scope=scope)
+    decision = authorize(facts, skill=skill, system="okta", scope=scope, destructive=destructive)
 
     ready = state is LifecycleState.active and holds_skill and holds_scope and not exhausted
-    assert decision.allowed == (ready and (not supervised or approval is True))
-    assert decision.awaiting_approval == (ready and supervised and approval is None)
+    needs_approval = supervised and destructive  # a supervised coworker asks before a destructive step only
+    assert decision.allowed == (ready and (not needs_approval or approval is True))
+    assert decision.awaiting_approval == (ready and needs_approval and approval is None)
     if not decision.allowed:
         first_broken = (
             "coworker-known" if state is None else
@@ -54,9 +55,9 @@ def test_an_action_is_allowed_only_when_every_rule_holds(state, holds_skill, hol
 
 def test_refusals_name_the_thing_the_value_and_what_would_be_right() -> None:
     active = Facts("jordan", 1, LifecycleState.active, JORDAN)
-    assert authorize(active, skill="app-access").reason == "coworker 'jordan' does not hold skill 'app-access'; its skills: password-reset"
+    assert authorize(active, skill="app-access").reason == f"coworker 'jordan' does not hold skill 'app-access'; its skills: {', '.join(JORDAN.skills)}"
     assert authorize(active, skill="password-reset", system="okta", scope="users.suspend").reason == (
-        "coworker 'jordan' has no scope okta:users.suspend; granted: okta:users.read, okta:users.reset_password"
+        "coworker 'jordan' has no scope okta:users.suspend; granted: " + ", ".join(f"okta:{scope}" for scope in JORDAN.tools["okta"])
     )
     suspended = Facts("jordan", 1, LifecycleState.suspended, JORDAN)
     assert "is suspended; it takes no work and stops before its next step" in authorize(suspended, skill="password-reset").reason
@@ -66,8 +67,10 @@ def test_refusals_name_the_thing_the_value_and_what_would_be_right() -> None:
 
 def test_a_supervised_step_names_who_must_approve_it() -> None:
     facts = Facts("jordan", 1, LifecycleState.active, jordan(supervised=True))
-    decision = authorize(facts, skill="password-reset", system="okta", scope="users.reset_password")
+    decision = authorize(facts, skill="password-reset", system="okta", scope="users.reset_password", destructive=True)
     assert decision.awaiting_approval and decision.inputs["approver"] == "priya.raman"
+    looking = authorize(facts, skill="password-reset", system="okta", scope="users.read", destructive=False)
+    assert looking.allowed and not looking.awaiting_approval, "a step that changes nothing runs without asking"
 
 
 def test_an_unlisted_skill_is_supervised_by_default() -> None:

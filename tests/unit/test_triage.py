@@ -160,10 +160,10 @@ def test_onboarding_someone_becomes_linked_requests_for_hr_record_badge_and_app_
     outcome = triager.decide(created, created.data, Reading(prediction=read(model, created.data.text).prediction.__class__("HR Support", 0.99, [("HR Support", 0.99)]), skills=read(model, "new joiner starting on monday needs laptop and accounts").skills), table)
     split, *children = outcome.events
     assert isinstance(split, TicketSplit)
-    assert [c.skill for c in split.data.children] == ["hr-onboarding-in", "badge-access", "app-access"]
+    assert [c.skill for c in split.data.children] == ["hr-onboarding-in", "new-hire-accounts", "badge-access"]
     assert [c.ticket_id for c in split.data.children] == [f"{created.data.ticket_id}-{n}" for n in (1, 2, 3)]
     requested = [e for e in children if isinstance(e, SkillRequested)]
-    assert {r.data.skill for r in requested} == {"hr-onboarding-in", "badge-access", "app-access"}
+    assert {r.data.skill for r in requested} == {"hr-onboarding-in", "new-hire-accounts", "badge-access"}
     assert all(r.data.ticket.parent_id == created.data.ticket_id and r.correlation_id == r.data.ticket_id for r in requested)
 
 

@@ -1,15 +1,51 @@
 """The Okta connector interface: what steps may ask of Okta. ``OktaSandbox`` (services/skills/sandbox/okta.py)
-speaks it over PostgreSQL; a real client speaks it over Okta's REST API. Errors are ``ApiError``s with
-Okta's own codes (E0000007 not found, E0000038 wrong status, E0000006 forbidden, E0000011 bad token)."""
+speaks it over PostgreSQL; ``OktaHttp`` (services/skills/connectors/okta_http.py) over Okta's REST API.
+Errors are ``ApiError``s with Okta's own codes (E0000007 not found, E0000038 wrong status, E0000001
+validation, E0000016 already active, E0000006 forbidden, E0000011 bad token, E0000047 rate limited).
+
+Writes take the step's idempotency key: the sandbox keeps it and a repeated key returns the first
+result; the real API has no such key, so the client makes each write safe to repeat instead."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from services.skills.sandbox.okta import Reset, User
+from services.skills.sandbox.okta import App, AppUser, Assignment, Factor, FactorReset, Group, Lifecycle, NewUser, Reset, User
 
 
 class Okta(Protocol):
+    # users
     async def get_user(self, login_or_id: str) -> User: ...
 
     async def reset_password(self, user_id: str, *, idempotency_key: str, ticket_id: str, send_email: bool = True) -> Reset: ...
+
+    async def create_user(self, profile: NewUser, *, idempotency_key: str, ticket_id: str) -> User: ...
+
+    async def activate_user(self, user_id: str, *, idempotency_key: str, ticket_id: str, send_email: bool = True) -> Lifecycle: ...
+
+    async def deactivate_user(self, user_id: str, *, idempotency_key: str, ticket_id: str) -> Lifecycle: ...
+
+    async def suspend_user(self, user_id: str, *, idempotency_key: str, ticket_id: str) -> Lifecycle: ...
+
+    async def unsuspend_user(self, user_id: str, *, idempotency_key: str, ticket_id: str) -> Lifecycle: ...
+
+    # applications
+    async def list_apps(self, q: str | None = None) -> list[App]: ...
+
+    async def list_app_users(self, app_id: str) -> list[AppUser]: ...
+
+    async def get_app_user(self, app_id: str, user_id: str) -> AppUser: ...
+
+    async def list_user_apps(self, user_id: str) -> list[AppUser]: ...
+
+    async def assign_user(self, app_id: str, user_id: str, *, idempotency_key: str, ticket_id: str) -> Assignment: ...
+
+    async def unassign_user(self, app_id: str, user_id: str, *, idempotency_key: str, ticket_id: str) -> Assignment: ...
+
+    # groups
+    async def list_user_groups(self, user_id: str) -> list[Group]: ...
+
+    # MFA factors
+    async def list_factors(self, user_id: str) -> list[Factor]: ...
+
+    async def reset_factor(self, user_id: str, factor_id: str, *, idempotency_key: str, ticket_id: str) -> FactorReset: ...

@@ -11,6 +11,13 @@ import random
 
 import asyncpg
 
+from services.skills.sandbox.hr_seed import seed_payroll, seed_workday
+from services.skills.sandbox.seed_jira import seed_jira
+from services.skills.sandbox.seed_jumpcloud import seed_jumpcloud
+from services.skills.sandbox.seed_slack import seed_slack
+from services.skills.sandbox.seed_identity import seed_entra, seed_facilities, seed_okta_access
+from services.skills.sandbox.sharepoint_pages import seed_sharepoint
+
 DOMAIN = "acme.example"
 
 FIXED = [
@@ -71,7 +78,7 @@ async def seed_okta(conn: asyncpg.Connection, count: int = 300) -> int:
 
 
 #: Every sandbox's seeder, in order (later ones may read what earlier ones put in).
-SEEDERS = (seed_okta,)
+SEEDERS = (seed_okta, seed_jumpcloud, seed_jira, seed_slack, seed_workday, seed_payroll, seed_okta_access, seed_entra, seed_sharepoint, seed_facilities)
 
 
 async def seed_sandboxes(conn: asyncpg.Connection, count: int = 300) -> dict[str, int]:

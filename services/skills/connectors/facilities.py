@@ -1,0 +1,30 @@
+"""The building access connector interface: cardholders, badges and the zones they open.
+``FacilitiesSandbox`` (services/skills/sandbox/facilities.py) speaks it over PostgreSQL. Errors are
+``ApiError``s with the system's codes (cardholder_not_found / badge_not_found 404, zone_unknown 400,
+clearance_required 403, badge_exists / badge_not_active / cardholder_inactive 409)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from services.skills.sandbox.facilities import Badge, BadgeChange, Cardholder
+
+
+class Facilities(Protocol):
+    async def get_cardholder(self, login: str) -> Cardholder: ...
+
+    async def current_badge(self, login: str) -> Badge | None: ...
+
+    async def get_badge(self, badge_id: str) -> Badge: ...
+
+    async def issue_badge(self, login: str, *, idempotency_key: str, ticket_id: str) -> BadgeChange: ...
+
+    async def add_zone(self, badge_id: str, zone: str, *, idempotency_key: str, ticket_id: str) -> BadgeChange: ...
+
+    async def remove_zone(self, badge_id: str, zone: str, *, idempotency_key: str, ticket_id: str) -> BadgeChange: ...
+
+    async def suspend_badge(self, badge_id: str, *, reason: str, idempotency_key: str, ticket_id: str) -> BadgeChange: ...
+
+    async def reactivate_badge(self, badge_id: str, *, reason: str, idempotency_key: str, ticket_id: str) -> BadgeChange: ...
+
+    async def return_badge(self, badge_id: str, *, reason: str, idempotency_key: str, ticket_id: str) -> BadgeChange: ...

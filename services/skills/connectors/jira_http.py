@@ -1,0 +1,189 @@
+"""The Jira connector over Jira Cloud's REST API v3, for a deployment connected to a real Jira.
+
+``POST /rest/api/3/issue``, ``GET /rest/api/3/issue/{key}``, ``GET /rest/api/3/search?jql=``,
+``POST /rest/api/3/issueLink`` and ``/rest/api/3/issue/{key}/comment``; descriptions and comments
+travel as Atlassian Document Format (ADF). The credential is ``email:api_token`` (Basic auth) or an
+OAuth/PAT bearer token; it goes in the Authorization header and nowhere else.
+
+A real Jira takes no idempotency key, so one is carried on the issue itself: an issue is created
+with a label derived from the key, and before creating, the connector searches for that label and
+returns the issue it finds. A step retried after a crash (the issue made, our record of it lost)
+therefore finds its issue instead of making a second one. Jira's search index can lag a write by a
+few seconds; a retry inside that window is the one case this cannot see. Comments carry the same
+kind of reference in their text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from services.skills.connectors.errors import unreachable
+from services.skills.connectors.jira import Comment, Issue, JiraError, Link, Query
+
+FIELDS = "summary,description,issuetype,project,priority,status,labels,reporter,created,issuelinks"
+#: How Jira's default link types read from the inward issue.
+INWARD = {"Relates": "relates to", "Blocks": "is blocked by", "Duplicate": "is duplicated by", "Cloners": "is cloned by", "Problem/Incident": "is caused by"}
+
+
+def idempotency_label(key: str) -> str:
+    """The label that marks the issue created under ``key`` (no spaces, as labels must be)."""
+    return "wf-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def adf(text: str) -> dict[str, Any]:
+    """Plain text as an ADF document: paragraphs split on blank lines, line breaks kept."""
+    paragraphs = []
+    for block in text.strip().split("\n\n"):
+        content: list[dict[str, Any]] = []
+        for i, line in enumerate(block.split("\n")):
+            if i:
+                content.append({"type": "hardBreak"})
+            if line:
+                content.append({"type": "text", "text": line})
+        paragraphs.append({"type": "paragraph", "content": content})
+    return {"type": "doc", "version": 1, "content": paragraphs}
+
+
+def plain(document: Any) -> str:
+    """The text of an ADF document (or a string, as Jira's v2 API returns)."""
+    if document is None:
+        return ""
+    if isinstance(document, str):
+        return document
+
+    def walk(node: dict[str, Any]) -> str:
+        if node.get("type") == "text":
+            return str(node.get("text", ""))
+        if node.get("type") == "hardBreak":
+            return "\n"
+        return "".join(walk(child) for child in node.get("content", []))
+
+    return "\n\n".join(walk(block) for block in document.get("content", []))
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        return datetime.fromisoformat(value)
+
+
+def issue_from(body: dict[str, Any]) -> Issue:
+    """An ``Issue`` from Jira's issue JSON."""
+    f = body.get("fields", {})
+    links = []
+    for link in f.get("issuelinks", []) or []:
+        kind = link.get("type", {})
+        if "outwardIssue" in link:
+            links.append(Link(kind.get("name", ""), kind.get("outward", ""), link["outwardIssue"]["key"]))
+        elif "inwardIssue" in link:
+            links.append(Link(kind.get("name", ""), kind.get("inward", ""), link["inwardIssue"]["key"]))
+    status = f.get("status") or {}
+    reporter = f.get("reporter") or {}
+    return Issue(
+        id=str(body["id"]),
+        key=body["key"],
+        project=(f.get("project") or {}).get("key", body["key"].split("-")[0]),
+        issue_type=(f.get("issuetype") or {}).get("name", ""),
+        summary=f.get("summary", ""),
+        description=plain(f.get("description")),
+        priority=(f.get("priority") or {}).get("name", ""),
+        status=status.get("name", ""),
+        status_category=(status.get("statusCategory") or {}).get("key", "new"),
+        labels=tuple(f.get("labels", [])),
+        reporter=reporter.get("emailAddress") or reporter.get("displayName") or reporter.get("accountId", ""),
+        created=_when(f.get("created")),
+        links=tuple(links),
+    )
+
+
+def _authorization(token: str | None) -> str | None:
+    if not token:
+        return None
+    if ":" in token:  # email:api_token
+        return "Basic " + base64.b64encode(token.encode()).decode()
+    return f"Bearer {token}"
+
+
+class JiraHttp:
+    """The Jira connector over Jira Cloud's REST API v3, as the account the credential belongs to."""
+
+    def __init__(self, base_url: str, token: str | None, client: httpx.AsyncClient) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth = _authorization(token)
+        self._client = client
+
+    async def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None) -> Any:
+        headers = {"Accept": "application/json"}
+        if self._auth:
+            headers["Authorization"] = self._auth
+        try:
+            response = await self._client.request(method, f"{self.base_url}{path}", params=params, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise unreachable("jira", exc) from None
+        if response.status_code >= 400:
+            raise _error(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    async def get_issue(self, key: str) -> Issue:
+        return issue_from(await self._call("GET", f"/rest/api/3/issue/{key}", params={"fields": FIELDS}))
+
+    async def search(self, query: Query) -> list[Issue]:
+        found = await self._call("GET", "/rest/api/3/search", params={"jql": query.jql(), "maxResults": query.max_results, "fields": FIELDS})
+        return [issue_from(issue) for issue in found.get("issues", [])]
+
+    async def create_issue(self, *, project: str, issue_type: str, summary: str, description: str, priority: str, labels: Sequence[str], idempotency_key: str, ticket_id: str) -> Issue:
+        marker = idempotency_label(idempotency_key)
+        earlier = await self.search(Query(labels=(marker,), max_results=1))
+        if earlier:
+            return earlier[0]
+        fields = {
+            "project": {"key": project},
+            "issuetype": {"name": issue_type},
+            "summary": summary,
+            "description": adf(description),
+            "priority": {"name": priority},
+            "labels": [*dict.fromkeys(labels), marker],
+        }
+        created = await self._call("POST", "/rest/api/3/issue", body={"fields": fields})
+        return await self.get_issue(created["key"])
+
+    async def link_issues(self, link_type: str, *, inward: str, outward: str) -> Link:
+        await self._call("POST", "/rest/api/3/issueLink", body={"type": {"name": link_type}, "inwardIssue": {"key": inward}, "outwardIssue": {"key": outward}})
+        return Link(link_type, INWARD.get(link_type, link_type), outward)
+
+    async def add_comment(self, key: str, body: str, *, idempotency_key: str) -> Comment:
+        reference = f"(ref {idempotency_label(idempotency_key)})"
+        page = await self._call("GET", f"/rest/api/3/issue/{key}/comment", params={"maxResults": 100, "orderBy": "-created"})
+        for comment in page.get("comments", []):
+            if reference in plain(comment.get("body")):
+                return _comment(key, comment)
+        made = await self._call("POST", f"/rest/api/3/issue/{key}/comment", body={"body": adf(f"{body}\n\n{reference}")})
+        return _comment(key, made)
+
+
+def _comment(key: str, body: dict[str, Any]) -> Comment:
+    author = body.get("author") or {}
+    return Comment(id=str(body["id"]), issue_key=key, body=plain(body.get("body")), author=author.get("emailAddress") or author.get("displayName") or author.get("accountId", ""))
+
+
+def _error(response: httpx.Response) -> JiraError:
+    """Jira's error body as a ``JiraError`` (its text when the body is not Jira's JSON)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and ("errorMessages" in body or "errors" in body):
+        return JiraError(response.status_code, body.get("errorMessages") or [], body.get("errors") or {})
+    text = response.text.strip()[:300]
+    return JiraError(response.status_code, [text] if text else [])

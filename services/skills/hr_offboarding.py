@@ -1,0 +1,347 @@
+"""Offboarding in HR and payroll, by country: find the leaver in Workday, read the leave they have not
+taken, terminate them (their last day and the reason), and make their final pay: in the US the final
+paycheck (unused vacation paid out) and the COBRA election notice; in India the full and final
+settlement (earned leave encashed, gratuity after five years of service) and the relieving letter.
+
+The leaver is the ``employee`` the request names, not the requester; only HR or the leaver's own
+manager may start it, and the last day is asked for, never guessed. Termination and final pay are
+destructive: a supervised coworker's manager approves each. If payroll refuses the final pay, the
+termination is rescinded, so Workday and payroll agree until HR sorts out the cause.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from contracts.envelope import Envelope
+from contracts.events import SkillRequest, SkillStep
+from services.skills.cases import Case, Check
+from services.skills.connectors.payroll import Payroll
+from services.skills.connectors.workday import Workday
+from services.skills.hr_common import authorise, check_country, dates_in, one_worker, refusals, requester, worker_outputs
+from services.skills.sandbox import hr_org, paycalc
+from services.skills.sandbox.workday import TERMINATION_REASONS
+from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
+
+EMPLOYEE_QUESTION = "Who is leaving? Give their name or work email as it is in Workday (e.g. james.martinez@acme.example)."
+REASON_QUESTION = "Why are they leaving: resignation, retirement, relocation, position elimination, performance, misconduct or end of contract?"
+#: Words a person uses for a reason -> Workday's primary termination reason.
+REASONS = {
+    "resign": "Voluntary > Resignation",
+    "retir": "Voluntary > Retirement",
+    "relocat": "Voluntary > Relocation",
+    "redundan": "Involuntary > Position Elimination",
+    "laid off": "Involuntary > Position Elimination",
+    "layoff": "Involuntary > Position Elimination",
+    "position elimination": "Involuntary > Position Elimination",
+    "performance": "Involuntary > Performance",
+    "misconduct": "Involuntary > Misconduct",
+    "end of contract": "Involuntary > End of Contract",
+    "contract end": "Involuntary > End of Contract",
+}
+#: The time-off plan whose unused balance is paid out at exit.
+PAID_OUT = {"US": "Vacation", "IN": "Earned Leave"}
+
+
+def termination_reason(text: str) -> str | None:
+    lowered = text.lower()
+    for reason in TERMINATION_REASONS:
+        if reason.lower() in lowered:
+            return reason
+    return next((reason for word, reason in REASONS.items() if re.search(rf"\b{word}", lowered)), None)
+
+
+def _last_day(request: SkillRequest, name: str) -> date:
+    given = str(request.inputs.get("last_day", "")).strip()
+    if not given:
+        raise NeedInput("last_day", f"What is {name}'s last working day, as HR confirmed in writing (e.g. 2026-12-31)?")
+    found = dates_in(given)
+    if len(found) != 1:
+        raise StepFailed("last_day_not_understood", f"could not read one date in {given[:60]!r}; a person will confirm the last day")
+    return found[0]
+
+
+def _reason(request: SkillRequest) -> str:
+    given = str(request.inputs.get("reason", "")).strip()
+    if given:
+        reason = termination_reason(given)
+        if reason is None:
+            raise StepFailed("reason_not_understood", f"{given[:60]!r} is not a termination reason Workday has: {', '.join(TERMINATION_REASONS)}")
+        return reason
+    reason = termination_reason(request.ticket.description)
+    if reason is None:
+        raise NeedInput("reason", REASON_QUESTION)
+    return reason
+
+
+def find_leaver(country: str, skill: str) -> Callable[[StepContext], Awaitable[dict[str, Any]]]:
+    async def run(ctx: StepContext) -> dict[str, Any]:
+        """The active worker the request names, in the skill's country, their last day and why; the
+        requester must be HR or their manager."""
+        workday: Workday = ctx.system
+        ref = str(ctx.inputs.get("employee", "")).strip()
+        if not ref:
+            raise NeedInput("employee", EMPLOYEE_QUESTION)
+        asker = await requester(workday, ctx.request)
+        leaver = await one_worker(workday, ref)
+        if leaver.status == "Terminated":
+            raise StepFailed("already_terminated", f"{leaver.name} was already terminated in Workday (last day {leaver.termination_date})")
+        if leaver.status != "Active":
+            raise StepFailed("not_an_employee", f"{leaver.name} is a {leaver.status} in Workday: there is nothing to offboard (rescind the offer instead)")
+        check_country(leaver, country, skill)
+        authorise(asker, leaver, "offboard")
+        last_day = _last_day(ctx.request, leaver.name)
+        if last_day < leaver.hire_date:
+            raise StepFailed("last_day_before_hire", f"{leaver.name}'s last day {last_day.isoformat()} is before their hire date {leaver.hire_date.isoformat()}")
+        return {**worker_outputs(leaver), "hire_date": leaver.hire_date.isoformat(), "last_day": last_day.isoformat(), "reason": _reason(ctx.request), "requested_by": asker.name}
+
+    return run
+
+
+async def read_leave(ctx: StepContext) -> dict[str, Any]:
+    """The leave the leaver has not taken and has not asked for, in the plan paid out at exit."""
+    leaver = ctx.earlier["find-leaver"]
+    workday: Workday = ctx.system
+    with refusals("Workday", default="balance_unavailable"):
+        balances = {b.plan: b for b in await workday.get_balances(leaver["worker_id"])}
+    plan = PAID_OUT[leaver["country"]]
+    balance = balances.get(plan)
+    unused = max(Decimal(0), balance.available) if balance else Decimal(0)
+    return {"plan": plan, "unit": balance.unit if balance else ("Hours" if leaver["country"] == "US" else "Days"), "unused": str(unused)}
+
+
+async def terminate(ctx: StepContext) -> dict[str, Any]:
+    leaver = ctx.earlier["find-leaver"]
+    workday: Workday = ctx.system
+    with refusals("Workday", {"A178": "already_terminated", "not_found": "worker_not_found"}, default="termination_refused"):
+        event = await workday.terminate(
+            leaver["worker_id"],
+            last_day=date.fromisoformat(leaver["last_day"]),
+            reason=leaver["reason"],
+            idempotency_key=ctx.idempotency_key,
+            ticket_id=ctx.request.ticket_id,
+        )
+    return {"event_id": event.id, "status": event.status, "last_day": event.effective_date.isoformat(), "reason": event.reason}
+
+
+async def rescind_termination(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str, Any]:
+    workday: Workday = ctx.system
+    with refusals("Workday", default="rescind_refused"):
+        event = await workday.rescind(outputs["event_id"], idempotency_key=ctx.idempotency_key)
+    return {"event_id": event.id, "status": event.status}
+
+
+async def final_pay(ctx: StepContext) -> dict[str, Any]:
+    leaver = ctx.earlier["find-leaver"]
+    payroll: Payroll = ctx.system
+    with refusals("Payroll", {"CONFLICT": "final_pay_exists", "NOT_FOUND": "not_in_payroll"}, default="final_pay_refused"):
+        final = await payroll.create_final_pay(
+            leaver["worker_id"],
+            last_day=date.fromisoformat(leaver["last_day"]),
+            leave_units=Decimal(ctx.earlier["read-leave"]["unused"]),
+            idempotency_key=ctx.idempotency_key,
+            ticket_id=ctx.request.ticket_id,
+        )
+    return {
+        "final_pay_id": final.id,
+        "kind": final.kind,
+        "currency": final.currency,
+        "earnings": {k: str(v) for k, v in final.earnings.items()},
+        "gross": str(final.gross),
+        "deductions": str(final.total_deductions),
+        "net": str(final.net),
+        "pay_date": final.pay_date.isoformat(),
+        "years_of_service": final.years_of_service,
+        "gratuity_eligible": final.gratuity_eligible,
+        "cobra_notice_due": final.cobra_notice_due.isoformat() if final.cobra_notice_due else None,
+        "relieving_letter_date": final.relieving_letter_date.isoformat() if final.relieving_letter_date else None,
+        "documents": final.documents,
+    }
+
+
+def _money(value: str, currency: str) -> str:
+    return f"{Decimal(value):,.2f} {currency}"
+
+
+def _summary(outputs: Mapping[str, Mapping[str, Any]]) -> str:
+    leaver, leave, ended, pay = outputs["find-leaver"], outputs["read-leave"], outputs["terminate"], outputs["final-pay"]
+    cur = pay["currency"]
+    earnings = pay["earnings"]
+    done = f"Terminated {leaver['name']} in Workday (last day {ended['last_day']}, {ended['reason']}) and made their {pay['kind'].lower()} in payroll: "
+    if leaver["country"] == "US":
+        return done + (
+            f"salary to the last day {_money(earnings['Salary to last day'], cur)}, {Decimal(leave['unused']):g} unused vacation hours paid out "
+            f"{_money(earnings['Unused vacation paid out'], cur)}; gross {_money(pay['gross'], cur)}, deductions {_money(pay['deductions'], cur)}, "
+            f"net {_money(pay['net'], cur)}, paid on {pay['pay_date']}. The COBRA election notice is due by {pay['cobra_notice_due']}."
+        )
+    gratuity = (
+        f"gratuity {_money(earnings['Gratuity'], cur)} for {pay['years_of_service']} years of service"
+        if pay["gratuity_eligible"]
+        else f"no gratuity ({pay['years_of_service']} years of service; the Payment of Gratuity Act requires {paycalc.GRATUITY_MIN_YEARS})"
+    )
+    return done + (
+        f"salary to the last day {_money(earnings['Salary to last day'], cur)}, {Decimal(leave['unused']):g} days of earned leave encashed "
+        f"{_money(earnings['Leave encashment'], cur)}, {gratuity}; gross {_money(pay['gross'], cur)}, deductions {_money(pay['deductions'], cur)}, "
+        f"net {_money(pay['net'], cur)}, paid by {pay['pay_date']}. Relieving letter dated {pay['relieving_letter_date']}."
+    )
+
+
+def _describe(request: SkillRequest) -> dict[str, Any]:
+    """What an approver sees: who leaves, when, why, and who asked."""
+    return {
+        "employee": request.inputs.get("employee"),
+        "last_day": request.inputs.get("last_day"),
+        "reason": request.inputs.get("reason") or termination_reason(request.ticket.description),
+        "requested_by": request.ticket.requester.email,
+    }
+
+
+def offboarding(country: str) -> Skill:
+    name = f"hr-offboarding-{country.lower()}"
+    return Skill(
+        name=name,
+        steps=(
+            Step("find-leaver", "workday", "workers.read", find_leaver(country, name), describe=_describe),
+            Step("read-leave", "workday", "time_off.read", read_leave, describe=_describe),
+            Step("terminate", "workday", "workers.terminate", terminate, describe=_describe, destructive=True, compensate=rescind_termination),
+            Step("final-pay", "payroll", "final_pay.create", final_pay, describe=_describe, destructive=True),
+        ),
+        summarise=_summary,
+    )
+
+
+OFFBOARDING_US, OFFBOARDING_IN = offboarding("US"), offboarding("IN")
+SKILLS = (OFFBOARDING_US, OFFBOARDING_IN)
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+_LAST_DAY = date.today() + timedelta(days=16)
+
+
+def _left(login: str, *, terminated: bool, last_day: date | None = None, reason: str | None = None, gratuity: bool | None = None, rescinded: bool = False) -> Check:
+    """Workday says ``login`` is Terminated (last day, reason) or still Active; payroll has their final
+    pay (with gratuity or not, and the documents their country requires) or none."""
+
+    async def check(conn: asyncpg.Connection, events: list[Envelope]) -> None:
+        person = hr_org.person(login, 120)
+        worker = await conn.fetchrow("SELECT status, termination_date, termination_reason FROM workday_workers WHERE id = $1", person.wid)
+        expected = "Terminated" if terminated else "Active"
+        assert worker["status"] == expected, f"{login} is {worker['status']} in Workday, expected {expected}"
+        finals = await conn.fetch("SELECT f.* FROM payroll_final_pay f JOIN payroll_employees e ON e.id = f.employee WHERE e.worker_id = $1 AND f.created_by <> 'payroll-team'", person.wid)
+        enrolled = await conn.fetchval("SELECT status FROM payroll_employees WHERE worker_id = $1 AND enrolled_by IS NULL", person.wid)
+        terminations = [r["status"] for r in await conn.fetch("SELECT status FROM workday_staffing_events WHERE worker_id = $1", person.wid)]
+        assert terminations == (["Rescinded"] if rescinded else ["Successfully Completed"] if terminated else [])
+        if not terminated:
+            assert finals == [], f"{login} got a final pay"
+            if rescinded:
+                undo = [e for e in events if isinstance(e, SkillStep) and e.data.kind == "compensation"]
+                assert [(u.data.name, u.data.status) for u in undo] == [("terminate", "done")], "the termination was not rescinded"
+            return
+        assert (worker["termination_date"], worker["termination_reason"]) == (last_day, reason)
+        assert len(finals) == 1 and enrolled == "Terminated", f"{login}: {len(finals)} final pay(s), payroll record {enrolled}"
+        final = finals[0]
+        unused = person.balances[PAID_OUT[person.country]]
+        expected_pay = paycalc.final_pay(person.country, person.annual_salary, hired=person.hire_date, last_day=last_day, leave_units=unused, location=person.location, filing_status=person.w4_filing_status)  # type: ignore[arg-type]
+        assert (final["gross"], final["net"], final["leave_units"]) == (expected_pay.pay.gross, expected_pay.pay.net, unused)
+        if person.country == "US":
+            assert final["cobra_notice_due"] == last_day + timedelta(days=44) and "COBRA election notice" in final["documents"]
+        else:
+            assert final["gratuity_eligible"] is gratuity and "Relieving letter" in final["documents"]
+            basic = paycalc.money(paycalc.money(person.annual_salary / 12) * paycalc.BASIC_SHARE)
+            years, months = paycalc.service_years(person.hire_date, last_day)
+            due = paycalc.money(min(paycalc.GRATUITY_CAP, basic * 15 / 26 * (years + (months > 6)))) if gratuity else Decimal(0)
+            assert Decimal(json.loads(final["earnings"])["Gratuity"]) == due
+
+    return check
+
+
+def _settled_by_hand(login: str) -> Any:
+    """Payroll's team already settled the leaver by hand (their payroll record is closed)."""
+
+    async def prepare(conn: asyncpg.Connection) -> None:
+        employee = await conn.fetchval("UPDATE payroll_employees SET status = 'Terminated' WHERE worker_id = $1 RETURNING id", hr_org.wid(login))
+        await conn.execute(
+            "INSERT INTO payroll_final_pay (id, employee, kind, last_day, pay_date, currency, earnings, gross, deductions, total_deductions, net, leave_units,"
+            " years_of_service, gratuity_eligible, documents, status, idempotency_key, created_by, ticket_id)"
+            " VALUES ('manual-1', $1, 'Final Paycheck', current_date, current_date, 'USD', '{}', 0, '{}', 0, 0, 0, 0, false, '{}', 'Paid', 'manual-1', 'payroll-team', 'T-manual')",
+            employee,
+        )
+
+    return prepare
+
+
+_US = {"employee": "james.martinez@acme.example", "last_day": _LAST_DAY.isoformat(), "reason": "resignation"}
+
+CASES = (
+    Case(
+        "his manager offboards a US leaver, approved",
+        "hr-offboarding-us",
+        "hr-offboarding-agent",
+        "john.miller",
+        "final paycheck and cobra for a us leaver on my team",
+        "resolved",
+        inputs=_US,
+        approve=True,
+        check=_left("james.martinez", terminated=True, last_day=_LAST_DAY, reason="Voluntary > Resignation"),
+    ),
+    Case(
+        "HR answers who, when and why",
+        "hr-offboarding-us",
+        "hr-offboarding-agent",
+        "james.garcia",
+        "employee in austin leaves soon please process the exit",
+        "resolved",
+        answers={"employee": "James Martinez", "last_day": f"{_LAST_DAY:%B %d, %Y}", "reason": "he is retiring"},
+        approve=True,
+        check=_left("james.martinez", terminated=True, last_day=_LAST_DAY, reason="Voluntary > Retirement"),
+    ),
+    Case("approval rejected", "hr-offboarding-us", "hr-offboarding-agent", "john.miller", "process the exit of james martinez", "escalated", inputs=_US, approve=False, error_code="approval_rejected", check=_left("james.martinez", terminated=False)),
+    Case("a colleague may not offboard someone", "hr-offboarding-us", "hr-offboarding-agent", "ana.silva", "james martinez resigned, close his record", "escalated", inputs=_US, error_code="requester_not_authorised", check=_left("james.martinez", terminated=False)),
+    Case("India's employee is not a US exit", "hr-offboarding-us", "hr-offboarding-agent", "james.garcia", "exit for priya", "escalated", inputs={**_US, "employee": "priya.sharma"}, error_code="wrong_country"),
+    Case("a last day before the hire date", "hr-offboarding-us", "hr-offboarding-agent", "john.miller", "james martinez resigned", "escalated", inputs={**_US, "last_day": "2010-01-01"}, error_code="last_day_before_hire", check=_left("james.martinez", terminated=False)),
+    Case(
+        "payroll already settled: the termination is rescinded",
+        "hr-offboarding-us",
+        "hr-offboarding-agent",
+        "john.miller",
+        "final paycheck for james martinez",
+        "escalated",
+        inputs=_US,
+        approve=True,
+        prepare=_settled_by_hand("james.martinez"),
+        error_code="final_pay_exists",
+        check=_left("james.martinez", terminated=False, rescinded=True),
+    ),
+    Case(
+        "India leaver after more than eight years gets gratuity",
+        "hr-offboarding-in",
+        "hr-offboarding-agent",
+        "krishna.nair",
+        "full and final settlement for diya bose who resigned",
+        "resolved",
+        inputs={"employee": "diya.bose", "last_day": _LAST_DAY.isoformat()},
+        approve=True,
+        check=_left("diya.bose", terminated=True, last_day=_LAST_DAY, reason="Voluntary > Resignation", gratuity=True),
+    ),
+    Case(
+        "India leaver under five years: no gratuity",
+        "hr-offboarding-in",
+        "hr-offboarding-agent",
+        "priya.sharma",
+        "relieving letter for reyansh rao, his contract ends",
+        "resolved",
+        inputs={"employee": "reyansh.rao", "last_day": _LAST_DAY.isoformat(), "reason": "end of contract"},
+        approve=True,
+        check=_left("reyansh.rao", terminated=True, last_day=_LAST_DAY, reason="Involuntary > End of Contract", gratuity=False),
+    ),
+    Case("already terminated", "hr-offboarding-in", "hr-offboarding-agent", "krishna.nair", "full and final for rahul verma", "escalated", inputs={"employee": "rahul.verma", "last_day": _LAST_DAY.isoformat(), "reason": "resignation"}, error_code="already_terminated"),
+    Case("approval rejected (India)", "hr-offboarding-in", "hr-offboarding-agent", "krishna.nair", "f&f for diya bose", "escalated", inputs={"employee": "diya.bose", "last_day": _LAST_DAY.isoformat(), "reason": "resigned"}, approve=False, error_code="approval_rejected", check=_left("diya.bose", terminated=False)),
+)

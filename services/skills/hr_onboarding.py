@@ -1,0 +1,334 @@
+"""Onboarding in HR and payroll, by country: find the pre-hire in Workday, complete their hire, enrol
+them in payroll with the country's forms (US: the W-4 elections and the I-9; India: PAN, provident
+fund and UAN).
+
+Only HR or the new hire's own manager may start it. A PAN that is missing or not a valid
+individual's PAN is asked for before anything is done (once more if the answer is not valid
+either); it never appears in a step's outputs or in an approval request, only masked. If payroll
+refuses the enrolment, the hire is rescinded in Workday, so the person is a pre-hire again and HR
+can fix the cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from contracts.envelope import Envelope
+from contracts.events import SkillRequest, SkillStep
+from services.skills.cases import Case, Check
+from services.skills.connectors.errors import ApiError
+from services.skills.connectors.payroll import Payroll
+from services.skills.connectors.workday import Workday
+from services.skills.hr_common import authorise, check_country, one_worker, refusals, requester, worker_outputs
+from services.skills.sandbox import hr_org
+from services.skills.sandbox.paycalc import FILING_STATUSES
+from services.skills.sandbox.payroll import mask_pan, normalise_pan, pan_problem
+from services.skills.people import named_in
+from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
+
+EMPLOYEE_QUESTION = "Who is the new hire? Give their name or work email as it is in Workday (e.g. jane.lee@acme.example)."
+
+
+def _employee(request: SkillRequest, question: str) -> str:
+    ref = str(request.inputs.get("employee", "")).strip()
+    if not ref:
+        raise NeedInput("employee", question)
+    return ref
+
+
+async def _named_pre_hire(ctx: StepContext, workday: Workday) -> str:
+    """The new hire: as the request's ``employee`` input says, else the one pre-hire the ticket names
+    ("onboard Jane Lee"), else asked; the requester is never asked what they already wrote."""
+    given = str(ctx.inputs.get("employee", "")).strip()
+    if given:
+        return given
+    found = await named_in(ctx.request.ticket.text, lambda name: workday.find_workers(name, include_terminated=False), key=lambda w: w.id)
+    pre_hires = [w for w in found if w.status == "Pre-Hire"]
+    if len(pre_hires) == 1:
+        return pre_hires[0].email
+    raise NeedInput("employee", EMPLOYEE_QUESTION)
+
+
+def _pan(request: SkillRequest, name: str) -> str:
+    """The new hire's PAN from the request, asked for when missing, asked once more when not valid."""
+    given = request.inputs.get("pan_corrected") or request.inputs.get("pan")
+    if not given:
+        raise NeedInput("pan", f"What is {name}'s PAN (Permanent Account Number: 10 characters, like ABCDE1234F)? Payroll in India deducts income tax against it.")
+    pan = normalise_pan(str(given))
+    if problem := pan_problem(pan):
+        if "pan_corrected" in request.inputs:
+            raise StepFailed("invalid_pan", f"the PAN given twice for {name} is not valid ({mask_pan(pan)}): {problem}")
+        raise NeedInput("pan_corrected", f"The PAN given for {name} ({mask_pan(pan)}) is not valid: {problem}. What is {name}'s PAN?")
+    return pan
+
+
+def _filing_status(request: SkillRequest) -> str | None:
+    given = str(request.inputs.get("w4_filing_status", "")).strip().lower().replace(" ", "_").replace("-", "_")
+    if not given:
+        return None  # no W-4 furnished yet: payroll withholds as single until the new hire submits one
+    if given not in FILING_STATUSES:
+        raise StepFailed("invalid_w4", f"W-4 filing status {given!r} is not one of {', '.join(FILING_STATUSES)}")
+    return given
+
+
+def find_pre_hire(country: str, skill: str) -> Callable[[StepContext], Awaitable[dict[str, Any]]]:
+    async def run(ctx: StepContext) -> dict[str, Any]:
+        """The pre-hire the request names, in the skill's country; the requester must be HR or their manager."""
+        workday: Workday = ctx.system
+        ref = await _named_pre_hire(ctx, workday)
+        asker = await requester(workday, ctx.request)
+        hire = await one_worker(workday, ref)
+        if hire.status != "Pre-Hire":
+            raise StepFailed("not_a_pre_hire", f"{hire.name} is {hire.status} in Workday; only a pre-hire can be hired")
+        check_country(hire, country, skill)
+        authorise(asker, hire, "hire")
+        if country == "IN":
+            _pan(ctx.request, hire.name)
+            uan = str(ctx.inputs.get("uan", "")).strip()
+            if uan and not (uan.isdigit() and len(uan) == 12):
+                raise StepFailed("invalid_uan", f"a UAN is 12 digits; {len(uan)} characters were given")
+        else:
+            _filing_status(ctx.request)
+        return {
+            **worker_outputs(hire),
+            "start_date": hire.hire_date.isoformat(),
+            "location": hire.location,
+            "annual_salary": str(hire.annual_salary),  # for payroll: Workday holds the offer's compensation
+            "currency": hire.currency,
+            "requested_by": asker.name,
+        }
+
+    return run
+
+
+async def complete_hire(ctx: StepContext) -> dict[str, Any]:
+    workday: Workday = ctx.system
+    with refusals("Workday", {"A178": "not_a_pre_hire", "not_found": "worker_not_found"}, default="hire_refused"):
+        event = await workday.hire(ctx.earlier["find-pre-hire"]["worker_id"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
+    return {"event_id": event.id, "status": event.status, "employee_id": event.employee_id, "effective_date": event.effective_date.isoformat()}
+
+
+async def rescind_hire(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str, Any]:
+    workday: Workday = ctx.system
+    with refusals("Workday", default="rescind_refused"):
+        event = await workday.rescind(outputs["event_id"], idempotency_key=ctx.idempotency_key)
+    return {"event_id": event.id, "status": event.status}
+
+
+async def enrol_in_payroll(ctx: StepContext) -> dict[str, Any]:
+    hire = ctx.earlier["find-pre-hire"]
+    hired = ctx.earlier["hire"]
+    payroll: Payroll = ctx.system
+    country = hire["country"]
+    pan = _pan(ctx.request, hire["name"]) if country == "IN" else None
+    with refusals("Payroll", {"CONFLICT": "already_enrolled", "VALIDATION_ERROR": "enrolment_invalid"}, default="enrolment_refused"):
+        try:
+            enrolment = await payroll.enrol(
+                worker_id=hire["worker_id"],
+                employee_id=hired["employee_id"],
+                name=hire["name"],
+                country=country,
+                location=hire["location"],
+                hire_date=date.fromisoformat(hire["start_date"]),
+                annual_salary=Decimal(hire["annual_salary"]),
+                currency=hire["currency"],
+                w4_filing_status=_filing_status(ctx.request) if country == "US" else None,
+                pan=pan,
+                uan=str(ctx.inputs.get("uan", "")).strip() or None,
+                idempotency_key=ctx.idempotency_key,
+                ticket_id=ctx.request.ticket_id,
+            )
+        except ApiError as exc:
+            if exc.code == "CONFLICT" and getattr(exc, "field", None) == "pan":  # someone else's PAN: HR must check it
+                raise StepFailed("pan_already_registered", f"Payroll refused: {exc.summary} ({exc.code})") from None
+            raise
+    out: dict[str, Any] = {"payroll_id": enrolment.id, "status": enrolment.status, "country": enrolment.country, "currency": enrolment.currency}
+    if country == "US":
+        out |= {
+            "w4_filing_status": enrolment.w4_filing_status,
+            "w4_furnished": enrolment.w4_furnished,
+            "i9_status": enrolment.i9_status,
+            "i9_section2_due": enrolment.i9_section2_due.isoformat() if enrolment.i9_section2_due else None,
+        }
+    else:
+        out |= {"pan": enrolment.pan_masked, "uan": enrolment.uan, "uan_new": not ctx.inputs.get("uan"), "pf_member": enrolment.pf_member}
+    return out
+
+
+def _summary(outputs: Mapping[str, Mapping[str, Any]]) -> str:
+    hire, hired, pay = outputs["find-pre-hire"], outputs["hire"], outputs["enrol-payroll"]
+    done = (
+        f"Hired {hire['name']} in Workday (employee ID {hired['employee_id']}, {hire['job_title']}, {hire['department']}, "
+        f"starting {hired['effective_date']}, reporting to {hire['manager']}) and enrolled them in payroll as {pay['payroll_id']}."
+    )
+    if pay["country"] == "US":
+        w4 = (
+            f" W-4: filing status {pay['w4_filing_status'].replace('_', ' ')}."
+            if pay["w4_furnished"]
+            else " No W-4 yet, so federal tax is withheld as single with no adjustments until they submit one."
+        )
+        return done + w4 + f" I-9: {pay['i9_status']}; Section 2 (documents seen by HR) by {pay['i9_section2_due']}. Still needed from them: the I-9 documents" + ("." if pay["w4_furnished"] else " and a W-4.")
+    uan = f"a new UAN {pay['uan']} was generated" if pay["uan_new"] else f"their existing UAN {pay['uan']} is kept"
+    return done + f" PAN {pay['pan']} is on file, they are a provident fund member and {uan}. Still needed from them: bank details and Form 11 (PF declaration)."
+
+
+def _describe(request: SkillRequest) -> dict[str, Any]:
+    """What an approver sees: who is hired, never their tax numbers."""
+    return {"employee": request.inputs.get("employee"), "requested_by": request.ticket.requester.email}
+
+
+def onboarding(country: str) -> Skill:
+    name = f"hr-onboarding-{country.lower()}"
+    return Skill(
+        name=name,
+        steps=(
+            Step("find-pre-hire", "workday", "workers.read", find_pre_hire(country, name), describe=_describe),
+            Step("hire", "workday", "workers.create", complete_hire, describe=_describe, destructive=True, compensate=rescind_hire),
+            # Not destructive: it pays nothing by itself, follows from the approved hire, and is undone with it.
+            Step("enrol-payroll", "payroll", "enrolments.create", enrol_in_payroll, describe=_describe),
+        ),
+        summarise=_summary,
+    )
+
+
+ONBOARDING_US, ONBOARDING_IN = onboarding("US"), onboarding("IN")
+SKILLS = (ONBOARDING_US, ONBOARDING_IN)
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+
+def _hired(login: str, *, hired: bool, enrolled: dict[str, object] | None = None, rescinded: bool = False) -> Check:
+    """Workday says ``login`` is Active (or still a Pre-Hire); payroll holds the enrolment (or none)."""
+
+    async def check(conn: asyncpg.Connection, events: list[Envelope]) -> None:
+        worker = await conn.fetchrow("SELECT status, employee_id FROM workday_workers WHERE id = $1", hr_org.wid(login))
+        expected = "Active" if hired else "Pre-Hire"
+        assert worker["status"] == expected, f"{login} is {worker['status']} in Workday, expected {expected}"
+        assert (worker["employee_id"] is not None) == hired
+        rows = await conn.fetch("SELECT * FROM payroll_employees WHERE worker_id = $1", hr_org.wid(login))
+        if enrolled is None:
+            assert rows == [] or all(r["enrolled_by"] is None for r in rows), f"{login} was enrolled in payroll"
+        else:
+            assert len(rows) == 1, f"{login} has {len(rows)} payroll records"
+            for key, value in enrolled.items():
+                assert rows[0][key] == value, f"payroll {key} is {rows[0][key]!r}, expected {value!r}"
+            assert rows[0]["employee_id"] == worker["employee_id"]
+        events_seen = await conn.fetch("SELECT status FROM workday_staffing_events WHERE worker_id = $1 AND kind = 'Hire'", hr_org.wid(login))
+        assert [e["status"] for e in events_seen] == (["Rescinded"] if rescinded else ["Successfully Completed"] if hired else [])
+        if rescinded:
+            undo = [e for e in events if isinstance(e, SkillStep) and e.data.kind == "compensation"]
+            assert [(u.data.name, u.data.status) for u in undo] == [("hire", "done")], "the hire was not rescinded by its compensation"
+        for event in events:  # the PAN never travels in an event, only masked
+            assert "ABCPK1234D" not in event.model_dump_json(), f"a PAN appeared in {event.type}"
+
+    return check
+
+
+def _enrolled_elsewhere(login: str) -> Any:
+    """Payroll already holds an active record for the pre-hire (keyed by hand before the hire)."""
+
+    async def prepare(conn: asyncpg.Connection) -> None:
+        await conn.execute(
+            "INSERT INTO payroll_employees (id, worker_id, employee_id, name, country, currency, location, annual_salary, hire_date, status, w4_filing_status, w4_furnished)"
+            " SELECT 'PR-US-MANUAL-1', id, 'MANUAL-1', first_name || ' ' || last_name, country, currency, location, annual_salary, hire_date, 'Active', 'single', false"
+            " FROM workday_workers WHERE id = $1",
+            hr_org.wid(login),
+        )
+
+    return prepare
+
+
+async def _payroll_has_one_manual_record(conn: asyncpg.Connection, events: list[Envelope]) -> None:
+    await _hired("jane.lee", hired=False, rescinded=True)(conn, events)
+    assert await conn.fetchval("SELECT count(*) FROM payroll_employees WHERE worker_id = $1", hr_org.wid("jane.lee")) == 1
+
+
+_PRIYA_PAN = hr_org.person("priya.sharma", 120).pan or ""
+
+CASES = (
+    Case(
+        "HR hires a US pre-hire, manager approves",
+        "hr-onboarding-us",
+        "hr-onboarding-agent",
+        "james.garcia",
+        "please onboard jane lee to the finance team",
+        "resolved",
+        inputs={"employee": "jane.lee@acme.example"},
+        approve=True,
+        check=_hired("jane.lee", hired=True, enrolled={"country": "US", "w4_filing_status": "single", "w4_furnished": False, "status": "Active"}),
+    ),
+    Case(
+        "her manager names the hire when asked",
+        "hr-onboarding-us",
+        "hr-onboarding-agent",
+        "ana.silva",
+        "new joiner in my team starts soon, set up her HR record and payroll",
+        "resolved",
+        answers={"employee": "Jane Lee"},
+        inputs={"w4_filing_status": "married filing jointly"},
+        approve=True,
+        check=_hired("jane.lee", hired=True, enrolled={"w4_filing_status": "married_filing_jointly", "w4_furnished": True}),
+    ),
+    Case("approval rejected", "hr-onboarding-us", "hr-onboarding-agent", "james.garcia", "enrol our new us employee in payroll", "escalated", inputs={"employee": "jane.lee"}, approve=False, error_code="approval_rejected", check=_hired("jane.lee", hired=False)),
+    Case("a colleague may not hire", "hr-onboarding-us", "hr-onboarding-agent", "james.martinez", "please onboard jane lee", "escalated", inputs={"employee": "jane.lee"}, error_code="requester_not_authorised", check=_hired("jane.lee", hired=False)),
+    Case("an active worker is not hired again", "hr-onboarding-us", "hr-onboarding-agent", "james.garcia", "onboard ana silva", "escalated", inputs={"employee": "ana.silva"}, error_code="not_a_pre_hire"),
+    Case("India's pre-hire is not a US hire", "hr-onboarding-us", "hr-onboarding-agent", "james.garcia", "new hire needs w-4 and i-9", "escalated", inputs={"employee": "meera.krishnan"}, error_code="wrong_country"),
+    Case(
+        "payroll refuses, the hire is rescinded",
+        "hr-onboarding-us",
+        "hr-onboarding-agent",
+        "james.garcia",
+        "enrol jane lee in payroll",
+        "escalated",
+        inputs={"employee": "jane.lee"},
+        approve=True,
+        prepare=_enrolled_elsewhere("jane.lee"),
+        error_code="already_enrolled",
+        check=_payroll_has_one_manual_record,
+    ),
+    Case(
+        "HR hires an India pre-hire, PAN asked",
+        "hr-onboarding-in",
+        "hr-onboarding-agent",
+        "krishna.nair",
+        "new joiner in bangalore needs pf and uan registration",
+        "resolved",
+        inputs={"employee": "meera.krishnan"},
+        answers={"pan": "abcpk1234d"},
+        approve=True,
+        check=_hired("meera.krishnan", hired=True, enrolled={"country": "IN", "currency": "INR", "pan": "ABCPK1234D", "pf_member": True}),
+    ),
+    Case(
+        "an invalid PAN is asked for again",
+        "hr-onboarding-in",
+        "hr-onboarding-agent",
+        "priya.sharma",
+        "set up payroll and pan details for meera who joins my team",
+        "resolved",
+        inputs={"employee": "meera.krishnan@acme.example", "pan": "ABC1234", "uan": "100987654321"},
+        answers={"pan_corrected": "ABCPK1234D"},
+        approve=True,
+        check=_hired("meera.krishnan", hired=True, enrolled={"pan": "ABCPK1234D", "uan": "100987654321"}),
+    ),
+    Case("a PAN invalid twice stops", "hr-onboarding-in", "hr-onboarding-agent", "krishna.nair", "payroll for meera krishnan", "escalated", inputs={"employee": "meera.krishnan", "pan": "ABCDE12345"}, answers={"pan_corrected": "ABCKK1234D"}, error_code="invalid_pan", check=_hired("meera.krishnan", hired=False)),
+    Case(
+        "a PAN already on another employee: the hire is rescinded",
+        "hr-onboarding-in",
+        "hr-onboarding-agent",
+        "krishna.nair",
+        "set up payroll for meera krishnan",
+        "escalated",
+        inputs={"employee": "meera.krishnan"},
+        answers={"pan": _PRIYA_PAN},
+        approve=True,
+        error_code="pan_already_registered",
+        check=_hired("meera.krishnan", hired=False, rescinded=True),
+    ),
+    Case("the US pre-hire is not an India hire", "hr-onboarding-in", "hr-onboarding-agent", "krishna.nair", "pf registration for jane lee", "escalated", inputs={"employee": "jane.lee", "pan": "ABCPL1234D"}, error_code="wrong_country"),
+)

@@ -1,0 +1,234 @@
+"""Incident triage: record what the requester reports as a Jira incident with its priority, link it
+to the incidents still open for the same service, and page that service's on-call engineer in Slack.
+
+If a later step fails the incident stays: it happened, and deleting the record would hide a report
+someone made. What is undone is the impression that it is being handled: the incident gets a
+comment saying Workforce stopped before paging anyone and the ticket went to the service desk.
+Links to related incidents are facts and stay too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from contracts.envelope import Envelope
+from contracts.events import SkillRequest, Ticket
+from services.skills.cases import Case, Check
+from services.skills.connectors.errors import ApiError
+from services.skills.connectors.jira import Jira, Query
+from services.skills.connectors.slack import Slack
+from services.skills.refusals import refusal
+from services.skills.sandbox.slack import user_id
+from services.skills.skill import Skill, Step, StepContext, StepFailed
+
+PROJECT = "INC"
+CHANNEL = "it-incidents"
+#: The words people use for a service, and the label its incidents carry in Jira.
+SERVICES = {
+    "vpn": "vpn", "globalprotect": "vpn", "email": "email", "mail": "email", "outlook": "email", "exchange": "email",
+    "wifi": "wifi", "wi-fi": "wifi", "wireless": "wifi", "network": "network", "internet": "network", "sso": "sso",
+    "single sign-on": "sso", "okta": "sso", "sap": "sap", "salesforce": "salesforce", "jira": "jira", "confluence": "confluence",
+    "zoom": "zoom", "teams": "teams", "sharepoint": "sharepoint", "workday": "workday", "payroll": "payroll",
+    "printer": "printing", "printing": "printing",
+}
+
+# ITIL: priority = impact x urgency, read from the reporter's words.
+WIDE = re.compile(r"\b(everyone|everybody|all (users|staff|employees)|whole (company|office)|entire (company|office)|company[- ]wide|nobody|no one|many (users|people)|customers)\b")
+SOME = re.compile(r"\b(team|department|office|floor|several|colleagues|we)\b")
+DOWN = re.compile(r"\b(down|outage|not reachable|unreachable|unavailable|cannot (connect|work|log ?in|access)|can't (connect|work)|stopped working|breach|not working)\b")
+DEGRADED = re.compile(r"\b(slow|intermittent\w*|drops?|dropping|sometimes|delay\w*|timeouts?|times out|errors?)\b")
+MATRIX = {(2, 2): "Highest", (2, 1): "High", (1, 2): "High", (1, 1): "Medium", (2, 0): "Medium", (0, 2): "Medium"}
+LEVELS = ("Highest", "High", "Medium", "Low")
+
+
+def priority(ticket: Ticket) -> tuple[str, str]:
+    """Jira priority and why, from impact (how many are affected) and urgency (down or degraded)."""
+    text = ticket.text.lower()
+    impact = 2 if WIDE.search(text) else 1 if SOME.search(text) else 0
+    urgency = 2 if DOWN.search(text) else 1 if DEGRADED.search(text) else 0
+    level = MATRIX.get((impact, urgency), "Low")
+    why = f"impact {('one person', 'a team', 'many people')[impact]}, urgency {('low', 'degraded', 'down')[urgency]}"
+    if ticket.requester.vip and level != "Highest":
+        level, why = LEVELS[LEVELS.index(level) - 1], f"{why}; raised one level: VIP requester"
+    return level, why
+
+
+def service_label(said: str) -> str:
+    """The Jira label for the service the requester named ("the VPN" -> vpn)."""
+    text = f" {said.lower()} "
+    for word, label in sorted(SERVICES.items(), key=lambda kv: -len(kv[0])):
+        if re.search(rf"\b{re.escape(word)}\b", text):
+            return label
+    return re.sub(r"[^a-z0-9]+", "-", said.lower()).strip("-")[:40] or "unknown-service"
+
+
+def _requester(request: SkillRequest) -> str:
+    return request.ticket.requester.email or request.ticket.requester.id
+
+
+async def find_related(ctx: StepContext) -> dict[str, Any]:
+    jira: Jira = ctx.system
+    label = service_label(str(ctx.inputs["service"]))
+    try:
+        found = await jira.search(Query(project=PROJECT, labels=(label,), open_only=True, max_results=20))
+    except ApiError as exc:
+        raise refusal(ctx, "Jira", exc, "jira_rejected", "searching open incidents failed") from None
+    return {"service": label, "related": [{"key": i.key, "summary": i.summary, "status": i.status, "priority": i.priority} for i in found]}
+
+
+async def create_incident(ctx: StepContext) -> dict[str, Any]:
+    jira: Jira = ctx.system
+    ticket, service = ctx.request.ticket, ctx.earlier["find-related"]["service"]
+    level, why = priority(ticket)
+    description = (
+        f"{ticket.description or ticket.title}\n\n"
+        f"Reported by {_requester(ctx.request)} in ticket {ticket.ticket_id}. Service: {service}. Priority {level}: {why}."
+    )
+    try:
+        issue = await jira.create_issue(
+            project=PROJECT, issue_type="Incident", summary=" ".join(ticket.title.split())[:255], description=description,
+            priority=level, labels=[service], idempotency_key=ctx.idempotency_key, ticket_id=ticket.ticket_id,
+        )
+    except ApiError as exc:
+        raise refusal(ctx, "Jira", exc, "jira_rejected", "Jira did not create the incident") from None
+    return {"key": issue.key, "id": issue.id, "priority": issue.priority, "status": issue.status, "priority_reason": why}
+
+
+async def comment_not_handled(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The compensation: keep the incident, say on it that nobody was paged by Workforce."""
+    jira: Jira = ctx.system
+    body = (
+        f"Workforce recorded this incident from ticket {ctx.request.ticket_id} but stopped before paging the on-call engineer "
+        "(linking related incidents or notifying Slack did not complete). The ticket went to the service desk; "
+        "please make sure someone is working on it. The incident is kept: it was reported."
+    )
+    try:
+        comment = await jira.add_comment(outputs["key"], body, idempotency_key=ctx.idempotency_key)
+    except ApiError as exc:
+        raise refusal(ctx, "Jira", exc, "comment_refused", f"Jira did not take the comment on {outputs['key']}") from None
+    return {"kept": outputs["key"], "comment_id": comment.id}
+
+
+async def link_related(ctx: StepContext) -> dict[str, Any]:
+    jira: Jira = ctx.system
+    key = ctx.earlier["create-incident"]["key"]
+    linked = []
+    for other in ctx.earlier["find-related"]["related"]:
+        try:
+            await jira.link_issues("Relates", inward=key, outward=other["key"])
+        except ApiError as exc:
+            raise refusal(ctx, "Jira", exc, "jira_rejected", f"Jira did not link {key} to {other['key']}") from None
+        linked.append(other["key"])
+    return {"key": key, "relates_to": linked}
+
+
+async def find_oncall(ctx: StepContext) -> dict[str, Any]:
+    slack: Slack = ctx.system
+    try:
+        found = await slack.oncall(CHANNEL)
+    except ApiError as exc:
+        raise refusal(ctx, "Slack", exc, "notify_failed", f"Slack did not find #{CHANNEL}") from None
+    if not found.members:
+        raise StepFailed("no_oncall", f"no one is on call for #{found.channel} (no user group pages there, or its rotation is empty)")
+    return {"channel_id": found.channel_id, "channel": found.channel, "group_id": found.group_id, "handle": found.handle, "people": [{"id": m.id, "name": m.name} for m in found.members]}
+
+
+async def notify_oncall(ctx: StepContext) -> dict[str, Any]:
+    slack: Slack = ctx.system
+    incident, oncall, related = ctx.earlier["create-incident"], ctx.earlier["find-oncall"], ctx.earlier["link-related"]["relates_to"]
+    people = " ".join(f"<@{p['id']}>" for p in oncall["people"])
+    text = (
+        f"<!subteam^{oncall['group_id']}|@{oncall['handle']}> {people} New incident *{incident['key']}* ({incident['priority']}): "
+        f"{ctx.request.ticket.title}\nService: {ctx.earlier['find-related']['service']}. Reported by {_requester(ctx.request)} (ticket {ctx.request.ticket_id})."
+        + (f"\nRelated open incidents: {', '.join(related)}." if related else "")
+    )
+    try:
+        posted = await slack.post_message(oncall["channel_id"], text, idempotency_key=ctx.idempotency_key)
+    except ApiError as exc:
+        if not exc.transient and exc.code in ("not_in_channel", "is_archived", "channel_not_found"):
+            raise StepFailed("notify_failed", f"Slack did not post to #{oncall['channel']}: {exc.code}") from None
+        raise refusal(ctx, "Slack", exc, "notify_failed", f"Slack did not post to #{oncall['channel']}") from None
+    return {"channel": oncall["channel"], "ts": posted.ts, "paged": [p["name"] for p in oncall["people"]]}
+
+
+def _summary(outputs: Mapping[str, Mapping[str, Any]]) -> str:
+    incident, linked, paged = outputs["create-incident"], outputs["link-related"]["relates_to"], outputs["notify-oncall"]
+    related = f"linked it to the open incidents {', '.join(linked)}" if linked else "found no open incident for the same service"
+    return (
+        f"Recorded incident {incident['key']} in Jira with priority {incident['priority']} ({incident['priority_reason']}), {related}, "
+        f"and paged the on-call engineer ({', '.join(paged['paged'])}) in #{paged['channel']}."
+    )
+
+
+INCIDENT_TRIAGE = Skill(
+    name="incident-triage",
+    steps=(
+        Step("find-related", "jira", "issues.read", find_related, describe=lambda r: {"project": PROJECT, "service": r.inputs.get("service"), "open_only": True}),
+        Step("create-incident", "jira", "issues.create", create_incident, compensate=comment_not_handled, describe=lambda r: {"project": PROJECT, "summary": r.ticket.title, "service": r.inputs.get("service")}),
+        Step("link-related", "jira", "issues.link", link_related, describe=lambda r: {"link_type": "Relates"}),
+        Step("find-oncall", "slack", "channels.read", find_oncall, describe=lambda r: {"channel": CHANNEL}),
+        Step("notify-oncall", "slack", "chat.write", notify_oncall, describe=lambda r: {"channel": CHANNEL}),
+    ),
+    summarise=_summary,
+)
+
+SKILLS = (INCIDENT_TRIAGE,)
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+
+def incident(*, priority: str | None = None, label: str = "", links: list[str] | None = None, comments: int = 0, paged: bool = True) -> Check:
+    """The one incident the case made (INC-13: the seed has twelve), its links and comments, and the page."""
+
+    async def check(conn: asyncpg.Connection, events: list[Envelope]) -> None:
+        made = await conn.fetch("SELECT key, priority, labels FROM jira_issues WHERE project_key = 'INC' AND ticket_id IS NOT NULL")
+        assert [r["key"] for r in made] == ["INC-13"], f"expected one new incident INC-13, found {[r['key'] for r in made]}"
+        if priority is not None:
+            assert made[0]["priority"] == priority, f"INC-13 has priority {made[0]['priority']}, expected {priority}"
+        assert label in made[0]["labels"], f"INC-13 is labelled {made[0]['labels']}, expected {label!r}"
+        linked = [r["outward_key"] for r in await conn.fetch("SELECT outward_key FROM jira_issue_links WHERE inward_key = 'INC-13' ORDER BY outward_key")]
+        assert linked == sorted(links or []), f"INC-13 relates to {linked}, expected {sorted(links or [])}"
+        said = [r["body"] for r in await conn.fetch("SELECT body FROM jira_comments WHERE issue_key = 'INC-13'")]
+        assert len(said) == comments and all("stopped before paging" in b for b in said), f"INC-13 comments: {said}"
+        posts = await conn.fetch("SELECT m.text FROM slack_messages m JOIN slack_channels c ON c.id = m.channel_id WHERE c.name = $1", CHANNEL)
+        if paged:
+            assert len(posts) == 1 and "INC-13" in posts[0]["text"] and "<!subteam^" in posts[0]["text"], f"#{CHANNEL} got {[p['text'] for p in posts]}"
+        else:
+            assert not posts, f"#{CHANNEL} was posted to: {[p['text'] for p in posts]}"
+
+    return check
+
+
+async def _nothing_recorded(conn: asyncpg.Connection, events: list[Envelope]) -> None:
+    assert not await conn.fetchval("SELECT count(*) FROM jira_issues WHERE ticket_id IS NOT NULL"), "an issue was created"
+
+
+def _sql(statement: str):  # noqa: ANN202
+    return lambda conn: conn.execute(statement)
+
+
+CASES = (
+    Case("vpn outage linked to the open vpn incidents, on-call paged", "incident-triage", "jordan", "ana.silva", "VPN is down for everyone in the office, nobody can connect", "resolved",
+         inputs={"service": "vpn"}, check=incident(priority="Highest", label="vpn", links=["INC-6", "INC-9"])),
+    Case("wifi degraded for a team: nothing open to link", "incident-triage", "jordan", "john.miller", "wifi keeps dropping on floor 4 for our team", "resolved",
+         inputs={"service": "wifi"}, check=incident(priority="Medium", label="wifi", links=[])),
+    Case("which service? asked, then recorded", "incident-triage", "jordan", "priya.sharma", "everything is down since 9am, nobody can work", "resolved",
+         answers={"service": "the VPN I think"}, check=incident(priority="Highest", label="vpn", links=["INC-6", "INC-9"])),
+    Case("bot removed from the channel: incident kept and commented", "incident-triage", "jordan", "james.martinez", "email outage, nobody can send mail", "escalated",
+         inputs={"service": "email"}, error_code="notify_failed", check=incident(label="email", links=["INC-8"], comments=1, paged=False),
+         prepare=_sql(f"DELETE FROM slack_channel_members WHERE user_id = '{user_id('jordan', bot=True)}' AND channel_id = (SELECT id FROM slack_channels WHERE name = '{CHANNEL}')")),
+    Case("nobody on call: incident kept and commented", "incident-triage", "jordan", "sarah.williams", "sap is not reachable for the whole finance team", "escalated",
+         inputs={"service": "sap"}, error_code="no_oncall", check=incident(label="sap", links=["INC-5"], comments=1, paged=False),
+         prepare=_sql("UPDATE slack_usergroups SET users = '{}' WHERE handle = 'it-oncall'")),
+    Case("Jira refuses linking without issues.link: incident kept and commented", "incident-triage", "jordan", "reyansh.rao", "vpn is very slow for several colleagues", "escalated",
+         inputs={"service": "vpn"}, error_code="scope_refused", check=incident(label="vpn", links=[], comments=1, paged=False),
+         prepare=_sql("UPDATE sandbox_api_tokens SET scopes = array_remove(scopes, 'issues.link') WHERE coworker = 'jordan' AND system = 'jira'")),
+    Case("a revoked Jira token records nothing", "incident-triage", "jordan", "diya.bose", "salesforce is down for all users", "escalated",
+         inputs={"service": "salesforce"}, error_code="credential_refused", check=_nothing_recorded,
+         prepare=_sql("UPDATE sandbox_api_tokens SET revoked_at = now() WHERE coworker = 'jordan' AND system = 'jira'")),
+)

@@ -1,0 +1,203 @@
+"""A Microsoft Entra ID tenant in PostgreSQL, as Microsoft Graph shows it: users (``accountEnabled``,
+``userPrincipalName``), their group memberships, Identity Protection's risky users, disabling an
+account (``PATCH /users/{id}`` with ``accountEnabled: false``) and revoking its sign-in sessions
+(``POST /users/{id}/revokeSignInSessions``, which moves ``signInSessionsValidFromDateTime`` to now so
+every refresh token issued before stops working).
+
+Errors carry Graph's shape and codes: ``{"error": {"code": "Request_ResourceNotFound", "message":
+...}}`` (404), ``Authorization_RequestDenied`` (403) for a scope the caller's token does not carry,
+``InvalidAuthenticationToken`` (401). Writes take an idempotency key; a repeated key returns what the
+first call did. ``EntraSandbox`` is the Entra connector over it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.skills.connectors.errors import ApiError
+from services.skills.sandbox import tokens
+from services.skills.sandbox.tokens import Caller
+
+SYSTEM = "entra"
+
+
+class GraphError(ApiError):
+    """An error as Microsoft Graph reports it: HTTP status and ``error.code`` / ``error.message``."""
+
+    @property
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.summary}}
+
+
+def _require(caller: Caller, scope: str) -> None:
+    if not caller.may(scope):
+        raise GraphError(403, "Authorization_RequestDenied", f"Insufficient privileges to complete the operation. ({caller.coworker} lacks {scope})")
+
+
+async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:
+    if not token:
+        raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
+    caller = await tokens.authenticate(conn, SYSTEM, token)
+    if caller is None:
+        raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+    return caller
+
+
+def _not_found(what: str) -> GraphError:
+    return GraphError(404, "Request_ResourceNotFound", f"Resource '{what}' does not exist or one of its queried reference-property objects are not present.")
+
+
+@dataclass(frozen=True)
+class EntraUser:
+    id: str
+    user_principal_name: str
+    mail: str | None
+    display_name: str
+    department: str | None
+    job_title: str | None
+    employee_id: str | None
+    usage_location: str | None
+    account_enabled: bool
+    sign_in_sessions_valid_from: datetime
+
+
+@dataclass(frozen=True)
+class DirectoryGroup:
+    id: str
+    display_name: str
+    security_enabled: bool
+    mail_enabled: bool
+
+
+@dataclass(frozen=True)
+class RiskyUser:
+    """Identity Protection's view of a user; level ``none`` and state ``none`` when never flagged."""
+
+    user_id: str
+    risk_level: str
+    risk_state: str
+    risk_detail: str
+    risk_last_updated: datetime | None = None
+
+    @property
+    def at_risk(self) -> bool:
+        return self.risk_state in {"atRisk", "confirmedCompromised"}
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    user_id: str
+    account_enabled: bool  # after the call
+    changed: bool  # False: the account already was so
+
+
+@dataclass(frozen=True)
+class SessionsRevoked:
+    user_id: str
+    valid_from: datetime  # sign-in sessions issued before this no longer work
+    changed: bool = True
+
+
+_USER = "id, user_principal_name, mail, display_name, department, job_title, employee_id, usage_location, account_enabled, sign_in_sessions_valid_from"
+
+
+async def _user(conn: asyncpg.Connection, id_or_upn: str, *, lock: bool = False) -> asyncpg.Record:
+    row = await conn.fetchrow(f"SELECT {_USER} FROM entra_users WHERE id = $1 OR lower(user_principal_name) = lower($1)" + (" FOR UPDATE" if lock else ""), id_or_upn)
+    if row is None:
+        raise _not_found(id_or_upn)
+    return row
+
+
+async def get_user(conn: asyncpg.Connection, caller: Caller, id_or_upn: str) -> EntraUser:
+    """``GET /users/{id | userPrincipalName}``."""
+    _require(caller, "users.read")
+    return EntraUser(**dict(await _user(conn, id_or_upn)))
+
+
+async def member_of(conn: asyncpg.Connection, caller: Caller, id_or_upn: str) -> list[DirectoryGroup]:
+    """``GET /users/{id}/memberOf`` (groups only)."""
+    _require(caller, "users.read")
+    user = await _user(conn, id_or_upn)
+    rows = await conn.fetch(
+        "SELECT g.id, g.display_name, g.security_enabled, g.mail_enabled FROM entra_groups g JOIN entra_group_members m ON m.group_id = g.id WHERE m.user_id = $1 ORDER BY g.display_name",
+        user["id"],
+    )
+    return [DirectoryGroup(**dict(r)) for r in rows]
+
+
+async def risky_user(conn: asyncpg.Connection, caller: Caller, id_or_upn: str) -> RiskyUser:
+    """``GET /identityProtection/riskyUsers/{id}``; a user never flagged has no risk."""
+    _require(caller, "risk.read")
+    user = await _user(conn, id_or_upn)
+    row = await conn.fetchrow("SELECT user_id, risk_level, risk_state, risk_detail, risk_last_updated FROM entra_risky_users WHERE user_id = $1", user["id"])
+    return RiskyUser(**dict(row)) if row else RiskyUser(user["id"], "none", "none", "none")
+
+
+async def _earlier(conn: asyncpg.Connection, idempotency_key: str, operation: str) -> asyncpg.Record | None:
+    row = await conn.fetchrow("SELECT user_id, operation, before FROM entra_changes WHERE idempotency_key = $1", idempotency_key)
+    if row is not None and row["operation"] != operation:
+        raise GraphError(400, "Request_BadRequest", f"idempotency key {idempotency_key!r} was used to {row['operation']}, not to {operation}")
+    return row
+
+
+async def set_account_enabled(conn: asyncpg.Connection, caller: Caller, id_or_upn: str, enabled: bool, *, idempotency_key: str, ticket_id: str) -> AccountChange:
+    """``PATCH /users/{id}`` ``{"accountEnabled": enabled}`` (204 No Content on success)."""
+    _require(caller, "users.disable")  # Graph's User.EnableDisableAccount.All covers both directions
+    operation = "enable" if enabled else "disable"
+    if (earlier := await _earlier(conn, idempotency_key, operation)) is not None:
+        return AccountChange(earlier["user_id"], enabled, changed=json.loads(earlier["before"])["accountEnabled"] != enabled)
+    user = await _user(conn, id_or_upn, lock=True)
+    await conn.execute("UPDATE entra_users SET account_enabled = $2 WHERE id = $1", user["id"], enabled)
+    await conn.execute(
+        "INSERT INTO entra_changes (idempotency_key, user_id, operation, before, requested_by, ticket_id) VALUES ($1, $2, $3, $4, $5, $6)",
+        idempotency_key, user["id"], operation, json.dumps({"accountEnabled": user["account_enabled"]}), caller.coworker, ticket_id,
+    )
+    return AccountChange(user["id"], enabled, changed=user["account_enabled"] != enabled)
+
+
+async def revoke_sign_in_sessions(conn: asyncpg.Connection, caller: Caller, id_or_upn: str, *, idempotency_key: str, ticket_id: str) -> SessionsRevoked:
+    """``POST /users/{id}/revokeSignInSessions`` (``{"value": true}``): every refresh token and
+    session cookie issued before now stops working. Cannot be undone."""
+    _require(caller, "sessions.revoke")
+    if (earlier := await _earlier(conn, idempotency_key, "revoke_sessions")) is not None:
+        valid_from = await conn.fetchval("SELECT sign_in_sessions_valid_from FROM entra_users WHERE id = $1", earlier["user_id"])
+        return SessionsRevoked(earlier["user_id"], valid_from)
+    user = await _user(conn, id_or_upn, lock=True)
+    valid_from = await conn.fetchval("UPDATE entra_users SET sign_in_sessions_valid_from = clock_timestamp() WHERE id = $1 RETURNING sign_in_sessions_valid_from", user["id"])
+    await conn.execute(
+        "INSERT INTO entra_changes (idempotency_key, user_id, operation, before, requested_by, ticket_id) VALUES ($1, $2, 'revoke_sessions', $3, $4, $5)",
+        idempotency_key, user["id"], json.dumps({"signInSessionsValidFromDateTime": user["sign_in_sessions_valid_from"].isoformat()}), caller.coworker, ticket_id,
+    )
+    return SessionsRevoked(user["id"], valid_from)
+
+
+class EntraSandbox:
+    """The Entra connector over the sandbox, in the step's transaction, as the coworker its token names."""
+
+    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
+        self.conn, self._token = conn, token
+        self._caller: Caller | None = None
+
+    async def caller(self) -> Caller:
+        if self._caller is None:
+            self._caller = await authenticate(self.conn, self._token)
+        return self._caller
+
+    async def get_user(self, id_or_upn: str) -> EntraUser:
+        return await get_user(self.conn, await self.caller(), id_or_upn)
+
+    async def member_of(self, id_or_upn: str) -> list[DirectoryGroup]:
+        return await member_of(self.conn, await self.caller(), id_or_upn)
+
+    async def risky_user(self, id_or_upn: str) -> RiskyUser:
+        return await risky_user(self.conn, await self.caller(), id_or_upn)
+
+    async def set_account_enabled(self, id_or_upn: str, enabled: bool, *, idempotency_key: str, ticket_id: str) -> AccountChange:
+        return await set_account_enabled(self.conn, await self.caller(), id_or_upn, enabled, idempotency_key=idempotency_key, ticket_id=ticket_id)
+
+    async def revoke_sign_in_sessions(self, id_or_upn: str, *, idempotency_key: str, ticket_id: str) -> SessionsRevoked:
+        return await revoke_sign_in_sessions(self.conn, await self.caller(), id_or_upn, idempotency_key=idempotency_key, ticket_id=ticket_id)
