@@ -20,7 +20,7 @@ import asyncpg
 
 from services.skills.connectors.errors import ApiError
 from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller
+from services.skills.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "entra"
 
@@ -175,17 +175,10 @@ async def revoke_sign_in_sessions(conn: asyncpg.Connection, caller: Caller, id_o
     return SessionsRevoked(user["id"], valid_from)
 
 
-class EntraSandbox:
+class EntraSandbox(SandboxConnector):
     """The Entra connector over the sandbox, in the step's transaction, as the coworker its token names."""
 
-    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
-        self.conn, self._token = conn, token
-        self._caller: Caller | None = None
-
-    async def caller(self) -> Caller:
-        if self._caller is None:
-            self._caller = await authenticate(self.conn, self._token)
-        return self._caller
+    authenticate = staticmethod(authenticate)
 
     async def get_user(self, id_or_upn: str) -> EntraUser:
         return await get_user(self.conn, await self.caller(), id_or_upn)

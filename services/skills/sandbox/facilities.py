@@ -22,7 +22,7 @@ import asyncpg
 
 from services.skills.connectors.errors import ApiError
 from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller
+from services.skills.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "facilities"
 
@@ -206,17 +206,10 @@ async def change_status(conn: asyncpg.Connection, caller: Caller, badge_id: str,
     return await _record(conn, caller, idempotency_key, ticket_id, badge_id, operation)
 
 
-class FacilitiesSandbox:
+class FacilitiesSandbox(SandboxConnector):
     """The facilities connector over the sandbox, in the step's transaction, as the coworker its token names."""
 
-    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
-        self.conn, self._token = conn, token
-        self._caller: Caller | None = None
-
-    async def caller(self) -> Caller:
-        if self._caller is None:
-            self._caller = await authenticate(self.conn, self._token)
-        return self._caller
+    authenticate = staticmethod(authenticate)
 
     async def get_cardholder(self, login: str) -> Cardholder:
         return await get_cardholder(self.conn, await self.caller(), login)

@@ -14,7 +14,7 @@ import asyncpg
 
 from services.skills.connectors.jira import LABEL, PRIORITIES, Comment, Issue, JiraError, Link, Query
 from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller
+from services.skills.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "jira"
 
@@ -182,17 +182,10 @@ async def add_comment(conn: asyncpg.Connection, caller: Caller, key: str, body: 
     return Comment(**dict(row))
 
 
-class JiraSandbox:
+class JiraSandbox(SandboxConnector):
     """The Jira connector over the sandbox, in the step's transaction, as the coworker its token names."""
 
-    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
-        self.conn, self._token = conn, token
-        self._caller: Caller | None = None
-
-    async def caller(self) -> Caller:
-        if self._caller is None:
-            self._caller = await authenticate(self.conn, self._token)
-        return self._caller
+    authenticate = staticmethod(authenticate)
 
     async def get_issue(self, key: str) -> Issue:
         return await get_issue(self.conn, await self.caller(), key)

@@ -22,7 +22,7 @@ from services.skills.connectors import jumpcloud as api
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.jumpcloud import App, CommandResult, Health, Process, System
 from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller
+from services.skills.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "jumpcloud"
 
@@ -119,17 +119,10 @@ async def run_command(conn: asyncpg.Connection, caller: Caller, system_id: str, 
     return _result(dict(await conn.fetchrow("SELECT * FROM jumpcloud_commands WHERE id = $1", command_id)))
 
 
-class JumpCloudSandbox:
+class JumpCloudSandbox(SandboxConnector):
     """The JumpCloud connector over the sandbox, in the step's transaction, as the coworker its key names."""
 
-    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
-        self.conn, self._token = conn, token
-        self._caller: Caller | None = None
-
-    async def caller(self) -> Caller:
-        if self._caller is None:
-            self._caller = await authenticate(self.conn, self._token)
-        return self._caller
+    authenticate = staticmethod(authenticate)
 
     async def systems_of(self, email: str) -> list[System]:
         return await systems_of(self.conn, await self.caller(), email)

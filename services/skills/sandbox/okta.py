@@ -28,7 +28,7 @@ import asyncpg
 
 from services.skills.connectors.errors import ApiError
 from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller, digest
+from services.skills.sandbox.tokens import Caller, SandboxConnector, digest
 
 SYSTEM = "okta"
 
@@ -598,17 +598,10 @@ async def activate_factor(conn: asyncpg.Connection, user_id: str, factor_id: str
     return _factor(activated)
 
 
-class OktaSandbox:
+class OktaSandbox(SandboxConnector):
     """The Okta connector over the sandbox, in the step's transaction, as the coworker its token names."""
 
-    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
-        self.conn, self._token = conn, token
-        self._caller: Caller | None = None
-
-    async def caller(self) -> Caller:
-        if self._caller is None:
-            self._caller = await authenticate(self.conn, self._token)
-        return self._caller
+    authenticate = staticmethod(authenticate)
 
     async def get_user(self, login_or_id: str) -> User:
         return await get_user(self.conn, await self.caller(), login_or_id)

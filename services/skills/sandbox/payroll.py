@@ -28,7 +28,7 @@ import asyncpg
 
 from services.skills.connectors.errors import ApiError
 from services.skills.sandbox import paycalc, tokens
-from services.skills.sandbox.tokens import Caller
+from services.skills.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "payroll"
 
@@ -327,17 +327,10 @@ async def create_final_pay(conn: asyncpg.Connection, caller: Caller, worker_id: 
     return _final(row)
 
 
-class PayrollSandbox:
+class PayrollSandbox(SandboxConnector):
     """The payroll connector over the sandbox, in the step's transaction, as the coworker its token names."""
 
-    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
-        self.conn, self._token = conn, token
-        self._caller: Caller | None = None
-
-    async def caller(self) -> Caller:
-        if self._caller is None:
-            self._caller = await authenticate(self.conn, self._token)
-        return self._caller
+    authenticate = staticmethod(authenticate)
 
     async def enrol(
         self,

@@ -17,7 +17,7 @@ import asyncpg
 
 from services.skills.connectors.errors import ApiError
 from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller
+from services.skills.sandbox.tokens import Caller, SandboxConnector
 from services.skills.textsearch import Index
 
 SYSTEM = "sharepoint"
@@ -101,17 +101,10 @@ async def get_page(conn: asyncpg.Connection, caller: Caller, page_id: str) -> Si
     return SitePage(**dict(row))
 
 
-class SharePointSandbox:
+class SharePointSandbox(SandboxConnector):
     """The SharePoint connector over the sandbox, in the step's transaction, as the coworker its token names."""
 
-    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
-        self.conn, self._token = conn, token
-        self._caller: Caller | None = None
-
-    async def caller(self) -> Caller:
-        if self._caller is None:
-            self._caller = await authenticate(self.conn, self._token)
-        return self._caller
+    authenticate = staticmethod(authenticate)
 
     async def search(self, query: str, *, top: int = 5) -> list[Hit]:
         return await search(self.conn, await self.caller(), query, top=top)

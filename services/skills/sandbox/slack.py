@@ -18,7 +18,7 @@ import asyncpg
 
 from services.skills.connectors.slack import MAX_TEXT, Member, OnCall, Posted, SlackError
 from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller
+from services.skills.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "slack"
 
@@ -103,17 +103,10 @@ async def post_message(conn: asyncpg.Connection, caller: Caller, channel: str, t
     return Posted(found["id"], ts, text)
 
 
-class SlackSandbox:
+class SlackSandbox(SandboxConnector):
     """The Slack connector over the sandbox, in the step's transaction, as the coworker its token names."""
 
-    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
-        self.conn, self._token = conn, token
-        self._caller: Caller | None = None
-
-    async def caller(self) -> Caller:
-        if self._caller is None:
-            self._caller = await authenticate(self.conn, self._token)
-        return self._caller
+    authenticate = staticmethod(authenticate)
 
     async def oncall(self, channel: str) -> OnCall:
         return await oncall(self.conn, await self.caller(), channel)

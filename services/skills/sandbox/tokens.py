@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -59,3 +60,19 @@ async def authenticate(conn: asyncpg.Connection, system: str, token: str | None)
 
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+class SandboxConnector:
+    """A connector over one sandbox: the step's transaction, and the caller its token names (checked
+    on first use, by the sandbox's own ``authenticate``, which answers in that system's words)."""
+
+    authenticate: Callable[[asyncpg.Connection, str | None], Awaitable[Caller]]
+
+    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
+        self.conn, self._token = conn, token
+        self._caller: Caller | None = None
+
+    async def caller(self) -> Caller:
+        if self._caller is None:
+            self._caller = await type(self).authenticate(self.conn, self._token)
+        return self._caller

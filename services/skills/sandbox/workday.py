@@ -27,7 +27,7 @@ import asyncpg
 from services.skills.connectors.errors import ApiError
 from services.skills.sandbox import tokens
 from services.skills.sandbox.paycalc import weekdays
-from services.skills.sandbox.tokens import Caller
+from services.skills.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "workday"
 
@@ -413,17 +413,10 @@ async def rescind(conn: asyncpg.Connection, caller: Caller, event_id: str, *, id
     return rescinded
 
 
-class WorkdaySandbox:
+class WorkdaySandbox(SandboxConnector):
     """The Workday connector over the sandbox, in the step's transaction, as the coworker its token names."""
 
-    def __init__(self, conn: asyncpg.Connection, token: str | None) -> None:
-        self.conn, self._token = conn, token
-        self._caller: Caller | None = None
-
-    async def caller(self) -> Caller:
-        if self._caller is None:
-            self._caller = await authenticate(self.conn, self._token)
-        return self._caller
+    authenticate = staticmethod(authenticate)
 
     async def get_worker(self, ref: str) -> Worker:
         return await get_worker(self.conn, await self.caller(), ref)
