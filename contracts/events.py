@@ -28,10 +28,17 @@ Usd = Annotated[
     Field(ge=0, max_digits=20, decimal_places=10, description="US dollars, as an exact decimal string."),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
 ]
+UsdRate = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=40, decimal_places=28, description="US dollars per unit (token or second), as an exact decimal string."),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
 Attributes = Annotated[dict[str, JsonValue], Field(max_length=50)]
 
 MAX_TITLE = 500
 MAX_DESCRIPTION = 20_000
+#: No single model call reads or writes more tokens than this; a larger count is an error, not a bill.
+MAX_TOKENS = 10_000_000
 
 
 # --- tickets --------------------------------------------------------------------------------
@@ -267,13 +274,15 @@ class TokenUsage(Payload):
     purpose: Annotated[str, Field(max_length=100, description="What the call was for, e.g. triage.embed.")]
     model: Annotated[str, Field(max_length=200)]
     provider: Annotated[str, Field(max_length=100)]
-    prompt_tokens: Annotated[int, Field(ge=0)]
-    completion_tokens: Annotated[int, Field(ge=0)] = 0
-    cost_usd: Usd
-    latency_ms: Annotated[float, Field(ge=0)] = 0.0
+    prompt_tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS, description="Input tokens, cached ones included.")]
+    completion_tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS)] = 0
+    cost_usd: Annotated[Usd, Field(description="The caller's own figure. Billing prices the tokens itself from its versioned price table.")]
+    latency_ms: Annotated[float, Field(ge=0, le=86_400_000)] = 0.0
     ticket_id: Id | None = None
     coworker: Name | None = None
     skill: Name | None = None
+    cached_tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS, description="Of the prompt tokens, those read from the provider's prompt cache.")] = 0
+    leases: Annotated[list[Id], Field(max_length=4, description="The budget leases the call was reserved against (scope, and ticket when capped).")] = []
 
     @property
     def total_tokens(self) -> int:
@@ -313,10 +322,100 @@ class BudgetStatus(Payload):
     period: Annotated[str, Field(max_length=40, description="e.g. 2026-11")]
     spent_usd: Usd
     limit_usd: Usd
+    reserved_usd: Annotated[Usd, Field(description="Leased to callers and not yet booked as spent.")] = Decimal(0)
+    period_start: datetime | None = None
+    period_end: Annotated[datetime | None, Field(description="When the budget resets.")] = None
 
     @property
     def exhausted(self) -> bool:
         return self.spent_usd >= self.limit_usd
+
+
+class Price(Payload):
+    """What one model costs, per the billing price table version named beside it."""
+
+    usd_per_input_token: UsdRate = Decimal(0)
+    usd_per_output_token: UsdRate = Decimal(0)
+    usd_per_cached_input_token: UsdRate = Decimal(0)
+    usd_per_second: Annotated[UsdRate, Field(description="For local models priced by CPU time.")] = Decimal(0)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int = 0, cached_tokens: int = 0, seconds: float = 0.0) -> Decimal:
+        """The cost of one call; cached tokens are part of the prompt tokens, priced at the cache rate."""
+        cached = min(cached_tokens, prompt_tokens)
+        total = (
+            (prompt_tokens - cached) * self.usd_per_input_token
+            + cached * self.usd_per_cached_input_token
+            + completion_tokens * self.usd_per_output_token
+            + Decimal(str(round(seconds, 6))) * self.usd_per_second
+        )
+        return total.quantize(Decimal("0.0000000001"))
+
+
+class LeaseRequest(Payload):
+    """A caller instance asks billing for a slice of the budgets that apply to its calls."""
+
+    lease_id: Id
+    holder: Annotated[str, Field(min_length=1, max_length=200, description="The caller instance that will spend it.")]
+    kind: Literal["scope", "ticket"] = Field(description="scope: the team, coworker and skill budgets; ticket: one ticket's cap.")
+    coworker: Name | None = None
+    skill: Name | None = None
+    ticket_id: Id | None = None
+    amount_usd: Usd
+    models: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=10, description="Models whose prices the caller needs.")] = []
+
+
+class LeaseGrant(Payload):
+    """Billing's answer: how much the holder may spend, against which budgets, until when. Zero is a refusal."""
+
+    lease_id: Id
+    holder: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: Literal["scope", "ticket"]
+    budgets: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=10, description="Every budget the slice is counted against.")]
+    amount_usd: Annotated[Usd | None, Field(description="None: no budget applies, spending is not capped.")]
+    expires_at: datetime
+    reason: ShortText = ""
+    ticket_cap_usd: Annotated[Usd | None, Field(description="The per-ticket cap that applies to this scope; each ticket then needs a ticket lease.")] = None
+    prices: Annotated[dict[Annotated[str, Field(max_length=200)], Price], Field(max_length=10)] = {}
+    price_version: Annotated[str, Field(max_length=100)] = ""
+
+
+class LeaseReturn(Payload):
+    """A holder is done with a lease: what it spent on it, so the rest goes back to the budgets."""
+
+    lease_id: Id
+    holder: Annotated[str, Field(min_length=1, max_length=200)]
+    used_usd: Usd
+    calls: Annotated[int, Field(ge=0)]
+
+
+class SpendLine(Payload):
+    name: Annotated[str, Field(max_length=200)]
+    cost_usd: Usd
+    calls: Annotated[int, Field(ge=0)]
+    tokens: Annotated[int, Field(ge=0)]
+
+
+class SpendSummary(Payload):
+    """A team's spend over a period, for finance: totals, the top spenders, and what it saved."""
+
+    team: Annotated[str, Field(max_length=100)]
+    period: Annotated[str, Field(max_length=40)]
+    period_start: datetime
+    period_end: datetime
+    cost_usd: Usd
+    calls: Annotated[int, Field(ge=0)]
+    tokens: Annotated[int, Field(ge=0)]
+    budget_usd: Usd | None = None
+    top_coworkers: Annotated[list[SpendLine], Field(max_length=20)] = []
+    top_skills: Annotated[list[SpendLine], Field(max_length=20)] = []
+    top_models: Annotated[list[SpendLine], Field(max_length=20)] = []
+    tickets: Annotated[int, Field(ge=0, description="Tickets that cost anything this period.")] = 0
+    resolved_tickets: Annotated[int, Field(ge=0, description="Of those, resolved by a coworker.")] = 0
+    cost_per_ticket_usd: Usd | None = None
+    cost_per_resolved_ticket_usd: Usd | None = None
+    human_cost_per_ticket_usd: Usd | None = None
+    savings_usd: Annotated[Decimal | None, Field(description="Resolved tickets at the human baseline minus what the AI cost (negative: it cost more).")] = None
+    price_versions: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=10)] = []
 
 
 # --- coworkers: lifecycle owned by governance -----------------------------------------------
@@ -553,6 +652,30 @@ class BudgetState(Envelope[BudgetStatus]):
     type: Literal["budget.state"] = "budget.state"
 
 
+class BudgetLeaseRequested(Envelope[LeaseRequest]):
+    """A caller instance asks billing for a slice of a budget, before it calls a model."""
+
+    type: Literal["budget.lease.requested"] = "budget.lease.requested"
+
+
+class BudgetLeaseGranted(Envelope[LeaseGrant]):
+    """Billing grants (or refuses, with amount zero) a slice of the budgets that apply."""
+
+    type: Literal["budget.lease.granted"] = "budget.lease.granted"
+
+
+class BudgetLeaseReturned(Envelope[LeaseReturn]):
+    """A caller is done with a lease; what it did not spend goes back to the budgets."""
+
+    type: Literal["budget.lease.returned"] = "budget.lease.returned"
+
+
+class SpendReport(Envelope[SpendSummary]):
+    """A team's spend over a period with its top coworkers, skills and models, for finance."""
+
+    type: Literal["spend.report"] = "spend.report"
+
+
 class CoworkerCommanded(Envelope[CoworkerCommand]):
     """A person asked for a lifecycle change of a coworker."""
 
@@ -631,6 +754,10 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     BudgetAlert,
     MemoryForgotten,
     BudgetState,
+    BudgetLeaseRequested,
+    BudgetLeaseGranted,
+    BudgetLeaseReturned,
+    SpendReport,
     CoworkerCommanded,
     CoworkerChanged,
     CoworkerRejected,

@@ -86,6 +86,12 @@ BUDGET_ALERT = _topic(ev.BudgetAlert, KeyBy.team, partitions=3, days=365)
 DEADLETTER = _topic(ev.DeadLettered, KeyBy.ticket, partitions=3, days=30)
 MEMORY_FORGOTTEN = _topic(ev.MemoryForgotten, KeyBy.subject, partitions=3, days=365)
 BUDGET_STATE = _topic(ev.BudgetState, KeyBy.subject, partitions=3, compacted=True)
+#: Leases are keyed by team, like llm.usage, so one billing consumer decides a team's leases in order.
+BUDGET_LEASE_REQUESTED = _topic(ev.BudgetLeaseRequested, KeyBy.team, days=1)
+#: Keyed by the holder (the subject): a caller reads the grants addressed to it.
+BUDGET_LEASE_GRANTED = _topic(ev.BudgetLeaseGranted, KeyBy.subject, partitions=3, days=1)
+BUDGET_LEASE_RETURNED = _topic(ev.BudgetLeaseReturned, KeyBy.team, days=1)
+SPEND_REPORT = _topic(ev.SpendReport, KeyBy.team, partitions=3, days=365)
 COWORKER_COMMAND = _topic(ev.CoworkerCommanded, KeyBy.subject, partitions=3, days=365)
 COWORKER_CHANGED = _topic(ev.CoworkerChanged, KeyBy.subject, partitions=3, days=365)
 COWORKER_REJECTED = _topic(ev.CoworkerRejected, KeyBy.subject, partitions=3, days=365)
@@ -114,6 +120,10 @@ ALL: tuple[Topic, ...] = (
     BUDGET_ALERT,
     MEMORY_FORGOTTEN,
     BUDGET_STATE,
+    BUDGET_LEASE_REQUESTED,
+    BUDGET_LEASE_GRANTED,
+    BUDGET_LEASE_RETURNED,
+    SPEND_REPORT,
     COWORKER_COMMAND,
     COWORKER_CHANGED,
     COWORKER_REJECTED,

@@ -1,68 +1,130 @@
-"""Book usage events: store each once, and add only the newly stored ones to the daily aggregates.
+"""Book usage events: price each call from the price table, store it once (the event id is the
+key), and add only the newly stored ones to the roll-ups (per day, per hour by team / coworker /
+skill / model, per ticket) and to the leases they were reserved against.
 
-Both happen in one statement, so the aggregates always equal the sum of the stored events, whatever
-is redelivered and whenever a process dies.
+All of that is one statement, so the roll-ups always equal the sum of the stored events, whatever is
+redelivered and whenever a process dies; a replay of the topic into an empty schema rebuilds the
+same totals (with the same price table version).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC
 
 import asyncpg
 
 from contracts.events import LlmUsage
+from services.billing.prices import PriceTable
 
-COLUMNS = ("event_id", "team", "coworker", "skill", "ticket_id", "purpose", "model", "provider", "prompt_tokens", "completion_tokens", "cost_usd", "occurred_at")
+COLUMNS = (
+    "event_id", "team", "coworker", "skill", "ticket_id", "purpose", "model", "provider", "prompt_tokens", "completion_tokens", "cost_usd", "occurred_at",
+    "cached_tokens", "latency_ms", "reported_cost_usd", "litellm_cost_usd", "price_version", "flags", "leases",
+)
+
+#: A call that reads more than this many times its model's context window is a broken counter, not a bill.
+CONTEXT_SLACK = 2
 
 
-def row(event: LlmUsage) -> tuple[object, ...]:
+class Unbillable(ValueError):
+    """A usage event that cannot be billed as it is; the message says why (it is dead-lettered)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    event: LlmUsage
+    reason: str
+
+
+def check(event: LlmUsage, prices: PriceTable) -> str | None:
+    """Why ``event`` cannot be billed, or None. (Negative counts and a missing team fail the schema.)"""
+    usage = event.data
+    if usage.cached_tokens > usage.prompt_tokens:
+        return f"cached_tokens {usage.cached_tokens} is more than prompt_tokens {usage.prompt_tokens}; cached tokens are part of the prompt"
+    window = prices.max_input_tokens(usage.model)
+    if window is not None and usage.prompt_tokens > CONTEXT_SLACK * window:
+        return f"prompt_tokens {usage.prompt_tokens:,} is absurd for {usage.model}, whose context window is {window:,} tokens"
+    return None
+
+
+def row(event: LlmUsage, prices: PriceTable) -> tuple[object, ...]:
     usage = event.data
     coworker = usage.coworker or (event.actor.id if event.actor.kind == "coworker" else "")
+    priced = prices.price(usage.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens, usage.latency_ms)
     return (
-        event.id,
-        event.team,
-        coworker,
-        usage.skill,
-        usage.ticket_id,
-        usage.purpose,
-        usage.model,
-        usage.provider,
-        usage.prompt_tokens,
-        usage.completion_tokens,
-        usage.cost_usd,
-        event.time.astimezone(UTC),
+        event.id, event.team, coworker, usage.skill, usage.ticket_id, usage.purpose, usage.model, usage.provider,
+        usage.prompt_tokens, usage.completion_tokens, priced.cost_usd, event.time.astimezone(UTC),
+        usage.cached_tokens, usage.latency_ms, usage.cost_usd, priced.litellm_cost_usd, priced.price_version, list(priced.flags), list(usage.leases),
     )
 
 
-async def book(conn: asyncpg.Connection, events: list[LlmUsage]) -> int:
-    """Book ``events``; return how many were new (the rest had been booked before)."""
+def split(events: list[LlmUsage], prices: PriceTable) -> tuple[list[LlmUsage], list[Problem]]:
+    good, bad = [], []
+    for event in events:
+        reason = check(event, prices)
+        if reason is None:
+            good.append(event)
+        else:
+            bad.append(Problem(event, reason))
+    return good, bad
+
+
+BOOK = """
+WITH booked AS (
+    INSERT INTO usage_events (event_id, team, coworker, skill, ticket_id, purpose, model, provider, prompt_tokens, completion_tokens,
+                              cost_usd, occurred_at, cached_tokens, latency_ms, reported_cost_usd, litellm_cost_usd, price_version, flags, leases)
+    SELECT DISTINCT ON (event_id) event_id, team, coworker, skill, ticket_id, purpose, model, provider, prompt_tokens, completion_tokens,
+           cost_usd, occurred_at, cached_tokens, latency_ms, reported_cost_usd, litellm_cost_usd, price_version, flags, leases
+    FROM usage_incoming ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING team, coworker, coalesce(skill, '') AS skill, ticket_id, model, occurred_at, prompt_tokens, completion_tokens, cached_tokens, cost_usd, leases
+), daily AS (
+    INSERT INTO spend_daily AS s (team, coworker, day, calls, prompt_tokens, completion_tokens, cost_usd)
+    SELECT team, coworker, (occurred_at AT TIME ZONE 'UTC')::date, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd)
+    FROM booked GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (team, coworker, day) DO UPDATE SET
+        calls = s.calls + excluded.calls,
+        prompt_tokens = s.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = s.completion_tokens + excluded.completion_tokens,
+        cost_usd = s.cost_usd + excluded.cost_usd
+    RETURNING 1
+), hourly AS (
+    INSERT INTO spend_hourly AS s (team, coworker, skill, model, hour, calls, prompt_tokens, completion_tokens, cached_tokens, cost_usd)
+    SELECT team, coworker, skill, model, date_trunc('hour', occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+           count(*), sum(prompt_tokens), sum(completion_tokens), sum(cached_tokens), sum(cost_usd)
+    FROM booked GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (team, coworker, skill, model, hour) DO UPDATE SET
+        calls = s.calls + excluded.calls,
+        prompt_tokens = s.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = s.completion_tokens + excluded.completion_tokens,
+        cached_tokens = s.cached_tokens + excluded.cached_tokens,
+        cost_usd = s.cost_usd + excluded.cost_usd
+    RETURNING 1
+), tickets AS (
+    INSERT INTO spend_tickets AS s (team, ticket_id, calls, cost_usd, first_at, last_at)
+    SELECT team, ticket_id, count(*), sum(cost_usd), min(occurred_at), max(occurred_at)
+    FROM booked WHERE ticket_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (team, ticket_id) DO UPDATE SET
+        calls = s.calls + excluded.calls,
+        cost_usd = s.cost_usd + excluded.cost_usd,
+        first_at = least(s.first_at, excluded.first_at),
+        last_at = greatest(s.last_at, excluded.last_at)
+    RETURNING 1
+), leased AS (
+    UPDATE leases l SET booked_usd = l.booked_usd + x.cost, booked_calls = l.booked_calls + x.calls
+    FROM (SELECT lease_id, sum(cost_usd) AS cost, count(*) AS calls FROM booked, unnest(leases) AS lease_id GROUP BY lease_id) x
+    WHERE l.lease_id = x.lease_id
+    RETURNING 1
+)
+SELECT count(*) FROM booked
+"""
+
+
+async def book(conn: asyncpg.Connection, events: list[LlmUsage], prices: PriceTable) -> int:
+    """Book ``events`` (already checked); return how many were new (the rest had been booked before)."""
+    if not events:
+        return 0
     async with conn.transaction():
-        await conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS usage_incoming (LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        await conn.copy_records_to_table("usage_incoming", records=[row(e) for e in events], columns=COLUMNS)
-        return await conn.fetchval(
-            """
-            WITH booked AS (
-                INSERT INTO usage_events (event_id, team, coworker, skill, ticket_id, purpose, model, provider,
-                                          prompt_tokens, completion_tokens, cost_usd, occurred_at)
-                SELECT DISTINCT ON (event_id) event_id, team, coworker, skill, ticket_id, purpose, model, provider,
-                       prompt_tokens, completion_tokens, cost_usd, occurred_at
-                FROM usage_incoming ORDER BY event_id
-                ON CONFLICT (event_id) DO NOTHING
-                RETURNING team, coworker, (occurred_at AT TIME ZONE 'UTC')::date AS day,
-                          prompt_tokens, completion_tokens, cost_usd
-            ), added AS (
-                INSERT INTO spend_daily AS s (team, coworker, day, calls, prompt_tokens, completion_tokens, cost_usd)
-                SELECT team, coworker, day, count(*), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd)
-                FROM booked GROUP BY team, coworker, day ORDER BY team, coworker, day
-                ON CONFLICT (team, coworker, day) DO UPDATE SET
-                    calls = s.calls + excluded.calls,
-                    prompt_tokens = s.prompt_tokens + excluded.prompt_tokens,
-                    completion_tokens = s.completion_tokens + excluded.completion_tokens,
-                    cost_usd = s.cost_usd + excluded.cost_usd
-                RETURNING 1
-            )
-            SELECT count(*) FROM booked
-            """
-        )
+        await conn.execute("CREATE TEMP TABLE IF NOT EXISTS usage_incoming (LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        await conn.copy_records_to_table("usage_incoming", records=[row(e, prices) for e in events], columns=COLUMNS)
+        return await conn.fetchval(BOOK)

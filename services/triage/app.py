@@ -12,6 +12,8 @@ from pathlib import Path
 from contracts.catalog import load_catalog
 from contracts.events import TicketAnswered, TicketCreated, TicketRerouted, TicketResolved
 from contracts.topics import (
+    BUDGET_LEASE_REQUESTED,
+    BUDGET_LEASE_RETURNED,
     BUDGET_STATE,
     COWORKER_STATE,
     LLM_USAGE,
@@ -38,7 +40,7 @@ SCHEMA = "triage"
 
 settings = TriageSettings()
 service = Service("triage", settings, description="Classifies each new ticket and routes it to a coworker's skill, splits, asks, or escalates it to a human with the whole context.")
-service.publishes(TICKET_TRIAGED, TICKET_ESCALATED, TICKET_SPLIT, TICKET_QUESTION, SKILL_REQUESTED, LLM_USAGE)
+service.publishes(TICKET_TRIAGED, TICKET_ESCALATED, TICKET_SPLIT, TICKET_QUESTION, SKILL_REQUESTED, LLM_USAGE, BUDGET_LEASE_REQUESTED, BUDGET_LEASE_RETURNED)
 database = service.database(SCHEMA, Path(__file__).parent / "migrations", pool_size=settings.db_pool_size)
 coworkers = service.table(COWORKER_STATE)
 budgets = service.table(BUDGET_STATE)
@@ -69,7 +71,14 @@ async def load_model() -> None:
     if settings.triage_method == "llm":
         from services.triage.llm import LlmReader
 
-        loaded.reader = LlmReader(settings, catalog, offline, budgets, service.log)
+        budget = None
+        if settings.triage_llm_budget_leases:
+            from runtime.budget import BudgetClient
+
+            budget = BudgetClient(settings.kafka_bootstrap_servers, service="triage", call_timeout_s=settings.triage_llm_timeout_s)
+            await budget.start()
+            service.on_shutdown(budget.stop)
+        loaded.reader = LlmReader(settings, catalog, offline, budgets, service.log, budget=budget)
     else:
         loaded.reader = offline
     threshold = settings.triage_confidence_threshold if settings.triage_confidence_threshold is not None else model.threshold

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.catalog import Catalog
 from contracts.envelope import Actor
 from contracts.events import LlmUsage, Ticket, TicketCreated, TokenUsage
+from runtime.budget import BudgetClient, BudgetRefused, Reservation
 from runtime.table import TopicTable
 from services.triage.classifier import Prediction
 from services.triage.decisions import TRIAGE_COWORKER, Reading
@@ -49,10 +50,12 @@ class Unusable(Exception):
 class LlmReader:
     method = "llm"
 
-    def __init__(self, settings: TriageSettings, catalog: Catalog, offline: OfflineReader, budgets: TopicTable[Any], log: Any, *, concurrency: int = 8) -> None:
+    def __init__(self, settings: TriageSettings, catalog: Catalog, offline: OfflineReader, budgets: TopicTable[Any], log: Any, *, concurrency: int = 8, budget: BudgetClient | None = None) -> None:
         if not settings.triage_llm_model:
             raise RuntimeError("TRIAGE_METHOD=llm needs TRIAGE_LLM_MODEL (e.g. openai/gpt-4o-mini)")
         self.settings, self.catalog, self.offline, self.budgets, self.log = settings, catalog, offline, budgets, log
+        #: Billing's leases: each call reserves its worst case before it is made (None: budget.state only).
+        self.budget = budget
         self.categories = [c.name for c in catalog.categories]
         self.limit = asyncio.Semaphore(concurrency)
 
@@ -69,10 +72,22 @@ class LlmReader:
         spent = self._budget_spent()
         if spent:
             return _fallback(base, spent), []
+        reservation = None
+        if self.budget is not None:
+            try:
+                reservation = await self.budget.reserve(
+                    event.team, coworker=actor.id if actor.kind == "coworker" else None, ticket_id=ticket.ticket_id,
+                    model=str(self.settings.triage_llm_model), prompt_tokens=self._prompt_bound(ticket), completion_tokens=self.settings.triage_llm_max_tokens,
+                )
+            except BudgetRefused as exc:
+                self.log.info("llm not used: budget", ticket_id=ticket.ticket_id, reason=str(exc))
+                return _fallback(base, f"budget exhausted: {exc}"), []
         try:
             async with self.limit:
-                verdict, usage = await self._ask(ticket, actor, event)
+                verdict, usage = await self._ask(ticket, actor, event, reservation)
         except Unusable as exc:
+            if reservation is not None and not reservation.done:
+                self.budget.release(reservation)  # type: ignore[union-attr]  # no usage came back
             self.log.warning("llm fallback", ticket_id=ticket.ticket_id, reason=str(exc))
             usage = getattr(exc, "usage", None)
             return _fallback(base, str(exc)), [usage] if usage is not None else []
@@ -88,14 +103,22 @@ class LlmReader:
             return f"budget exhausted: {TRIAGE_COWORKER} spent {row.data.spent_usd} of {row.data.limit_usd} USD this month"
         return None
 
-    async def _ask(self, ticket: Ticket, actor: Actor, event: TicketCreated) -> tuple[Verdict, LlmUsage]:
-        import litellm
-
-        settings = self.settings
-        messages = [
+    def _messages(self, ticket: Ticket) -> list[dict[str, str]]:
+        return [
             {"role": "system", "content": SYSTEM.format(categories=", ".join(self.categories))},
             {"role": "user", "content": json.dumps({"title": ticket.title, "description": ticket.description[:8000]})},
         ]
+
+    def _prompt_bound(self, ticket: Ticket) -> int:
+        """An upper bound of the prompt's tokens: a token is at least one byte of text (plus the
+        chat template's few tokens per message), so no tokenizer counts more than this."""
+        return sum(len(m["content"].encode()) + 16 for m in self._messages(ticket)) + 64
+
+    async def _ask(self, ticket: Ticket, actor: Actor, event: TicketCreated, reservation: Reservation | None = None) -> tuple[Verdict, LlmUsage]:
+        import litellm
+
+        settings = self.settings
+        messages = self._messages(ticket)
         started = time.perf_counter()
         try:
             response = await litellm.acompletion(
@@ -107,12 +130,13 @@ class LlmReader:
                 response_format={"type": "json_object"},
                 temperature=0,
                 num_retries=0,
+                max_tokens=settings.triage_llm_max_tokens,
             )
         except (TimeoutError, litellm.Timeout) as exc:
             raise Unusable(f"timeout after {settings.triage_llm_timeout_s:g}s") from exc
         except Exception as exc:  # any provider error: the offline method decides instead
             raise Unusable(f"error: {type(exc).__name__}: {str(exc)[:200]}") from exc
-        usage = self._usage(response, event, actor, (time.perf_counter() - started) * 1000)
+        usage = self._usage(response, event, actor, (time.perf_counter() - started) * 1000, reservation)
         try:
             verdict = Verdict.model_validate_json(response.choices[0].message.content or "")
         except ValidationError as exc:
@@ -125,13 +149,18 @@ class LlmReader:
             raise failure
         return verdict, usage
 
-    def _usage(self, response: Any, event: TicketCreated, actor: Actor, latency_ms: float) -> LlmUsage:
+    def _usage(self, response: Any, event: TicketCreated, actor: Actor, latency_ms: float, reservation: Reservation | None = None) -> LlmUsage:
         import litellm
 
         settings = self.settings
         prompt = int(getattr(response.usage, "prompt_tokens", 0) or 0)
         completion = int(getattr(response.usage, "completion_tokens", 0) or 0)
-        if settings.triage_llm_usd_per_million_input is not None or settings.triage_llm_usd_per_million_output is not None:
+        details = getattr(response.usage, "prompt_tokens_details", None)
+        cached = min(int(getattr(details, "cached_tokens", 0) or 0), prompt)
+        if reservation is not None:
+            # Billing's price, from the lease: what billing will book is what the lease is charged.
+            cost = self.budget.commit(reservation, prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached, latency_ms=round(latency_ms, 3))  # type: ignore[union-attr]
+        elif settings.triage_llm_usd_per_million_input is not None or settings.triage_llm_usd_per_million_output is not None:
             cost = (Decimal(prompt) * Decimal(str(settings.triage_llm_usd_per_million_input or 0)) + Decimal(completion) * Decimal(str(settings.triage_llm_usd_per_million_output or 0))) / Decimal(1_000_000)
         else:
             try:
@@ -153,6 +182,8 @@ class LlmReader:
             latency_ms=round(latency_ms, 3),
             ticket_id=event.data.ticket_id,
             coworker=actor.id if actor.kind == "coworker" else None,
+            cached_tokens=cached,
+            leases=reservation.lease_ids if reservation is not None else [],
         )
         return event.caused(LlmUsage, data, source="/services/triage", actor=actor, ordinal="llm")
 

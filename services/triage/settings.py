@@ -25,6 +25,10 @@ class TriageSettings(ServiceSettings):
     triage_llm_api_base: str | None = None
     triage_llm_api_key: SecretStr | None = Field(default=None, repr=False)
     triage_llm_timeout_s: float = Field(default=10.0, gt=0)
+    #: The most tokens the LLM may answer with (its answer is a short JSON); bounds each call's cost.
+    triage_llm_max_tokens: int = Field(default=200, ge=16, le=4096)
+    #: Reserve each call against billing's budget leases before it is made (budget.lease.* topics).
+    triage_llm_budget_leases: bool = True
     #: Price of the LLM when litellm's price map does not know it (USD per million tokens).
     triage_llm_usd_per_million_input: float | None = None
     triage_llm_usd_per_million_output: float | None = None

@@ -100,6 +100,7 @@ def one_of_each() -> list:
         created.caused(BudgetAlert, BudgetThreshold(budget="team:it-support", period="2026-11", threshold_pct=80, spent_usd=Decimal(8), limit_usd=Decimal(10)), source=SOURCE),
         created.caused(MemoryForgotten, MemoryErasure(scope="coworker", subject="jordan", deleted=3, reason="offboarded"), source=SOURCE),
         created.caused(BudgetState, BudgetStatus(budget="coworker:jordan", period="2026-11", spent_usd=Decimal("1.5"), limit_usd=Decimal(250)), source=SOURCE),
+        *billing_examples(created),
         created.caused(CoworkerCommanded, CoworkerCommand(command="apply", coworker="jordan", manifest=JORDAN), source=SOURCE),
         created.caused(CoworkerChanged, CoworkerChange(command="publish", coworker="jordan", from_state="draft", to_state="active", version=1, active_version=1), source=SOURCE),
         created.caused(CoworkerRejected, CommandRejection(command="resume", coworker="jordan", reason="coworker 'jordan' is active"), source=SOURCE),
@@ -110,6 +111,21 @@ def one_of_each() -> list:
         created.caused(ApprovalGranted, ApprovalDecision(approval_id="a1", ticket_id="T-1", coworker="jordan", skill="password-reset", step=2), source=SOURCE, actor=Actor.human("priya.raman")),
         created.caused(ApprovalRejected, ApprovalDecision(approval_id="a2", ticket_id="T-1", coworker="jordan", skill="password-reset", step=2, comment="not now"), source=SOURCE, actor=Actor.human("priya.raman")),
         created.caused(DeadLettered, DeadLetter(reason_code="not_json", reason="r", service="triage", source_topic="ticket.created", partition=0, offset=7, key=b"k", original=b"\xff\x00garbage", original_size=9, original_sha256="0" * 64), source=SOURCE),
+    ]
+
+
+def billing_examples(created) -> list:  # noqa: ANN001
+    from datetime import timedelta
+
+    from contracts.events import BudgetLeaseGranted, BudgetLeaseRequested, BudgetLeaseReturned, LeaseGrant, LeaseRequest, LeaseReturn, Price, SpendLine, SpendReport, SpendSummary
+
+    price = Price(usd_per_input_token=Decimal("0.00000015"), usd_per_output_token=Decimal("0.0000006"), usd_per_cached_input_token=Decimal("0.000000075"))
+    line = SpendLine(name="jordan", cost_usd=Decimal("1.25"), calls=10, tokens=1000)
+    return [
+        created.caused(BudgetLeaseRequested, LeaseRequest(lease_id="l1", holder="triage-1", kind="scope", coworker="triage-manager", amount_usd=Decimal("0.5"), models=["gpt-4o-mini"]), source=SOURCE),
+        created.caused(BudgetLeaseGranted, LeaseGrant(lease_id="l1", holder="triage-1", kind="scope", budgets=["team:it-support", "coworker:triage-manager"], amount_usd=Decimal("0.5"), expires_at=created.time + timedelta(seconds=60), ticket_cap_usd=Decimal("0.05"), prices={"gpt-4o-mini": price}, price_version="litellm-1"), source=SOURCE),
+        created.caused(BudgetLeaseReturned, LeaseReturn(lease_id="l1", holder="triage-1", used_usd=Decimal("0.0123"), calls=3), source=SOURCE),
+        created.caused(SpendReport, SpendSummary(team="it-support", period="2026-11", period_start=created.time, period_end=created.time + timedelta(days=30), cost_usd=Decimal("1.25"), calls=10, tokens=1000, top_coworkers=[line], savings_usd=Decimal("-0.5")), source=SOURCE),
     ]
 
 
