@@ -39,20 +39,36 @@ class Registry:
             self._versions[key] = CoworkerManifest.model_validate_json(raw)
         return self._versions[key]
 
-    async def facts(self, conn: asyncpg.Connection, name: str, version: int) -> Facts:
-        """What the authoriser needs to know about ``name`` working on ``version``."""
+    async def facts(self, conn: asyncpg.Connection, name: str, version: int, skill: str | None = None) -> Facts:
+        """What the authoriser needs to know about ``name`` working on ``version`` (and ``skill``)."""
         row = self.coworkers.get(name)
         manifest = await self.manifest(conn, name, version)
         if row is not None and manifest is None and version <= (row.data.active_version or 0):
             # The table has announced the version but our copy of it is not stored yet.
             raise RetryLater(f"version {version} of {name} is announced but not stored yet")
-        return Facts(name, version, row.data.state if row else None, manifest, self.budget(name, manifest))
+        return Facts(name, version, row.data.state if row else None, manifest, self.budget(name, manifest, skill))
 
-    def budget(self, name: str, manifest: CoworkerManifest | None) -> BudgetStatus | None:
-        """This month's spend against the manifest's budget; no record this month means nothing spent."""
+    def budget(self, name: str, manifest: CoworkerManifest | None, skill: str | None = None, *, now: datetime | None = None) -> BudgetStatus | None:
+        """The budget that decides: the first spent one of those that apply (the team's, the coworker's,
+        the skill's in this team — all nested budgets hold, not only the narrowest), else the coworker's.
+        A record whose period is over counts as nothing spent: the budget has reset."""
         if manifest is None:
             return None
-        period = datetime.now(UTC).strftime("%Y-%m")
-        record = self.budgets.get(f"coworker:{name}")
-        spent = record.data.spent_usd if record is not None and record.data.period == period else Decimal(0)
-        return BudgetStatus(budget=f"coworker:{name}", period=period, spent_usd=spent, limit_usd=manifest.budget.monthly_usd)
+        now = now or datetime.now(UTC)
+        keys = [f"team:{manifest.team}", f"coworker:{name}"] + ([f"skill:{manifest.team}/{skill}"] if skill else [])
+        current = {key: record for key in keys if (record := self._current(key, now)) is not None}
+        spent = next((current[key] for key in keys if key in current and current[key].exhausted), None)
+        if spent is not None:
+            return spent
+        if f"coworker:{name}" in current:
+            return current[f"coworker:{name}"]
+        return BudgetStatus(budget=f"coworker:{name}", period=now.strftime("%Y-%m"), spent_usd=Decimal(0), limit_usd=manifest.budget.monthly_usd)
+
+    def _current(self, key: str, now: datetime) -> BudgetStatus | None:
+        record = self.budgets.get(key)
+        if record is None:
+            return None
+        status = record.data
+        if status.period_end is not None:
+            return status if status.period_end > now else None
+        return status if status.period == now.strftime("%Y-%m") else None  # records from before periods had ends

@@ -78,6 +78,9 @@ def idempotency_key(request: SkillRequested, step: int) -> str:
     return f"{request.data.ticket_id}:{request.data.skill}:{step}"
 
 
+#: How a step's refusal is named, by the rule that refused it (any other rule: ``policy_denied``).
+REFUSALS = {"approved": "approval_rejected", "within-budget": "budget_exhausted"}
+
 #: A skill past its time budget: the step it stopped before is recorded as never run.
 OVER_BUDGET = "time_budget_exceeded"
 
@@ -252,7 +255,7 @@ class Runner:
 
     async def facts(self, request: SkillRequest) -> Facts:
         async with self.pool.acquire() as conn:
-            return await self.registry.facts(conn, request.coworker, request.coworker_version)
+            return await self.registry.facts(conn, request.coworker, request.coworker_version, request.skill)
 
     # --- a request ------------------------------------------------------------------------
 
@@ -314,7 +317,7 @@ class Runner:
                     if decision.awaiting_approval:
                         return out + await self._ask(event, facts, step, number, decision)
                     if not decision.allowed:
-                        run = await refuse(self.pool, event, number, decision, "approval_rejected" if decision.rule == "approved" else "policy_denied")
+                        run = await refuse(self.pool, event, number, decision, REFUSALS.get(decision.rule, "policy_denied"))
                     else:
                         async with self.pool.acquire() as conn:
                             secret = await credentials.credential(conn, self.vault, request.coworker, step.system, request.coworker_version)
@@ -357,7 +360,7 @@ class Runner:
             tried.append(Attempt(what=f"undo {step.name} ({step.system})", outcome="succeeded" if run.status == "done" else "failed", detail=run.error or ""))
             if run.status == "done":
                 undone.append(step.name)
-        to_manager = code in {"policy_denied", "approval_rejected"}
+        to_manager = code in REFUSALS.values() or code == "policy_denied"
         return out + self._failed(event, facts, code, reason, step=failed, tried=tried, to_manager=to_manager, compensated=undone)
 
     async def _ask_requester(self, event: SkillRequested, field: str, question: str, *, step: int | None) -> list[Envelope]:
@@ -535,7 +538,7 @@ class Runner:
         chain = f" (handed on by {' -> '.join(request.delegation.chain)})" if request.delegation else ""
         escalation = Escalation(
             ticket_id=request.ticket_id,
-            reason_code="policy_denied" if code in {"policy_denied", "approval_rejected"} else "skill_failed",
+            reason_code="budget_exhausted" if code == "budget_exhausted" else "policy_denied" if code in {"policy_denied", "approval_rejected"} else "skill_failed",
             reason=f"{request.skill} failed: {reason}"[:500],
             queue=queue,
             handoff=Handoff(

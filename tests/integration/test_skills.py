@@ -345,6 +345,36 @@ async def test_last_months_spend_does_not_count_against_this_month(org: Org) -> 
     assert (now.period, now.spent_usd, now.exhausted) == (datetime.now(UTC).strftime("%Y-%m"), Decimal(0), False)
 
 
+def _budget(org: Org, key: str, spent: str, limit: str, *, ends_in_hours: float = 24) -> None:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from contracts.events import BudgetState, BudgetStatus
+
+    now = datetime.now(UTC)
+    status = BudgetStatus(budget=key, period="this", spent_usd=Decimal(spent), limit_usd=Decimal(limit), period_start=now - timedelta(days=1), period_end=now + timedelta(hours=ends_in_hours))
+    org.registry.budgets.rows[key] = BudgetState.create(status, source="/services/billing", team="it-support", actor=Actor.system("billing"), correlation_id=key)
+
+
+@pytest.mark.parametrize("spent", ["team:it-support", "skill:it-support/password-reset"])
+async def test_a_spent_team_or_skill_budget_refuses_the_step_though_the_coworkers_own_is_not_spent(org: Org, runner: Runner, db: Database, spent: str) -> None:
+    _budget(org, "coworker:jordan", "1", "250")
+    _budget(org, "team:it-support", "10", "1000")
+    _budget(org, "skill:it-support/password-reset", "5", "100")
+    _budget(org, spent, "100", "100")  # the one that is spent
+    events = await runner.run(request("ana.silva"))
+    denied = [e for e in events if isinstance(e, PolicyDenied)]
+    assert [d.data.rule for d in denied] == ["within-budget"] and f"budget {spent} is spent" in denied[0].data.reason
+    escalated = events[-1]
+    assert isinstance(escalated, TicketEscalated) and (escalated.data.reason_code, escalated.data.queue) == ("budget_exhausted", "priya.raman")
+    assert await resets(db) == 0
+
+
+async def test_a_budget_whose_period_is_over_has_reset(org: Org, runner: Runner, db: Database) -> None:
+    _budget(org, "team:it-support", "1000", "1000", ends_in_hours=-1)  # yesterday's day budget, spent
+    assert isinstance((await runner.run(request("ana.silva")))[-1], TicketResolved)
+
+
 async def test_a_new_version_keeps_the_previous_versions_credentials_for_work_in_flight_and_no_older(org: Org, db: Database) -> None:
     async def live_versions() -> set[int]:
         rows = await db.pool.fetch("SELECT DISTINCT version FROM skills.credentials WHERE coworker = 'jordan' AND revoked_at IS NULL")
