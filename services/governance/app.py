@@ -4,16 +4,20 @@ and the coworker lifecycle: ``coworker.command`` in, ``coworker.changed`` + ``co
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
+
+import asyncpg
 
 from contracts import topics
 from contracts.catalog import load_catalog
 from contracts.codec import AnyEvent
 from contracts.events import CoworkerCommanded
 from runtime.service import Service
-from services.governance import coworkers
-from services.governance.audit import record
+from services.governance import checkpoints, coworkers
+from services.governance.audit import connect_as_governance, heads, record
 from services.governance.lifecycle import Accepted, decide, outcome, state_event
 from services.governance.settings import GovernanceSettings
 
@@ -24,12 +28,69 @@ service = Service("governance", settings, description="Records every event exact
 service.publishes(topics.COWORKER_CHANGED, topics.COWORKER_REJECTED, topics.COWORKER_STATE)
 database = service.database(SCHEMA, Path(__file__).parent / "migrations", pool_size=settings.db_pool_size)
 catalog = load_catalog(settings.skills_catalog)
+#: Everything the service does after migrating, it does as the role that cannot change the audit trail.
+pool: asyncpg.Pool
+
+
+@service.on_startup
+async def connect_as_role() -> None:
+    global pool
+    assert settings.database_url is not None  # database.open, before this, said so if not
+    pool = await connect_as_governance(settings.database_url, SCHEMA, max_size=settings.db_pool_size)
+
+
+@service.on_shutdown
+async def disconnect_role() -> None:
+    await pool.close()
+
+
+_checkpointing: list[asyncio.Task[None]] = []
+
+
+@service.after_startup
+async def start_checkpoints() -> None:
+    """Every few minutes, a signed checkpoint of the chain heads, when one moved since the last."""
+    if settings.audit_checkpoint_interval_s <= 0:
+        return
+    secret = settings.audit_signing_key or settings.workforce_secrets_key
+    if secret is None:
+        service.log.warning("audit checkpoints off: set AUDIT_SIGNING_KEY or WORKFORCE_SECRETS_KEY")
+        return
+    key = checkpoints.key_from(
+        settings.audit_signing_key.get_secret_value() if settings.audit_signing_key else None,
+        settings.workforce_secrets_key.get_secret_value() if settings.workforce_secrets_key else None,
+    )
+    database = checkpoints.database_name(settings.database_url or "")
+
+    async def loop() -> None:
+        last: dict[str, object] | None = None
+        while True:
+            await asyncio.sleep(settings.audit_checkpoint_interval_s)
+            try:
+                async with pool.acquire() as conn:
+                    now = await heads(conn)
+                    if now and now != last:
+                        path, _ = await checkpoints.write(conn, settings.audit_checkpoint_dir, key=key, database=database)
+                        service.log.info("audit checkpoint written", path=str(path), teams=len(now))
+                        last = dict(now)
+            except Exception as exc:  # an outage: try again next time
+                service.log.warning("audit checkpoint failed", error=repr(exc))
+
+    _checkpointing.append(asyncio.create_task(loop()))
+
+
+@service.on_shutdown
+async def stop_checkpoints() -> None:
+    for task in _checkpointing:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @service.after_startup
 async def announce_coworkers() -> None:
     """Re-assert the coworker table from the database: a broker that lost its topics gets it back."""
-    async with database.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         everyone = await coworkers.load_all(conn)
     now = datetime.now(UTC)
     for coworker in everyone.values():
@@ -41,7 +102,7 @@ async def announce_coworkers() -> None:
 @service.consumer(*topics.ALL)
 async def on_any_event(events: list[AnyEvent]) -> None:  # type: ignore[valid-type]
     """Append every event to the audit trail; a redelivered event is recognised by its id and skipped."""
-    async with database.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         new = await record(conn, events)
     service.log.debug("audited", received=len(events), new=new)
 
@@ -50,7 +111,7 @@ async def on_any_event(events: list[AnyEvent]) -> None:  # type: ignore[valid-ty
 async def on_coworker_command(events: list[CoworkerCommanded]) -> None:
     """Apply each lifecycle command in order; a redelivered command replays what it did the first time."""
     for event in events:
-        async with database.pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn, conn.transaction():
             produced = await coworkers.replay(conn, event.id)
             if produced is None:
                 current = await coworkers.load(conn, event.data.coworker)

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from runtime.settings import ServiceSettings
 
@@ -11,3 +11,13 @@ class GovernanceSettings(ServiceSettings):
     batch_max_records: int = Field(default=5000, ge=1)
     db_pool_size: int = Field(default=4, ge=1)
     skills_catalog: Path = DEFAULT_CATALOG
+    #: Where signed checkpoints of the audit chain heads are written (ideally storage the database's
+    #: administrators cannot rewrite); every ``audit_checkpoint_interval_s`` when a head moved, 0: never.
+    audit_checkpoint_dir: Path = Path(".var") / "audit" / "checkpoints"
+    audit_checkpoint_interval_s: float = Field(default=300.0, ge=0)
+    #: The checkpoints' Ed25519 signing secret (any text; hashed to the key). Unset: derived from
+    #: ``WORKFORCE_SECRETS_KEY``. Never logged.
+    audit_signing_key: SecretStr | None = None
+    workforce_secrets_key: SecretStr | None = None
+    #: Retention of the audit trail for teams without a setting of their own (`workforce audit retention`).
+    audit_retention_days: int = Field(default=2557, ge=1)  # seven years

@@ -16,6 +16,7 @@ from contracts.topics import (
     BUDGET_STATE,
     COWORKER_STATE,
     POLICY_ALLOWED,
+    POLICY_CHANGED,
     POLICY_DENIED,
     SKILL_COMPLETED,
     SKILL_FAILED,
@@ -31,6 +32,7 @@ from services.skills import credentials
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS, check
 from services.skills.mcp_server import Listener, SkillTools, serve
+from services.skills.policy_file import announce, load_policy
 from services.skills.registry import Registry
 from services.skills.runner import Runner
 from services.skills.sandbox.seed import seed_sandboxes
@@ -41,13 +43,15 @@ SCHEMA = "skills"
 
 settings = SkillsSettings()
 service = Service("skills", settings, description="Runs coworkers' skills in bounded, authorised, idempotent steps against sandboxed enterprise systems.")
-service.publishes(SKILL_STEP, SKILL_COMPLETED, SKILL_FAILED, TICKET_RESOLVED, TICKET_ESCALATED, TICKET_QUESTION, SKILL_REQUESTED, POLICY_ALLOWED, POLICY_DENIED, APPROVAL_REQUESTED)
+service.publishes(SKILL_STEP, SKILL_COMPLETED, SKILL_FAILED, TICKET_RESOLVED, TICKET_ESCALATED, TICKET_QUESTION, SKILL_REQUESTED, POLICY_ALLOWED, POLICY_DENIED, POLICY_CHANGED, APPROVAL_REQUESTED)
 database = service.database(SCHEMA, Path(__file__).parent / "migrations", pool_size=settings.db_pool_size)
 vault = Vault(settings.workforce_secrets_key)
 registry = Registry(service.table(COWORKER_STATE), service.table(BUDGET_STATE))
 catalog = load_catalog(settings.skills_catalog)
+policy = load_policy(settings.skills_policy)  # a file that does not hold stops the service here, naming every problem
+policy_table = service.table(POLICY_CHANGED)
 systems = Systems(settings.skills_real_systems, mcp=settings.skills_mcp_servers)
-runner = Runner(database, registry, vault, SKILLS, catalog, source=service.source, queue=settings.skills_escalation_queue, max_hops=settings.delegation_max_hops, systems=systems)
+runner = Runner(database, registry, vault, SKILLS, catalog, source=service.source, queue=settings.skills_escalation_queue, systems=systems, policy=policy)
 check(SKILLS, catalog)
 mcp_endpoint: list[Listener] = []
 
@@ -60,6 +64,15 @@ async def seed_sandbox() -> None:
         added = await seed_sandboxes(conn, settings.sandbox_employees)
     if any(added.values()):
         service.log.info("sandboxes seeded", **added)
+
+
+@service.after_startup
+async def announce_policy() -> None:
+    """Announce the policy file as ``policy.changed`` when it is not the one last announced."""
+    changed = await announce(policy_table, policy, service.publish, source=service.source)
+    if changed is not None:
+        service.log.warning("policy changed", version=policy.version, sha256=policy.sha256, previous_version=changed.data.previous_version, previous_sha256=changed.data.previous_sha256)
+    service.log.info("policy in force", version=policy.version, sha256=policy.sha256, path=policy.path)
 
 
 @service.after_startup

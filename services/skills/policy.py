@@ -10,6 +10,10 @@ Nothing in a ticket's text is an input, so no ticket can widen what a coworker m
 4. holds-scope      the step's system and scope are granted to it
 5. within-budget    its budget for the period is not spent
 6. approved         a supervised skill's destructive step has its manager's approval (or waits for it)
+
+Which rules apply after the first four, in which order, and their parameters (which autonomy asks
+before a destructive step, scopes that always ask, the delegation hop limit) are the policy file's
+(``policy_file.py``, ``deploy/workforce/policy.yaml``); without one, the built-in policy above.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from contracts.coworkers import Autonomy, CoworkerManifest, LifecycleState
 from contracts.events import BudgetStatus, PolicyRule
+from services.skills.policy_file import BUILTIN, Policy
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class Decision:
     awaiting_approval: bool = False
 
 
-def authorize(facts: Facts, *, skill: str, system: str | None = None, scope: str | None = None, destructive: bool = False) -> Decision:
+def authorize(facts: Facts, *, skill: str, system: str | None = None, scope: str | None = None, destructive: bool = False, policy: Policy = BUILTIN) -> Decision:
     """Decide on running ``skill`` (and, for a step, one action ``system:scope``) as ``facts.coworker``."""
     who = f"coworker {facts.coworker!r}"
     inputs: dict[str, Any] = {"coworker": facts.coworker, "version": facts.version, "skill": skill}
@@ -62,24 +67,31 @@ def authorize(facts: Facts, *, skill: str, system: str | None = None, scope: str
     if scope not in granted:
         shown = ", ".join(f"{system}:{s}" for s in granted) or f"nothing on {system}"
         return Decision(False, "holds-scope", f"{who} has no scope {system}:{scope}; granted: {shown}", inputs)
-    if facts.budget is not None:
-        inputs |= {"budget": facts.budget.budget, "spent_usd": str(facts.budget.spent_usd), "limit_usd": str(facts.budget.limit_usd), "period": facts.budget.period}
-        if facts.budget.exhausted:
-            return Decision(False, "within-budget", f"budget {facts.budget.budget} is spent: {facts.budget.spent_usd} of {facts.budget.limit_usd} USD in {facts.budget.period}", inputs)
-    autonomy = manifest.autonomy_for(skill)
-    inputs |= {"autonomy": autonomy.value, "destructive": destructive}
-    if autonomy is Autonomy.autonomous:
-        return Decision(True, "holds-scope", f"{who} holds {skill!r} and {system}:{scope}, and acts on its own for this skill", inputs)
-    if not destructive:
-        return Decision(True, "holds-scope", f"{who} holds {skill!r} and {system}:{scope}; the step changes nothing that needs approval", inputs)
-    approver = manifest.manager.handle if manifest.manager else None
-    inputs["approver"] = approver
-    if facts.approval is None:
-        return Decision(False, "approved", f"{skill!r} is supervised: {approver or 'a manager'} must approve this action first", inputs, awaiting_approval=True)
-    inputs["approved_by"] = facts.approval_by
-    if not facts.approval:
-        return Decision(False, "approved", f"{facts.approval_by} rejected this action", inputs)
-    return Decision(True, "approved", f"{skill!r} is supervised and {facts.approval_by} approved this action", inputs)
+    allowed = Decision(True, "holds-scope", f"{who} holds {skill!r} and {system}:{scope}; the policy asks no approval", inputs)
+    for rule in policy.rules[4:]:  # the first four, above, every policy applies first
+        if rule == "within-budget" and facts.budget is not None:
+            inputs |= {"budget": facts.budget.budget, "spent_usd": str(facts.budget.spent_usd), "limit_usd": str(facts.budget.limit_usd), "period": facts.budget.period}
+            if facts.budget.exhausted:
+                return Decision(False, "within-budget", f"budget {facts.budget.budget} is spent: {facts.budget.spent_usd} of {facts.budget.limit_usd} USD in {facts.budget.period}", inputs)
+        elif rule == "approved":
+            autonomy = manifest.autonomy_for(skill)
+            inputs |= {"autonomy": autonomy.value, "destructive": destructive}
+            why = policy.approval.needed(autonomy, system=system, scope=scope, destructive=destructive)
+            if why is None:
+                acts_alone = autonomy is Autonomy.autonomous or autonomy not in policy.approval.destructive_steps_when
+                said = ", and acts on its own for this skill" if acts_alone else "; the step changes nothing that needs approval"
+                allowed = Decision(True, "holds-scope", f"{who} holds {skill!r} and {system}:{scope}{said}", inputs)
+                continue
+            approver = manifest.manager.handle if manifest.manager else None
+            inputs["approver"] = approver
+            asked = f"{skill!r} is supervised" if destructive and autonomy in policy.approval.destructive_steps_when else why
+            if facts.approval is None:
+                return Decision(False, "approved", f"{asked}: {approver or 'a manager'} must approve this action first", inputs, awaiting_approval=True)
+            inputs["approved_by"] = facts.approval_by
+            if not facts.approval:
+                return Decision(False, "approved", f"{facts.approval_by} rejected this action", inputs)
+            allowed = Decision(True, "approved", f"{asked} and {facts.approval_by} approved this action", inputs)
+    return allowed
 
 
 def delegation(facts: Facts, *, skill: str, to: str, chain: list[str], max_hops: int) -> Decision:

@@ -57,6 +57,7 @@ from runtime.redact import redact
 from services.skills import credentials
 from services.skills.credentials import Vault
 from services.skills.policy import Decision, Facts, authorize, delegation
+from services.skills.policy_file import BUILTIN, LoadedPolicy
 from services.skills.registry import Registry
 from services.skills.connectors.errors import ApiError
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
@@ -242,10 +243,14 @@ class Runner:
         max_hops: int = 3,
         systems: Systems | None = None,
         backoff_s: float = 0.2,
+        policy: LoadedPolicy | None = None,
     ) -> None:
         self.database, self.registry, self.vault = database, registry, vault
         self.skills, self.catalog = skills, catalog
-        self.source, self.queue, self.max_hops = source, queue, max_hops
+        #: The policy file in force (its rule order and parameters; the hop limit is its own), or the built-in rules.
+        self.policy = policy
+        self.rules = policy.policy if policy is not None else BUILTIN
+        self.source, self.queue, self.max_hops = source, queue, policy.policy.delegation.max_hops if policy is not None else max_hops
         self.systems = systems or Systems()
         self.backoff_s = backoff_s
 
@@ -271,7 +276,7 @@ class Runner:
     async def _run(self, event: SkillRequested) -> list[Envelope]:
         request = event.data
         facts = await self.facts(request)
-        taking = authorize(facts, skill=request.skill)
+        taking = authorize(facts, skill=request.skill, policy=self.rules)
         if not taking.allowed:
             if taking.rule == "holds-skill" and facts.manifest is not None:
                 handed = await self._hand_down(event, facts)
@@ -407,7 +412,7 @@ class Runner:
         row = await self.pool.fetchrow("SELECT granted, decided_by FROM approvals WHERE approval_id = $1", approval_id(event, number))
         if row is not None:
             facts = replace(facts, approval=row["granted"], approval_by=row["decided_by"])
-        return authorize(facts, skill=event.data.skill, system=step.system, scope=step.operation, destructive=step.destructive)
+        return authorize(facts, skill=event.data.skill, system=step.system, scope=step.operation, destructive=step.destructive, policy=self.rules)
 
     async def _ask(self, event: SkillRequested, facts: Facts, step: Step, number: int, decision: Decision) -> list[Envelope]:
         """Park the request and ask the manager; nothing waits in memory."""
@@ -501,6 +506,8 @@ class Runner:
             rule=decision.rule,
             reason=decision.reason[:500],
             inputs=redact(decision.inputs),
+            policy_version=self.rules.version,
+            policy_sha256=self.policy.sha256 if self.policy is not None else None,
         )
         kind = PolicyAllowed if decision.allowed else PolicyDenied
         return (cause or event).caused(kind, data, source=self.source, actor=Actor.system("policy"), ordinal=f"{event.id}:{ordinal}", subject=request.ticket_id)

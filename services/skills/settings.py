@@ -4,6 +4,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr
 
 from runtime.settings import ServiceSettings
+from services.skills.policy_file import DEFAULT_POLICY
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "deploy" / "workforce" / "skills.yaml"
 
@@ -16,8 +17,8 @@ class SkillsSettings(ServiceSettings):
     db_pool_size: int = Field(default=8, ge=1)
     #: Seals coworkers' credentials at rest (a Fernet key). Never logged.
     workforce_secrets_key: SecretStr | None = None
-    #: How many times work may be handed down to a sub-agent.
-    delegation_max_hops: int = Field(default=3, ge=1, le=10)
+    #: The authorisation policy: rule order and parameters, incl. the delegation hop limit (ADR 0015).
+    skills_policy: Path = DEFAULT_POLICY
     #: Systems connected for real instead of their sandbox: name -> API base URL (e.g. {"okta": "https://acme.okta.com"}).
     skills_real_systems: dict[str, str] = {}
     #: Where every skill is served as an MCP tool (streamable HTTP at ``/mcp``); port 0 turns it off.
