@@ -140,6 +140,9 @@ class Handoff(Payload):
     transcript: Annotated[list[Turn], Field(max_length=500)] = []
     tried: Annotated[list[Attempt], Field(max_length=50)] = []
     candidates: Annotated[list[Candidate], Field(max_length=10)] = []
+    facts: Annotated[list[ShortText], Field(max_length=50, description="What was established on the way: category, priority, inputs, answers.")] = []
+    recall: Annotated[list[RecalledMemory], Field(max_length=20, description="The memories recalled for the ticket (see memory.recall).")] = []
+    next_action: Annotated[ShortText, Field(description="What the person taking over should do first.")] = ""
 
 
 class Escalation(Payload):
@@ -296,6 +299,67 @@ class MemoryRecord(Payload):
     collection: Name
     embedding_model: Annotated[str, Field(max_length=200)]
     dimensions: Annotated[int, Field(ge=1)]
+
+
+MemoryScope = Literal["requester", "coworker", "team", "ticket"]
+
+
+class RecallRequest(Payload):
+    """A service asks memory what it knows that bears on ``text``, within a token budget.
+
+    The envelope's team is the only team searched; ticket, requester and coworker weigh the
+    memories closest to them higher."""
+
+    request_id: Id
+    text: LongText
+    ticket_id: Id | None = None
+    requester_id: Id | None = None
+    coworker: Name | None = None
+    token_budget: Annotated[int, Field(ge=1, le=32_000, description="The most tokens the recalled texts may add up to.")] = 500
+    limit: Annotated[int, Field(ge=1, le=50)] = 10
+
+
+class RecalledMemory(Payload):
+    memory_id: Id
+    scope: MemoryScope
+    text: LongText
+    score: Annotated[float, Field(description="Similarity, recency and scope weight combined; higher first.")]
+    similarity: float
+    tokens: Annotated[int, Field(ge=0)]
+    valid_from: datetime
+    ticket_id: Id | None = None
+
+
+class RecallResult(Payload):
+    """Memory's answer to a recall request: ranked memories that fit the token budget."""
+
+    request_id: Id
+    ticket_id: Id | None = None
+    items: Annotated[list[RecalledMemory], Field(max_length=50)] = []
+    tokens: Annotated[int, Field(ge=0, description="The tokens the items add up to (at most the budget).")] = 0
+    token_budget: Annotated[int, Field(ge=1)]
+    embedding_model: Annotated[str, Field(max_length=200)]
+
+
+class KnowledgeChunk(Payload):
+    """One chunk of an organisation's document (a runbook, a policy page), to be kept as team knowledge.
+    Redacted before it is sent; chunks of one document share ``document_id`` and count ``chunks``."""
+
+    document_id: Id
+    source: Annotated[str, Field(min_length=1, max_length=1000, description="Where the document came from: a path or URL.")]
+    title: Annotated[str, Field(max_length=MAX_TITLE)] = ""
+    chunk: Annotated[int, Field(ge=0)]
+    chunks: Annotated[int, Field(ge=1)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_DESCRIPTION)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="Of the whole document's text, so an unchanged re-ingest is recognised.")]
+
+
+class ErasureRequest(Payload):
+    """A person asks memory to forget everything about a subject (a right-to-be-forgotten request)."""
+
+    scope: MemoryScope
+    subject: Id
+    reason: ShortText
 
 
 class BudgetThreshold(Payload):
@@ -484,6 +548,24 @@ class PolicyDecision(Payload):
     rule: PolicyRule
     reason: ShortText
     inputs: Attributes = {}
+    #: The policy the rule was applied under (deploy/workforce/policy.yaml): its version and SHA-256.
+    policy_version: Annotated[str | None, Field(max_length=100)] = None
+    policy_sha256: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
+
+
+class PolicyChange(Payload):
+    """The authorisation policy skills applies changed: from which version (none: the first
+    announced) to which, and how the file differs."""
+
+    previous_version: Annotated[str | None, Field(max_length=100)] = None
+    previous_sha256: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
+    version: Annotated[str, Field(min_length=1, max_length=100)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    path: Annotated[str, Field(max_length=500)]
+    #: The whole file as applied (the next change's diff is taken against it).
+    text: LongText
+    #: A unified diff of the previous file to this one (the whole file, for the first).
+    diff: LongText
 
 
 class ApprovalRequest(Payload):
@@ -646,6 +728,30 @@ class MemoryForgotten(Envelope[MemoryErasure]):
     type: Literal["memory.forgotten"] = "memory.forgotten"
 
 
+class MemoryRecallRequested(Envelope[RecallRequest]):
+    """A service asks memory for what bears on a ticket; the answer comes on memory.recall."""
+
+    type: Literal["memory.recall.requested"] = "memory.recall.requested"
+
+
+class MemoryRecalled(Envelope[RecallResult]):
+    """Memory's ranked answer to a recall request, within its token budget."""
+
+    type: Literal["memory.recall"] = "memory.recall"
+
+
+class MemoryKnowledgeIngested(Envelope[KnowledgeChunk]):
+    """A chunk of an organisation's document, for memory to keep as the team's knowledge."""
+
+    type: Literal["memory.knowledge"] = "memory.knowledge"
+
+
+class MemoryErasureRequested(Envelope[ErasureRequest]):
+    """A person asked memory to forget a requester (or another subject); memory.forgotten follows."""
+
+    type: Literal["memory.erasure.requested"] = "memory.erasure.requested"
+
+
 class BudgetState(Envelope[BudgetStatus]):
     """A budget's current state (compacted: the latest per budget)."""
 
@@ -712,6 +818,12 @@ class PolicyDenied(Envelope[PolicyDecision]):
     type: Literal["policy.denied"] = "policy.denied"
 
 
+class PolicyChanged(Envelope[PolicyChange]):
+    """The authorisation policy changed (compacted: the latest is the policy in force), keyed by subject "policy"."""
+
+    type: Literal["policy.changed"] = "policy.changed"
+
+
 class ApprovalRequested(Envelope[ApprovalRequest]):
     """A supervised action waits for a person's approval."""
 
@@ -753,6 +865,10 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     MemoryRecorded,
     BudgetAlert,
     MemoryForgotten,
+    MemoryRecallRequested,
+    MemoryRecalled,
+    MemoryErasureRequested,
+    MemoryKnowledgeIngested,
     BudgetState,
     BudgetLeaseRequested,
     BudgetLeaseGranted,
@@ -764,6 +880,7 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     CoworkerStated,
     PolicyAllowed,
     PolicyDenied,
+    PolicyChanged,
     ApprovalRequested,
     ApprovalGranted,
     ApprovalRejected,

@@ -86,6 +86,13 @@ BUDGET_ALERT = _topic(ev.BudgetAlert, KeyBy.team, partitions=3, days=365)
 DEADLETTER = _topic(ev.DeadLettered, KeyBy.ticket, partitions=3, days=30)
 MEMORY_FORGOTTEN = _topic(ev.MemoryForgotten, KeyBy.subject, partitions=3, days=365)
 BUDGET_STATE = _topic(ev.BudgetState, KeyBy.subject, partitions=3, compacted=True)
+#: Request and reply keyed alike (by ticket), so a ticket's recalls stay in order; short-lived.
+MEMORY_RECALL_REQUESTED = _topic(ev.MemoryRecallRequested, KeyBy.ticket, days=1)
+MEMORY_RECALLED = _topic(ev.MemoryRecalled, KeyBy.ticket, days=1)
+#: Keyed by the subject to forget; kept a year, like memory.forgotten, as the request's record.
+MEMORY_ERASURE_REQUESTED = _topic(ev.MemoryErasureRequested, KeyBy.subject, partitions=3, days=365)
+#: Keyed by the document, so its chunks arrive in order; a document is ingested again to change it.
+MEMORY_KNOWLEDGE = _topic(ev.MemoryKnowledgeIngested, KeyBy.subject, partitions=3, days=7)
 #: Leases are keyed by team, like llm.usage, so one billing consumer decides a team's leases in order.
 BUDGET_LEASE_REQUESTED = _topic(ev.BudgetLeaseRequested, KeyBy.team, days=1)
 #: Keyed by the holder (the subject): a caller reads the grants addressed to it.
@@ -98,6 +105,8 @@ COWORKER_REJECTED = _topic(ev.CoworkerRejected, KeyBy.subject, partitions=3, day
 COWORKER_STATE = _topic(ev.CoworkerStated, KeyBy.subject, partitions=3, compacted=True)
 POLICY_ALLOWED = _topic(ev.PolicyAllowed, KeyBy.ticket, days=30)
 POLICY_DENIED = _topic(ev.PolicyDenied, KeyBy.ticket, days=30)
+#: Keyed by subject ("policy"), compacted: the latest record is the policy in force; the history is in the audit trail.
+POLICY_CHANGED = _topic(ev.PolicyChanged, KeyBy.subject, partitions=1, compacted=True)
 APPROVAL_REQUESTED = _topic(ev.ApprovalRequested, KeyBy.ticket, days=30)
 APPROVAL_GRANTED = _topic(ev.ApprovalGranted, KeyBy.ticket, days=30)
 APPROVAL_REJECTED = _topic(ev.ApprovalRejected, KeyBy.ticket, days=30)
@@ -119,6 +128,10 @@ ALL: tuple[Topic, ...] = (
     MEMORY_RECORDED,
     BUDGET_ALERT,
     MEMORY_FORGOTTEN,
+    MEMORY_RECALL_REQUESTED,
+    MEMORY_RECALLED,
+    MEMORY_ERASURE_REQUESTED,
+    MEMORY_KNOWLEDGE,
     BUDGET_STATE,
     BUDGET_LEASE_REQUESTED,
     BUDGET_LEASE_GRANTED,
@@ -130,6 +143,7 @@ ALL: tuple[Topic, ...] = (
     COWORKER_STATE,
     POLICY_ALLOWED,
     POLICY_DENIED,
+    POLICY_CHANGED,
     APPROVAL_REQUESTED,
     APPROVAL_GRANTED,
     APPROVAL_REJECTED,

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from deploy import cli_coworkers, cli_triage
+from deploy import cli_audit, cli_coworkers, cli_mcp, cli_triage
 from deploy.stack import ROOT, SERVICES, Stack
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Workforce: an AI workforce for IT and HR service desks.")
@@ -96,7 +96,11 @@ app.add_typer(cli_triage.triage, name="triage")
 app.add_typer(cli_triage.evaluation, name="eval")
 app.add_typer(cli_coworkers.app, name="coworkers")
 app.add_typer(cli_coworkers.approvals, name="approvals")
+app.add_typer(cli_mcp.app, name="mcp")
+app.add_typer(cli_audit.app, name="audit")
+app.add_typer(__import__("deploy.cli_memory", fromlist=["app"]).app, name="memory")
 app.command("org")(cli_coworkers.org)
+app.command("spend")(__import__("deploy.cli_spend", fromlist=["spend"]).spend)
 
 
 def _safe(url: str) -> str:

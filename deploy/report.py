@@ -12,8 +12,9 @@ from typing import Any
 import asyncpg
 
 #: A ticket's flow is over (for now) when it reached a person, its resolution was remembered, it
-#: was split into child tickets (which have flows of their own), or it waits for its requester.
-TERMINAL = ("ticket.escalated", "memory.recorded", "ticket.split", "ticket.question")
+#: was split into child tickets (which have flows of their own), or it waits for a person: its
+#: requester's answer, or a manager's approval of a destructive step.
+TERMINAL = ("ticket.escalated", "memory.recorded", "ticket.split", "ticket.question", "approval.requested")
 
 
 @dataclass

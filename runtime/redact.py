@@ -39,3 +39,55 @@ def mask_email(email: str) -> str:
     """``j***@acme.example``: enough for a person to recognise, not enough to harvest."""
     local, at, domain = email.partition("@")
     return f"{local[:1]}***{at}{domain}" if at else "***"
+
+
+# --- free text: what a person wrote may hold a secret or a card number -------------------------
+
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_TOKENS = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"  # a PEM private key
+    r"|\bBearer\s+[A-Za-z0-9._~+/=-]{8,}"  # an Authorization header's value
+    r"|\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"  # a JWT
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # an AWS access key id
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{30,}"  # GitHub tokens
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"  # Slack tokens
+    r"|\bsk-[A-Za-z0-9_-]{20,}",  # OpenAI-style API keys
+    re.DOTALL,
+)
+#: ``password: hunter2``, ``api_key=abc``, ``"client_secret": "x"``: a secret-looking name, then its value.
+_NAMED = re.compile(r"""(?P<key>[A-Za-z][\w.-]{1,40})(?P<sep>["']?\s*[:=]\s*["']?)(?P<value>[^\s"',;]+)""")
+#: ``my password is hunter2``, ``the PIN was 4711``.
+_SAID = re.compile(r"\b(?P<key>password|passphrase|passcode|pin|otp|token|secret|api key)(?P<sep>\s+(?:is|was|=)\s+)(?P<value>[^\s,;]+)", re.IGNORECASE)
+_SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+CARD = "[CARD]"
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum every payment card number carries (so order numbers are left alone)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def redact_text(text: str) -> str:
+    """``text`` with secrets (named values, bearer tokens, keys, JWTs, private keys), payment card
+    numbers (13-19 digits passing Luhn) and US social-security numbers replaced."""
+
+    def card(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group())
+        return CARD if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group()
+
+    def named(match: re.Match[str]) -> str:
+        if not is_secret_key(match.group("key")) or match.group("value") == REDACTED:
+            return match.group()
+        return f"{match.group('key')}{match.group('sep')}{REDACTED}"
+
+    text = _TOKENS.sub(REDACTED, text)
+    text = _SAID.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
+    text = _NAMED.sub(named, text)
+    text = _CARD.sub(card, text)
+    return _SSN.sub(REDACTED, text)

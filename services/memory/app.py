@@ -1,36 +1,73 @@
-"""The memory service: ``ticket.resolved`` in; the ticket and its resolution embedded and stored in
-Qdrant, then ``memory.recorded`` (and ``llm.usage`` for the embedding call) out."""
+"""The memory service: facts in from events (``ticket.resolved``, ``ticket.rerouted``,
+``ticket.answered``, ``memory.knowledge``), redacted, embedded and reconciled in Qdrant per team; ``memory.recorded`` (and
+``llm.usage`` for the embedding call) out. Recall over Kafka request/reply
+(``memory.recall.requested`` -> ``memory.recall``); erasure on request (``memory.erasure.requested``),
+on offboarding and by retention, each said on ``memory.forgotten``. The behaviour is in
+``memory.py``; this module wires it to topics."""
 
 from __future__ import annotations
 
-import time
-
-from qdrant_client import models
+import asyncio
+import contextlib
+from datetime import UTC, datetime
 
 from contracts.coworkers import LifecycleState
-from contracts.envelope import derived_event_id
-from contracts.events import CoworkerStated, LlmUsage, MemoryErasure, MemoryForgotten, MemoryRecord, MemoryRecorded, TicketResolved, TokenUsage
-from contracts.topics import COWORKER_STATE, LLM_USAGE, MEMORY_FORGOTTEN, MEMORY_RECORDED, TICKET_RESOLVED
-from runtime.embeddings import LocalEmbedder, cost
+from contracts.events import (
+    CoworkerStated,
+    MemoryErasure,
+    MemoryErasureRequested,
+    MemoryForgotten,
+    MemoryKnowledgeIngested,
+    MemoryRecallRequested,
+    TicketAnswered,
+    TicketRerouted,
+    TicketResolved,
+)
+from contracts.topics import (
+    COWORKER_STATE,
+    LLM_USAGE,
+    MEMORY_ERASURE_REQUESTED,
+    MEMORY_FORGOTTEN,
+    MEMORY_KNOWLEDGE,
+    MEMORY_RECALL_REQUESTED,
+    MEMORY_RECALLED,
+    MEMORY_RECORDED,
+    TICKET_ANSWERED,
+    TICKET_REROUTED,
+    TICKET_RESOLVED,
+)
 from runtime.service import Service
+from services.memory.embedders import make_embedder
+from services.memory.memory import Memory
 from services.memory.settings import MemorySettings
 from services.memory.store import MemoryStore
 
 settings = MemorySettings()
-service = Service("memory", settings, description="Stores resolved tickets and their resolutions as vectors in Qdrant, per team.")
-service.publishes(MEMORY_RECORDED, MEMORY_FORGOTTEN, LLM_USAGE)
-embedder = LocalEmbedder(max_seq_length=settings.embed_max_seq_length, threads=settings.embed_threads)
+service = Service("memory", settings, description="Remembers resolutions, corrections and conversations per team in Qdrant, and answers recall requests.")
+service.publishes(MEMORY_RECORDED, MEMORY_FORGOTTEN, MEMORY_RECALLED, LLM_USAGE)
+embedder = make_embedder(settings)
 store = MemoryStore(settings)
+memory = Memory(store, embedder, settings, source=service.source, actor=service.actor)
+_sweeper: list[asyncio.Task[None]] = []
 
 
 @service.on_startup
 async def open_store() -> None:
-    embedder.load()
-    await store.open(dimensions=embedder.dimensions)
+    await asyncio.to_thread(embedder.load)  # a remote model's first call must not block the loop
+    await store.open(dimensions=embedder.dimensions, model=embedder.model)
+
+
+@service.after_startup
+async def start_retention() -> None:
+    _sweeper.append(asyncio.create_task(_retention_loop()))
 
 
 @service.on_shutdown
 async def close_store() -> None:
+    for task in _sweeper:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await store.close()
 
 
@@ -39,46 +76,52 @@ async def qdrant() -> bool:
     return await store.client.collection_exists(store.collection)
 
 
-def memory_text(event: TicketResolved) -> str:
-    return f"{event.data.ticket.text}\nResolution: {event.data.resolution}"
+def _emit(events: list) -> None:  # noqa: ANN001
+    for event in events:
+        service.emit(event)
 
 
 @service.consumer(TICKET_RESOLVED)
 async def on_ticket_resolved(events: list[TicketResolved]) -> None:
-    """Remember each resolved ticket with what resolved it; a redelivered event overwrites its own point."""
-    started = time.perf_counter()
-    embedding = await embedder.embed([memory_text(e) for e in events])
-    latency_ms = (time.perf_counter() - started) * 1000 / len(events)
-    points = []
-    for event, vector in zip(events, embedding.vectors, strict=True):
-        resolved = event.data
-        points.append(
-            models.PointStruct(
-                id=derived_event_id(event.id, "memory", 0),
-                vector=vector.tolist(),
-                payload={
-                    "team": event.team,
-                    "scope": "ticket",
-                    "ticket_id": resolved.ticket_id,
-                    "requester_id": resolved.ticket.requester.id,
-                    "text": resolved.ticket.text,
-                    "resolution": resolved.resolution,
-                    "skill": resolved.skill,
-                    "coworker": event.actor.id if event.actor.kind == "coworker" else None,
-                    "source_event": event.id,
-                    "valid_from": event.time.isoformat(),
-                    "embedding_model": embedder.model,
-                },
-            )
-        )
-    await store.upsert(points)
-    for event, point, tokens in zip(events, points, embedding.tokens, strict=True):
-        record = MemoryRecord(memory_id=str(point.id), scope="ticket", ticket_id=event.data.ticket_id, collection=store.collection, embedding_model=embedder.model, dimensions=embedder.dimensions)
-        service.emit(event.caused(MemoryRecorded, record, source=service.source, actor=service.actor))
-        # Remembering a resolution is part of the work of the coworker who resolved it: its budget pays.
-        coworker = event.actor.id if event.actor.kind == "coworker" else None
-        usage = TokenUsage(purpose="memory.embed", model=embedder.model, provider=embedder.provider, prompt_tokens=tokens, cost_usd=cost(tokens, settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=event.data.ticket_id, coworker=coworker, skill=event.data.skill)
-        service.emit(event.caused(LlmUsage, usage, source=service.source, actor=service.actor))
+    """Remember each resolved ticket with what resolved it; a redelivered event changes nothing."""
+    _emit(await memory.remember([(e, memory.resolved_fact(e)) for e in events]))
+
+
+@service.consumer(TICKET_REROUTED, group="corrections", max_records=100)
+async def on_ticket_rerouted(events: list[TicketRerouted]) -> None:
+    """Remember a person's correction of a route as team knowledge; a later one supersedes it."""
+    _emit(await memory.remember([(e, memory.rerouted_fact(e)) for e in events], purpose="memory.embed", bill_coworker=False))
+
+
+@service.consumer(TICKET_ANSWERED, group="turns", max_records=100)
+async def on_ticket_answered(events: list[TicketAnswered]) -> None:
+    """Remember what a requester said in a ticket's conversation."""
+    _emit(await memory.remember([(e, memory.answered_fact(e)) for e in events], bill_coworker=False))
+
+
+@service.consumer(MEMORY_KNOWLEDGE, group="knowledge", max_records=64)
+async def on_knowledge(events: list[MemoryKnowledgeIngested]) -> None:
+    """Keep each chunk of an ingested document as team knowledge; a changed chunk supersedes the old one."""
+    _emit(await memory.remember([(e, memory.knowledge_fact(e)) for e in events], purpose="memory.ingest", bill_coworker=False))
+    for event in events:
+        if event.data.chunk == event.data.chunks - 1:
+            await memory.retire_stale_chunks(event)
+
+
+@service.consumer(MEMORY_RECALL_REQUESTED, group="recall", max_records=50)
+async def on_recall_requested(events: list[MemoryRecallRequested]) -> None:
+    """Answer each recall request with the team's best memories within its token budget."""
+    for event in events:
+        _emit(await memory.recall(event))
+
+
+@service.consumer(MEMORY_ERASURE_REQUESTED, group="erasure", max_records=50)
+async def on_erasure_requested(events: list[MemoryErasureRequested]) -> None:
+    """Forget a requester (or coworker, ticket, team) on request, and say how many memories went."""
+    for event in events:
+        answers = await memory.erase(event)
+        _emit(answers)
+        service.log.info("memories forgotten on request", scope=event.data.scope, deleted=answers[0].data.deleted, request=event.id)
 
 
 @service.consumer(COWORKER_STATE, group="offboarding", max_records=100)
@@ -93,3 +136,17 @@ async def on_coworker_state(events: list[CoworkerStated]) -> None:
         erasure = MemoryErasure(scope="coworker", subject=state.coworker, deleted=deleted, reason=f"{state.coworker} was offboarded; its memory policy says delete")
         service.emit(event.caused(MemoryForgotten, erasure, source=service.source, actor=service.actor, subject=state.coworker))
         service.log.info("memories forgotten", coworker=state.coworker, deleted=deleted)
+
+
+async def _retention_loop() -> None:
+    """Every ``retention_sweep_s``, delete what each scope's retention no longer keeps, and say so."""
+    while True:
+        try:
+            now = datetime.now(UTC)
+            for erasure in await memory.sweep(now):
+                event = MemoryForgotten(source=service.source, team="workforce", actor=service.actor, correlation_id=f"retention:{now:%Y%m%dT%H%M%S}", subject=erasure.subject, data=erasure)
+                await service.publish(event)
+                service.log.info("memories expired", scope=erasure.scope, deleted=erasure.deleted)
+        except Exception as exc:  # a failed sweep is tried again at the next one
+            service.log.warning("retention sweep failed", error=repr(exc))
+        await asyncio.sleep(settings.retention_sweep_s)

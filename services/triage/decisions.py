@@ -74,6 +74,18 @@ class Reading:
     fallback: str | None = None
 
 
+#: The first thing the person taking over should do, by why triage handed the ticket over.
+NEXT_ACTION = {
+    "low_confidence": "Confirm whether this is {category}; if not, reroute it (ticket.rerouted) so triage learns the right route.",
+    "out_of_scope": "Handle it in {queue}: no coworker skill fits {category}; consider whether a skill should cover requests like it.",
+    "unreadable": "Read the ticket and ask the requester to restate it if it is not a request: triage found no words it could read.",
+    "skill_failed": "Check what the skill tried (below) and finish the request by hand.",
+    "policy_denied": "Decide whether the action should be allowed; grant it by hand or change the coworker's permissions.",
+    "budget_exhausted": "Handle it by hand or raise the budget: the coworker's budget is spent.",
+    "needs_human": "Take it over: it needs a person's judgement.",
+}
+
+
 @dataclass(frozen=True)
 class Outcome:
     events: list[Envelope]
@@ -105,7 +117,8 @@ class Triager:
                 f"Triage is not sure enough: most likely {category} at {confidence:.2f}, below the threshold "
                 f"{self.policy.threshold:.2f} that keeps routed tickets right 96% of the time."
             )
-            return self._escalate(cause, ticket, "low_confidence", why, queue, urgency, actor, reading, category=category)
+            candidates = self._candidates(category, reading, cause.team, table)  # the person may pick one of them
+            return self._escalate(cause, ticket, "low_confidence", why, queue, urgency, actor, reading, category=category, candidates=candidates)
         split = self._split_parts(parts, table, ticket) if reading.learned is None else []  # people said where it goes
         if split:
             return self._split(cause, ticket, split, urgency, actor, reading, category, confidence, table, reason="the ticket asks for several things")
@@ -230,9 +243,21 @@ class Triager:
                 transcript=[Turn(actor=Actor.human(ticket.requester.id), text=ticket.text[:20_000], at=ticket.opened_at or cause.time)],
                 tried=[Attempt(what=f"triage ({reading.method}, model {self.policy.model_version})", outcome="failed", detail=why)],
                 candidates=candidates or [],
+                facts=self._facts(ticket, reading, urgency, category),
+                next_action=NEXT_ACTION[code].format(category=category or "the right category", queue=queue)[:500],
             ),
         )
         return Outcome([self._for(ticket, cause.caused(TicketEscalated, escalation, source=self.policy.source, actor=actor, ordinal=f"escalated{ordinal}"))])
+
+    def _facts(self, ticket: Ticket, reading: Reading, urgency: Urgency, category: str | None) -> list[str]:
+        """What triage established before it handed over, one short line each."""
+        facts = [f"requester: {ticket.requester.id}" + (" (VIP)" if ticket.requester.vip else ""), f"priority: {urgency.priority} ({urgency.reason})"[:500]]
+        if category:
+            facts.append(f"most likely category: {category}")
+        facts += [f"category {c.category}: {c.probability:.2f}" for c in self._categories(reading)]
+        if reading.fallback:
+            facts.append(f"fallback: {reading.fallback}"[:500])
+        return facts
 
     def _categories(self, reading: Reading) -> list[CategoryScore]:
         if reading.prediction is None:

@@ -99,6 +99,7 @@ def one_of_each() -> list:
         created.caused(MemoryRecorded, MemoryRecord(memory_id="m1", scope="ticket", ticket_id="T-1", collection="memories", embedding_model="x", dimensions=384), source=SOURCE),
         created.caused(BudgetAlert, BudgetThreshold(budget="team:it-support", period="2026-11", threshold_pct=80, spent_usd=Decimal(8), limit_usd=Decimal(10)), source=SOURCE),
         created.caused(MemoryForgotten, MemoryErasure(scope="coworker", subject="jordan", deleted=3, reason="offboarded"), source=SOURCE),
+        *memory_examples(created),
         created.caused(BudgetState, BudgetStatus(budget="coworker:jordan", period="2026-11", spent_usd=Decimal("1.5"), limit_usd=Decimal(250)), source=SOURCE),
         *billing_examples(created),
         created.caused(CoworkerCommanded, CoworkerCommand(command="apply", coworker="jordan", manifest=JORDAN), source=SOURCE),
@@ -107,10 +108,30 @@ def one_of_each() -> list:
         created.caused(CoworkerStated, CoworkerState(coworker="jordan", revision=2, state="active", active_version=1, active=JORDAN, changed_at=created.time), source=SOURCE),
         created.caused(PolicyAllowed, PolicyDecision(decision_id="d1", ticket_id="T-1", coworker="jordan", coworker_version=1, skill="password-reset", step=1, system="okta", scope="users.read", allowed=True, rule="holds-scope", reason="ok"), source=SOURCE),
         created.caused(PolicyDenied, PolicyDecision(decision_id="d2", ticket_id="T-1", coworker="jordan", skill="app-access", allowed=False, rule="holds-skill", reason="no"), source=SOURCE),
+        policy_changed_example(),
         created.caused(ApprovalRequested, ApprovalRequest(approval_id="a1", ticket_id="T-1", coworker="jordan", coworker_version=1, skill="password-reset", step=2, system="okta", operation="users.reset_password", action="reset", approver="priya.raman"), source=SOURCE),
         created.caused(ApprovalGranted, ApprovalDecision(approval_id="a1", ticket_id="T-1", coworker="jordan", skill="password-reset", step=2), source=SOURCE, actor=Actor.human("priya.raman")),
         created.caused(ApprovalRejected, ApprovalDecision(approval_id="a2", ticket_id="T-1", coworker="jordan", skill="password-reset", step=2, comment="not now"), source=SOURCE, actor=Actor.human("priya.raman")),
         created.caused(DeadLettered, DeadLetter(reason_code="not_json", reason="r", service="triage", source_topic="ticket.created", partition=0, offset=7, key=b"k", original=b"\xff\x00garbage", original_size=9, original_sha256="0" * 64), source=SOURCE),
+    ]
+
+
+def policy_changed_example():  # noqa: ANN201
+    from contracts.events import PolicyChange, PolicyChanged
+
+    change = PolicyChange(previous_version="1", previous_sha256="a" * 64, version="2", sha256="b" * 64, path="deploy/workforce/policy.yaml", text="version: '2'\n", diff="-version: '1'\n+version: '2'\n")
+    return PolicyChanged.create(change, source="/services/skills", team="platform", actor=Actor.system("skills"), correlation_id="policy", subject="policy")
+
+
+def memory_examples(created) -> list:  # noqa: ANN001
+    from contracts.events import ErasureRequest, KnowledgeChunk, MemoryErasureRequested, MemoryKnowledgeIngested, MemoryRecalled, MemoryRecallRequested, RecalledMemory, RecallRequest, RecallResult
+
+    item = RecalledMemory(memory_id="m1", scope="ticket", text="vpn down\nResolution: reissued the certificate", score=0.71, similarity=0.65, tokens=9, valid_from=created.time, ticket_id="T-0")
+    return [
+        created.caused(MemoryRecallRequested, RecallRequest(request_id="r1", text="vpn keeps dropping", ticket_id="T-1", requester_id="ana.silva", coworker="jordan", token_budget=400), source=SOURCE),
+        created.caused(MemoryRecalled, RecallResult(request_id="r1", ticket_id="T-1", items=[item], tokens=9, token_budget=400, embedding_model="all-MiniLM-L6-v2"), source=SOURCE),
+        created.caused(MemoryErasureRequested, ErasureRequest(scope="requester", subject="ana.silva", reason="right to be forgotten"), source=SOURCE, actor=Actor.human("dpo")),
+        created.caused(MemoryKnowledgeIngested, KnowledgeChunk(document_id="d1", source="runbooks/vpn.md", title="VPN", chunk=0, chunks=1, text="Reissue the certificate.", sha256="c" * 64), source=SOURCE),
     ]
 
 

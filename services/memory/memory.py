@@ -1,0 +1,216 @@
+"""What memory does with events, apart from Kafka: each method takes events and returns the events
+to emit, so the service wiring (``app.py``) stays thin and the behaviour is testable on its own.
+
+Write path: ``ticket.resolved`` (what resolved a ticket), ``ticket.rerouted`` (a person's
+correction of a route: team knowledge, and a later correction supersedes an earlier one),
+``ticket.answered`` (a requester's turn in the conversation), and knowledge chunks. Every text is
+redacted (secrets, card numbers) before it is embedded or stored.
+
+Read path: ``memory.recall.requested`` is answered on ``memory.recall`` with memories of the
+envelope's team only, ranked by similarity, recency and how close their scope is to the request
+(same ticket, same requester, same coworker, the team), packed into the request's token budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+
+from contracts.envelope import Envelope
+from contracts.events import (
+    LlmUsage,
+    MemoryErasure,
+    MemoryErasureRequested,
+    MemoryForgotten,
+    MemoryKnowledgeIngested,
+    MemoryRecallRequested,
+    MemoryRecalled,
+    MemoryRecord,
+    MemoryRecorded,
+    RecalledMemory,
+    RecallResult,
+    TicketAnswered,
+    TicketRerouted,
+    TicketResolved,
+    TokenUsage,
+)
+from runtime.embeddings import cost
+from runtime.redact import redact_text
+from services.memory.settings import MemorySettings
+from services.memory.store import Fact, MemoryStore
+
+#: How much a memory's scope counts towards its rank, by how close it is to the request.
+SCOPE_WEIGHT = {"ticket": 1.0, "requester": 0.8, "coworker": 0.6, "team": 0.4}
+#: Payload field that identifies a memory as belonging to a scope, for erasure requests.
+ERASE_BY = {"requester": "requester_id", "coworker": "coworker", "ticket": "ticket_id", "team": "team"}
+
+
+class Embedder(Protocol):
+    model: str
+    provider: str
+
+    @property
+    def dimensions(self) -> int: ...
+
+    async def embed(self, texts: list[str]) -> Any: ...
+
+
+def count_tokens(text: str) -> int:
+    """Tokens as a chat model reading the recalled text would count them (litellm's default tokenizer)."""
+    import litellm
+
+    return int(litellm.token_counter(text=text))
+
+
+class Memory:
+    def __init__(self, store: MemoryStore, embedder: Embedder, settings: MemorySettings, *, source: str = "/services/memory", actor: Any = None) -> None:
+        from contracts.envelope import Actor
+
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.source = source
+        self.actor = actor or Actor.system("memory")
+
+    # --- write path -------------------------------------------------------------------------
+
+    @staticmethod
+    def resolved_fact(event: TicketResolved) -> Fact:
+        resolved = event.data
+        return Fact(
+            team=event.team, scope="ticket", subject=resolved.ticket_id, key="resolution", kind="resolution",
+            text=redact_text(f"{resolved.ticket.text}\nResolution: {resolved.resolution}"),
+            source_event=event.id, valid_from=event.time, ticket_id=resolved.ticket_id, requester_id=resolved.ticket.requester.id,
+            coworker=event.actor.id if event.actor.kind == "coworker" else None, extra={"skill": resolved.skill},
+        )
+
+    @staticmethod
+    def rerouted_fact(event: TicketRerouted) -> Fact:
+        reroute = event.data
+        where = reroute.category + (f" / {reroute.skill}" if reroute.skill else "")
+        why = f" ({reroute.reason})" if reroute.reason else ""
+        return Fact(
+            team=event.team, scope="team", subject=event.team, key=f"route:{reroute.ticket_id}", kind="correction",
+            text=redact_text(f"{reroute.ticket.text}\nA person routed this to {where}{why}."),
+            source_event=event.id, valid_from=event.time, ticket_id=reroute.ticket_id, requester_id=reroute.ticket.requester.id,
+            extra={"category": reroute.category, "skill": reroute.skill, "corrected_by": event.actor.id},
+        )
+
+    @staticmethod
+    def answered_fact(event: TicketAnswered) -> Fact:
+        requester = event.actor.id if event.actor.kind == "human" else None
+        return Fact(
+            team=event.team, scope="ticket", subject=event.data.ticket_id, key=f"turn:{event.id}", kind="turn",
+            text=redact_text(event.data.text), source_event=event.id, valid_from=event.time, ticket_id=event.data.ticket_id, requester_id=requester,
+        )
+
+    @staticmethod
+    def knowledge_fact(event: MemoryKnowledgeIngested) -> Fact:
+        chunk = event.data
+        heading = f"{chunk.title}\n" if chunk.title else ""
+        return Fact(
+            team=event.team, scope="team", subject=f"doc:{chunk.document_id}", key=f"chunk:{chunk.chunk}", kind="knowledge",
+            text=redact_text(f"{heading}{chunk.text}"), source_event=event.id, valid_from=event.time,
+            extra={"document_id": chunk.document_id, "source": chunk.source, "chunk": chunk.chunk, "chunks": chunk.chunks, "document_sha256": chunk.sha256},
+        )
+
+    async def retire_stale_chunks(self, event: MemoryKnowledgeIngested) -> int:
+        """A document ingested again with fewer chunks: its chunks past the new end stop being current."""
+        chunk = event.data
+        stale = [f["id"] for f in await self.store.facts(event.team, subject=f"doc:{chunk.document_id}") if int(f.get("chunk", 0)) >= chunk.chunks]
+        await self.store.retire(event.team, stale, event.time)
+        return len(stale)
+
+    async def remember(self, pairs: Sequence[tuple[Envelope[Any], Fact]], *, purpose: str = "memory.embed", bill_coworker: bool = True) -> list[Envelope[Any]]:
+        """Embed and store each event's fact (reconciled); return memory.recorded and llm.usage events."""
+        if not pairs:
+            return []
+        started = time.perf_counter()
+        embedding = await self.embedder.embed([fact.text for _, fact in pairs])
+        latency_ms = (time.perf_counter() - started) * 1000 / len(pairs)
+        out: list[Envelope[Any]] = []
+        for (event, fact), vector, tokens in zip(pairs, embedding.vectors, embedding.tokens, strict=True):
+            _, point_id = await self.store.remember(fact, np.asarray(vector).tolist())
+            record = MemoryRecord(memory_id=point_id, scope=fact.scope, ticket_id=fact.ticket_id, collection=self.store.collection, embedding_model=self.embedder.model, dimensions=self.embedder.dimensions)
+            out.append(event.caused(MemoryRecorded, record, source=self.source, actor=self.actor, ordinal=f"memory:{fact.key}"))
+            # Remembering a resolution is part of the work of the coworker who resolved it: its budget pays.
+            coworker = fact.coworker if bill_coworker else None
+            usage = TokenUsage(purpose=purpose, model=self.embedder.model, provider=self.embedder.provider, prompt_tokens=tokens, cost_usd=cost(tokens, self.settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=fact.ticket_id, coworker=coworker, skill=fact.extra.get("skill"))
+            out.append(event.caused(LlmUsage, usage, source=self.source, actor=self.actor, ordinal=f"usage:{fact.key}"))
+        return out
+
+    # --- read path --------------------------------------------------------------------------
+
+    async def recall(self, event: MemoryRecallRequested) -> list[Envelope[Any]]:
+        request = event.data
+        started = time.perf_counter()
+        embedding = await self.embedder.embed([redact_text(request.text)])
+        latency_ms = (time.perf_counter() - started) * 1000
+        hits = await self.store.search(event.team, np.asarray(embedding.vectors[0]).tolist(), limit=max(4 * request.limit, 20))
+        items, used = self.rank(hits, request.ticket_id, request.requester_id, request.coworker, now=event.time, token_budget=request.token_budget, limit=request.limit)
+        result = RecallResult(request_id=request.request_id, ticket_id=request.ticket_id, items=items, tokens=used, token_budget=request.token_budget, embedding_model=self.embedder.model)
+        usage = TokenUsage(purpose="memory.recall", model=self.embedder.model, provider=self.embedder.provider, prompt_tokens=embedding.tokens[0], cost_usd=cost(embedding.tokens[0], self.settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=request.ticket_id, coworker=request.coworker)
+        return [
+            event.caused(MemoryRecalled, result, source=self.source, actor=self.actor, ordinal="recall"),
+            event.caused(LlmUsage, usage, source=self.source, actor=self.actor, ordinal="recall:usage"),
+        ]
+
+    def rank(self, hits: list[dict[str, Any]], ticket_id: str | None, requester_id: str | None, coworker: str | None, *, now: datetime, token_budget: int, limit: int) -> tuple[list[RecalledMemory], int]:
+        """Score each hit (similarity, recency, scope), best first, and keep what fits the budget."""
+        s = self.settings
+        scored = []
+        for hit in hits:
+            if hit["score"] < s.recall_min_similarity:
+                continue
+            if ticket_id and hit.get("ticket_id") == ticket_id:
+                relation = "ticket"
+            elif requester_id and hit.get("requester_id") == requester_id:
+                relation = "requester"
+            elif coworker and hit.get("coworker") == coworker:
+                relation = "coworker"
+            else:
+                relation = "team"
+            age_days = max(0.0, (now.timestamp() - float(hit.get("last_seen_ts", now.timestamp()))) / 86_400)
+            recency = math.pow(0.5, age_days / s.recall_half_life_days)
+            score = s.recall_weight_similarity * hit["score"] + s.recall_weight_recency * recency + s.recall_weight_scope * SCOPE_WEIGHT[relation]
+            scored.append((score, hit))
+        scored.sort(key=lambda pair: pair[0], reverse=True)
+        items: list[RecalledMemory] = []
+        used = 0
+        for score, hit in scored:
+            tokens = count_tokens(hit["text"])
+            if used + tokens > token_budget:
+                continue  # a shorter memory further down may still fit
+            used += tokens
+            items.append(RecalledMemory(
+                memory_id=hit["id"], scope=hit.get("scope", "ticket"), text=hit["text"], score=round(score, 6), similarity=round(float(hit["score"]), 6),
+                tokens=tokens, valid_from=datetime.fromisoformat(hit["valid_from"]) if hit.get("valid_from") else now, ticket_id=hit.get("ticket_id"),
+            ))
+            if len(items) >= limit:
+                break
+        return items, used
+
+    # --- erasure and retention --------------------------------------------------------------
+
+    async def erase(self, event: MemoryErasureRequested) -> list[Envelope[Any]]:
+        request = event.data
+        deleted = await self.store.forget(ERASE_BY[request.scope], request.subject)
+        erasure = MemoryErasure(scope=request.scope, subject=request.subject, deleted=deleted, reason=request.reason)
+        return [event.caused(MemoryForgotten, erasure, source=self.source, actor=self.actor, subject=request.subject)]
+
+    async def sweep(self, now: datetime | None = None) -> list[MemoryErasure]:
+        """Apply retention per scope: memories not seen for longer than their scope keeps them go."""
+        now = now or datetime.now(UTC)
+        erased = []
+        for scope, days in self.settings.retention().items():
+            if days <= 0:
+                continue
+            deleted = await self.store.expire(scope, now - timedelta(days=days))
+            if deleted:
+                erased.append(MemoryErasure(scope=scope, subject=f"retention-{scope}", deleted=deleted, reason=f"not seen for {days} days: the {scope} retention"))  # type: ignore[arg-type]
+        return erased

@@ -1,0 +1,120 @@
+"""Memory on the running stack, over Kafka only: resolutions and corrections written from events,
+recall as request/reply within one team, a correction superseding the fact it corrects, and
+`workforce memory forget --requester` acted on by memory and audited by governance."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from contracts import topics
+from contracts.envelope import Actor
+from contracts.events import Reroute, Resolution, TicketRerouted, TicketResolved
+from deploy.coworkers import Follower
+from deploy.memory import MemoryDesk
+from deploy.stack import ROOT
+from tests.conftest import ticket
+from tests.e2e.conftest import unique_team
+
+DPO = Actor.human("dpo.office")
+
+
+def resolved(team: str, title: str, fix: str, requester: str) -> TicketResolved:
+    created = ticket(team=team, title=title, requester=requester)
+    return created.caused(TicketResolved, Resolution(ticket_id=created.data.ticket_id, ticket=created.data, resolution=fix), source="/upstream/tests", actor=Actor.human("agent.smith"))
+
+
+async def test_memory_remembers_recalls_per_team_supersedes_corrections_and_forgets_on_request(kafka, db) -> None:  # noqa: ANN001
+    team, other = unique_team("mem"), unique_team("mem")
+    ana, bo = f"ana-{uuid.uuid4().hex[:6]}", f"bo-{uuid.uuid4().hex[:6]}"
+    desk = MemoryDesk(kafka.bootstrap, DPO)
+    mine = resolved(team, "VPN drops every few minutes", "Reissued the VPN certificate.", ana)
+    theirs = resolved(team, "VPN will not connect from the hotel", "Switched the VPN to TCP 443.", bo)
+    elsewhere = resolved(other, "VPN drops every few minutes", "Told them to call IT.", ana)
+    base = ticket(team=team, title="laptop fan loud, screen flickers", requester=bo)
+    wrong = base.caused(TicketRerouted, Reroute(ticket_id=base.data.ticket_id, ticket=base.data, category="Software"), source="/upstream/tests", actor=Actor.human("priya.raman"), ordinal=1)
+    right = base.caused(TicketRerouted, Reroute(ticket_id=base.data.ticket_id, ticket=base.data, category="Hardware", reason="fans are hardware"), source="/upstream/tests", actor=Actor.human("priya.raman"), ordinal=2)
+    right = right.model_copy(update={"time": wrong.time + timedelta(seconds=5)})
+    flows = {e.correlation_id for e in (mine, theirs, elsewhere, wrong)}
+    async with Follower(kafka.bootstrap, topics.MEMORY_RECORDED.name) as recorded:
+        await desk._send(mine, theirs, elsewhere, wrong)  # noqa: SLF001
+        seen: set[str] = set()
+        while seen != flows:
+            seen.add((await recorded.wait_for(lambda e: e.correlation_id in flows - seen, 120)).correlation_id)
+        await desk._send(right)  # noqa: SLF001
+        await recorded.wait_for(lambda e: e.causation_id == right.id, 60)
+
+    answer = await desk.recall(team, "my vpn keeps dropping", requester_id=ana, token_budget=300)
+    texts = [i.text for i in answer.data.items]
+    assert texts and "Reissued the VPN certificate." in texts[0], "ana's own resolution first"
+    assert any("TCP 443" in t for t in texts) and not any("call IT" in t for t in texts), "only this team's memories"
+    assert answer.data.tokens <= 300
+    fans = await desk.recall(team, "laptop fan noisy and display flickering", token_budget=300)
+    routes = [t for t in (i.text for i in fans.data.items) if "A person routed this" in t]
+    assert routes == ["laptop fan loud, screen flickers\nA person routed this to Hardware (fans are hardware)."], "the correction superseded the wrong route"
+
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "WORKFORCE_USER": "dpo.office"}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "deploy.cli", "memory", "forget", "--requester", ana, "--reason", "erasure request #42"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"forgot 2 memories of requester {ana}" in done.stdout, "one in each team"
+    after = await desk.recall(team, "my vpn keeps dropping", requester_id=ana, token_budget=300)
+    assert not any("Reissued the VPN certificate." in i.text for i in after.data.items)
+    assert any("TCP 443" in i.text for i in after.data.items), "other requesters' memories stay"
+    for _ in range(100):  # governance audited the request and memory's answer
+        rows = await db.fetch("SELECT type, actor, event->'data'->>'deleted' AS deleted FROM governance.audit_events WHERE subject = $1 AND type LIKE 'memory.%' ORDER BY seq", ana)
+        if len(rows) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    assert [(r["type"], r["actor"]) for r in rows] == [("memory.erasure.requested", "human:dpo.office"), ("memory.forgotten", "system:memory")]
+    assert rows[1]["deleted"] == "2"
+    assert datetime.now(UTC) - mine.time < timedelta(minutes=10)
+
+
+async def test_an_escalated_ticket_gets_a_handoff_recall_and_a_package_with_facts_and_a_next_action(kafka) -> None:  # noqa: ANN001
+    from deploy.handoff import complete
+
+    team = unique_team("handoff")
+    words = f"qzxv blorft wugga {uuid.uuid4().hex[:4]}"  # nonsense: triage escalates it (unreadable, or not sure enough)
+    desk = MemoryDesk(kafka.bootstrap, DPO)
+    seen_before = resolved(team, words, "It was a keyboard set to the wrong layout; switched it back.", "cy.diaz")
+    created = ticket(team=team, title=words, requester="ana.silva")
+    async with Follower(kafka.bootstrap, topics.MEMORY_RECORDED.name, topics.TICKET_ESCALATED.name) as follow:
+        await desk._send(seen_before)  # noqa: SLF001
+        await follow.wait_for(lambda e: e.causation_id == seen_before.id, 120)
+        await desk._send(created)  # noqa: SLF001
+        escalated = await follow.wait_for(lambda e: e.type == "ticket.escalated" and e.correlation_id == created.data.ticket_id, 120)
+    assert escalated.data.reason_code in {"unreadable", "low_confidence"}
+    handoff = await complete(desk, [created, escalated])  # the person's desk asks memory when taking over
+    assert handoff.why and handoff.tried and handoff.transcript[0].text == created.data.text
+    assert any(f.startswith("priority: ") for f in handoff.facts) and handoff.next_action.startswith(("Read the ticket", "Confirm whether"))
+    assert handoff.recall and "wrong layout" in handoff.recall[0].text, "the person sees how the same thing was solved before"
+
+
+async def test_workforce_memory_ingest_sends_documents_that_memory_keeps_as_the_teams_knowledge(kafka, tmp_path) -> None:  # noqa: ANN001
+    team, other = unique_team("kb"), unique_team("kb")
+    (tmp_path / "vpn.md").write_text("# VPN runbook\n\nWhen the VPN drops every few minutes, reissue the VPN certificate from the self-service portal.\n\nThe admin password: hunter2 is not for users.")
+    (tmp_path / "printers.html").write_text("<html><head><title>Printers</title></head><body><p>A jammed printer on floor 3: open tray B and pull the sheet out.</p></body></html>")
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "WORKFORCE_USER": "priya.raman"}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "deploy.cli", "memory", "ingest", str(tmp_path), "--team", team],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"sent 2 chunks of 2 documents to memory for team {team}" in done.stdout
+    desk = MemoryDesk(kafka.bootstrap, DPO)
+    for _ in range(60):  # memory stores the chunks as it reads them
+        answer = await desk.recall(team, "my vpn keeps dropping", token_budget=300)
+        if len(answer.data.items) == 2:
+            break
+        await asyncio.sleep(0.5)
+    texts = [i.text for i in answer.data.items]
+    assert "reissue the VPN certificate" in texts[0] and {i.scope for i in answer.data.items} == {"team"}
+    assert not any("hunter2" in t for t in texts), "redacted before it was sent"
+    assert (await desk.recall(other, "my vpn keeps dropping")).data.items == [], "another team does not see it"
