@@ -12,11 +12,15 @@ import asyncio
 import contextlib
 import socket
 import threading
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int, *, listen_host: str = "127.0.0.1", listen_port: int = 0) -> None:
-        self.target = (target_host, target_port)
+    """Forwards loopback TCP to ``target``: a (host, port), or the path of a unix socket (the embedded
+    PostgreSQL listens on one only)."""
+
+    def __init__(self, target: tuple[str, int] | str, *, listen_host: str = "127.0.0.1", listen_port: int = 0) -> None:
+        self.target = target
         self.host = listen_host
         self.port = listen_port or _free_port(listen_host)
         self.connections = 0  # accepted while up, over the proxy's life
@@ -49,12 +53,24 @@ class TcpProxy:
     def up(self) -> bool:
         return self._server is not None
 
+    @classmethod
+    def for_postgres(cls, database_url: str) -> TcpProxy:
+        """A proxy in front of the server ``database_url`` names, over TCP or its unix socket."""
+        parts = urlsplit(database_url)
+        query = parse_qs(parts.query)
+        socket_dir = (query.get("host") or [None])[0] or (parts.hostname if (parts.hostname or "").startswith("/") else None)
+        port = int((query.get("port") or [None])[0] or parts.port or 5432)
+        if socket_dir:
+            return cls(f"{socket_dir}/.s.PGSQL.{port}")
+        return cls((parts.hostname or "127.0.0.1", port))
+
     def url(self, database_url: str) -> str:
-        """``database_url`` with its host and port replaced by the proxy's."""
-        scheme, rest = database_url.split("://", 1)
-        credentials, _, location = rest.rpartition("@")
-        _, _, path = location.partition("/")
-        return f"{scheme}://{credentials + '@' if credentials else ''}{self.host}:{self.port}/{path}"
+        """``database_url`` reaching its database through the proxy (host and port the proxy's, no socket)."""
+        parts = urlsplit(database_url)
+        query = {k: v for k, v in parse_qs(parts.query).items() if k not in {"host", "port"}}
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = f"{credentials + '@' if credentials else ''}{self.host}:{self.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, doseq=True), ""))
 
     def __enter__(self) -> TcpProxy:
         return self.start()
@@ -86,7 +102,10 @@ class TcpProxy:
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            server_reader, server_writer = await asyncio.open_connection(*self.target)
+            if isinstance(self.target, str):
+                server_reader, server_writer = await asyncio.open_unix_connection(self.target)
+            else:
+                server_reader, server_writer = await asyncio.open_connection(*self.target)
         except OSError:
             client_writer.transport.abort()
             return

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from urllib.parse import urlsplit
 
 from contracts import codec, topics
 from tests.e2e.conftest import unique_team
@@ -28,11 +27,16 @@ async def test_governance_pauses_through_a_database_outage_and_resumes_without_l
     team = unique_team("audit-outage")
     events = alerts(team, 24_000)
     before, during = events[:16_000], events[16_000:]  # the second part is published while the database is away
-    target = urlsplit(stack.database_url)
-    with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
+    with TcpProxy.for_postgres(stack.database_url) as proxy:
         for old in stack.running.pop("governance", []):
             old.stop()
-        governance = stack.start_service("governance", env={"DATABASE_URL": proxy.url(stack.database_url)})
+        try:
+            governance = stack.start_service("governance", env={"DATABASE_URL": proxy.url(stack.database_url)})
+        except BaseException:
+            for failed in stack.running.pop("governance", []):
+                failed.stop()
+            stack.start_service("governance")  # whatever happened, the tests after this one get their governance back
+            raise
         try:
             kafka.produce_with_librdkafka([(e.correlation_id.encode(), codec.encode(e)) for e in before], topic=topics.BUDGET_ALERT.name)
             deadline = time.monotonic() + 120
