@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts import codec, topics
-from deploy import upstream
+from deploy import report, upstream
 from deploy.stack import ROOT, Stack
 from services.skills.sandbox.seed import employees
 
@@ -90,7 +90,7 @@ class Watcher:
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20)
         await self.consumer.start()
-        names = [topics.TICKET_TRIAGED.name, topics.TICKET_ESCALATED.name, topics.MEMORY_RECORDED.name]
+        names = sorted({topics.TICKET_TRIAGED.name, *report.TERMINAL})  # every event that can end a flow (for now)
         partitions = [TopicPartition(t, p) for t in names for p in range(topics.BY_NAME[t].partitions)]
         self.consumer.assign(partitions)
         await self.consumer.seek_to_end(*partitions)
@@ -108,7 +108,7 @@ class Watcher:
                     ticket = event.correlation_id
                     if event.type == "ticket.triaged" or (event.type == "ticket.escalated" and event.source == "/services/triage"):
                         self.triaged.setdefault(ticket, now)
-                    if event.type in ("ticket.escalated", "memory.recorded"):
+                    if event.type in report.TERMINAL:
                         self.finished.setdefault(ticket, now)
 
     async def wait(self, ids: set[str], timeout_s: float) -> None:
