@@ -140,7 +140,9 @@ async def test_versions_swap_under_load_and_each_ticket_finishes_on_the_version_
     first, second = tickets[: len(tickets) // 2], tickets[len(tickets) // 2 :]
     kafka.publish_tickets(first)
     deadline = asyncio.get_running_loop().time() + 120
-    while await db.fetchval("SELECT count(*) FROM governance.audit_events WHERE type = 'skill.requested' AND correlation_id = ANY($1::text[])", [t.data.ticket_id for t in first]) < len(first):
+    # Swap as soon as the first half is under way, so that some of it is still in flight on the old
+    # version (waiting for all of it to be routed let a fast run finish it before the swap).
+    while await db.fetchval("SELECT count(*) FROM governance.audit_events WHERE type = 'skill.requested' AND correlation_id = ANY($1::text[])", [t.data.ticket_id for t in first]) < 5:
         assert asyncio.get_running_loop().time() < deadline, "the first half was never routed to jordan"
         await asyncio.sleep(0.05)
     # A new version goes live while skills still works through the first half; the second half
@@ -166,9 +168,11 @@ async def test_versions_swap_under_load_and_each_ticket_finishes_on_the_version_
         assert all(started_on[d["correlation_id"]] == d["v"] for d in decisions), "no ticket changed version mid-way"
         went_live = await db.fetchval("SELECT max(event_time) FROM governance.audit_events WHERE type = 'coworker.changed' AND subject = 'jordan' AND event->'data'->>'command' = 'publish'")
         late = await db.fetchval(
-            "SELECT count(*) FROM governance.audit_events WHERE type LIKE 'policy.%' AND correlation_id = ANY($1::text[]) AND event_time > $2",
+            "SELECT count(*) FROM governance.audit_events WHERE type LIKE 'policy.%' AND correlation_id = ANY($1::text[]) AND event_time > $2"
+            " AND (event->'data'->>'coworker_version')::int = $3",
             [t.data.ticket_id for t in first],
             went_live,
+            min(started_on.values()),
         )
         assert late > 0, "some tickets of the first half were still taking steps on the old version after the new one went live"
     finally:
