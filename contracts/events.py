@@ -266,6 +266,7 @@ class SkillFailure(Payload):
     error_code: Name
     reason: ShortText
     compensated: Annotated[list[Name], Field(max_length=5, description="Earlier steps undone after the failure, newest first.")] = []
+    requester_id: Annotated[Id | None, Field(description="Whose ticket it was: memory keeps them out of the coworker's lessons.")] = None
 
 
 # --- models, memory, budgets ----------------------------------------------------------------

@@ -2,9 +2,9 @@
 the escalation's handoff (why, what was tried, facts, suggested next action), the conversation
 (the ticket, triage's questions, the requester's answers, in order) and memory's recall for it.
 
-The recall is asked when a person takes the ticket over (:func:`complete`: ``memory.recall.requested``
-with request id ``handoff:<escalation id>``), not by the automated flow, so an escalation adds no
-work and no events to the pipeline; memory then answers from what it knows at that moment."""
+Whoever escalates asks memory in the same batch (``contracts.handoff``: request id
+``handoff:<escalation id>``), so memory's answer is among the ticket's events by the time a person
+opens it; :func:`complete` asks again only when that answer is missing (memory was down)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from contracts.envelope import Actor, Envelope
-from contracts.events import Handoff, MemoryRecallRequested, RecallRequest, Turn
+from contracts.events import Handoff, Turn
+from contracts.handoff import handoff_recall, handoff_request_id
 
 
 def package(events: Iterable[Envelope[Any]]) -> Handoff:
@@ -35,18 +36,10 @@ def package(events: Iterable[Envelope[Any]]) -> Handoff:
         if (turn.actor.id, turn.text) not in said:
             transcript.append(turn)
     transcript.sort(key=lambda t: t.at)
-    recalled = [e for e in ordered if e.type == "memory.recall" and e.data.request_id == f"handoff:{escalated.id}"]
+    recalled = [e for e in ordered if e.type == "memory.recall" and e.data.request_id == handoff_request_id(escalated)]
     recall = list(handoff.recall) or (list(recalled[-1].data.items) if recalled else [])
     facts = list(handoff.facts) + [f"asked {e.data.field}: {e.data.question}"[:500] for e in ordered if e.type == "ticket.question" and f"asked {e.data.field}: {e.data.question}"[:500] not in handoff.facts]
     return handoff.model_copy(update={"transcript": transcript[:500], "recall": recall[:20], "facts": facts[:50]})
-
-
-def recall_request(escalated: Envelope[Any], *, token_budget: int = 800, actor: Actor | None = None) -> MemoryRecallRequested:
-    """The recall a person's desk asks for an escalated ticket: its text, its requester, its team."""
-    handoff: Handoff = escalated.data.handoff
-    request = RecallRequest(request_id=f"handoff:{escalated.id}", text=handoff.ticket.text[:20_000], ticket_id=escalated.data.ticket_id,
-                            requester_id=handoff.ticket.requester.id, token_budget=token_budget)
-    return escalated.caused(MemoryRecallRequested, request, source="/cli/workforce", actor=actor or Actor.system("handoff"), ordinal="handoff")
 
 
 async def complete(desk: Any, events: list[Envelope[Any]], *, timeout_s: float = 60) -> Handoff:
@@ -55,5 +48,7 @@ async def complete(desk: Any, events: list[Envelope[Any]], *, timeout_s: float =
     escalated = [e for e in sorted(events, key=lambda e: e.time) if e.type == "ticket.escalated"]
     if not escalated:
         raise ValueError("the ticket was not escalated: there is no handoff")
-    reply = await desk.ask(recall_request(escalated[-1], actor=desk.actor), timeout_s=timeout_s)
+    if any(e.type == "memory.recall" and e.data.request_id == handoff_request_id(escalated[-1]) for e in events):
+        return package(events)
+    reply = await desk.ask(handoff_recall(escalated[-1], source="/cli/workforce", actor=desk.actor), timeout_s=timeout_s)
     return package([*events, reply])

@@ -91,3 +91,33 @@ def redact_text(text: str) -> str:
     text = _NAMED.sub(named, text)
     text = _CARD.sub(card, text)
     return _SSN.sub(REDACTED, text)
+
+
+# --- personal data: names and emails belong to the requester's own memory only -------------------
+
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+EMAIL = "[EMAIL]"
+PERSON = "[PERSON]"
+
+
+def name_forms(*identities: str | None) -> set[str]:
+    """The ways a person's handle, name or email shows up in text: ``ana.silva``, ``Ana Silva``, ``asilva``."""
+    forms: set[str] = set()
+    for identity in identities:
+        if not identity:
+            continue
+        handle = identity.partition("@")[0] if "@" in identity else identity
+        forms.add(handle)
+        words = [w for w in re.split(r"[._\s-]+", handle) if w]
+        if len(words) >= 2:
+            forms.add(" ".join(words))
+    return {f for f in forms if len(f) >= 4}  # a two-letter handle would erase ordinary words
+
+
+def depersonalise(text: str, people: set[str] | frozenset[str] = frozenset()) -> str:
+    """``text`` without email addresses and without the named ``people`` (see :func:`name_forms`),
+    for memories that others in the team may recall."""
+    text = _EMAIL.sub(EMAIL, text)
+    for form in sorted(people, key=len, reverse=True):  # "Ana Silva" before "ana"
+        text = re.sub(rf"(?<![\w.]){re.escape(form)}(?![\w])", PERSON, text, flags=re.IGNORECASE)
+    return text

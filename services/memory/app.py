@@ -1,5 +1,6 @@
 """The memory service: facts in from events (``ticket.resolved``, ``ticket.rerouted``,
-``ticket.answered``, ``memory.knowledge``), redacted, embedded and reconciled in Qdrant per team; ``memory.recorded`` (and
+``ticket.answered``, ``skill.failed``, ``memory.knowledge``), redacted, embedded and reconciled in
+Qdrant per team, in four scopes (ticket, requester, coworker, team); ``memory.recorded`` (and
 ``llm.usage`` for the embedding call) out. Recall over Kafka request/reply
 (``memory.recall.requested`` -> ``memory.recall``); erasure on request (``memory.erasure.requested``),
 on offboarding and by retention, each said on ``memory.forgotten``. The behaviour is in
@@ -19,6 +20,7 @@ from contracts.events import (
     MemoryForgotten,
     MemoryKnowledgeIngested,
     MemoryRecallRequested,
+    SkillFailed,
     TicketAnswered,
     TicketRerouted,
     TicketResolved,
@@ -32,6 +34,7 @@ from contracts.topics import (
     MEMORY_RECALL_REQUESTED,
     MEMORY_RECALLED,
     MEMORY_RECORDED,
+    SKILL_FAILED,
     TICKET_ANSWERED,
     TICKET_REROUTED,
     TICKET_RESOLVED,
@@ -84,7 +87,7 @@ def _emit(events: list) -> None:  # noqa: ANN001
 @service.consumer(TICKET_RESOLVED)
 async def on_ticket_resolved(events: list[TicketResolved]) -> None:
     """Remember each resolved ticket with what resolved it; a redelivered event changes nothing."""
-    _emit(await memory.remember([(e, memory.resolved_fact(e)) for e in events]))
+    _emit(await memory.remember([(e, fact) for e in events for fact in (memory.resolved_fact(e), *memory.requester_facts(e))]))
 
 
 @service.consumer(TICKET_REROUTED, group="corrections", max_records=100)
@@ -95,8 +98,14 @@ async def on_ticket_rerouted(events: list[TicketRerouted]) -> None:
 
 @service.consumer(TICKET_ANSWERED, group="turns", max_records=100)
 async def on_ticket_answered(events: list[TicketAnswered]) -> None:
-    """Remember what a requester said in a ticket's conversation."""
-    _emit(await memory.remember([(e, memory.answered_fact(e)) for e in events], bill_coworker=False))
+    """Remember what a requester said in a ticket's conversation, and what they said about themselves."""
+    _emit(await memory.remember([(e, fact) for e in events for fact in memory.answered_facts(e)], bill_coworker=False))
+
+
+@service.consumer(SKILL_FAILED, group="lessons", max_records=100)
+async def on_skill_failed(events: list[SkillFailed]) -> None:
+    """Remember why a coworker's skill stopped, as the coworker's own lesson for the next time."""
+    _emit(await memory.remember([(e, memory.lesson_fact(e)) for e in events], purpose="memory.embed"))
 
 
 @service.consumer(MEMORY_KNOWLEDGE, group="knowledge", max_records=64)

@@ -34,13 +34,16 @@ from contracts.events import (
     MemoryRecorded,
     RecalledMemory,
     RecallResult,
+    Requester,
+    SkillFailed,
     TicketAnswered,
     TicketRerouted,
     TicketResolved,
     TokenUsage,
 )
 from runtime.embeddings import cost
-from runtime.redact import redact_text
+from runtime.redact import depersonalise, name_forms, redact_text
+from services.memory import preferences
 from services.memory.settings import MemorySettings
 from services.memory.store import Fact, MemoryStore
 
@@ -48,6 +51,15 @@ from services.memory.store import Fact, MemoryStore
 SCOPE_WEIGHT = {"ticket": 1.0, "requester": 0.8, "coworker": 0.6, "team": 0.4}
 #: Payload field that identifies a memory as belonging to a scope, for erasure requests.
 ERASE_BY = {"requester": "requester_id", "coworker": "coworker", "ticket": "ticket_id", "team": "team"}
+
+
+def _people(requester: Requester) -> set[str]:
+    return name_forms(requester.id, requester.name, requester.email)
+
+
+def _shared(text: str, people: set[str]) -> str:
+    """Text for a memory others in the team may recall: no secrets, card numbers, emails or the named people."""
+    return depersonalise(redact_text(text), people)
 
 
 class Embedder(Protocol):
@@ -81,13 +93,39 @@ class Memory:
 
     @staticmethod
     def resolved_fact(event: TicketResolved) -> Fact:
+        """The ticket and what resolved it, for anyone in the team: without names or emails."""
         resolved = event.data
+        people = _people(resolved.ticket.requester)
         return Fact(
             team=event.team, scope="ticket", subject=resolved.ticket_id, key="resolution", kind="resolution",
-            text=redact_text(f"{resolved.ticket.text}\nResolution: {resolved.resolution}"),
+            text=_shared(f"{resolved.ticket.text}\nResolution: {resolved.resolution}", people),
             source_event=event.id, valid_from=event.time, ticket_id=resolved.ticket_id, requester_id=resolved.ticket.requester.id,
             coworker=event.actor.id if event.actor.kind == "coworker" else None, extra={"skill": resolved.skill},
         )
+
+    @classmethod
+    def requester_facts(cls, event: TicketResolved) -> list[Fact]:
+        """The requester's own history (this ticket, as they wrote it) and what they said about
+        themselves in it: only recalled for requests about the same requester."""
+        resolved = event.data
+        requester = resolved.ticket.requester
+        shared = cls.resolved_fact(event)
+        history = Fact(
+            team=event.team, scope="requester", subject=requester.id, key=f"history:{resolved.ticket_id}", kind="history",
+            text=redact_text(f"{resolved.ticket.text}\nResolution: {resolved.resolution}"), embed_text=shared.text,
+            source_event=event.id, valid_from=event.time, ticket_id=resolved.ticket_id, requester_id=requester.id, extra={"skill": resolved.skill},
+        )
+        return [history, *cls.preference_facts(event, requester.id, resolved.ticket.text, ticket_id=resolved.ticket_id)]
+
+    @staticmethod
+    def preference_facts(event: Envelope[Any], requester_id: str, text: str, *, ticket_id: str | None) -> list[Fact]:
+        """One requester fact per preference stated in ``text``; the same topic later supersedes it."""
+        return [
+            Fact(team=event.team, scope="requester", subject=requester_id, key=f"pref:{pref.topic}", kind="preference",
+                 text=redact_text(f"{requester_id} prefers ({pref.topic}): {pref.value}. They said: \"{pref.sentence}\""),
+                 source_event=event.id, valid_from=event.time, ticket_id=ticket_id, requester_id=requester_id, extra={"topic": pref.topic, "value": redact_text(pref.value)})
+            for pref in preferences.extract(text)
+        ]
 
     @staticmethod
     def rerouted_fact(event: TicketRerouted) -> Fact:
@@ -96,17 +134,34 @@ class Memory:
         why = f" ({reroute.reason})" if reroute.reason else ""
         return Fact(
             team=event.team, scope="team", subject=event.team, key=f"route:{reroute.ticket_id}", kind="correction",
-            text=redact_text(f"{reroute.ticket.text}\nA person routed this to {where}{why}."),
+            text=_shared(f"{reroute.ticket.text}\nA person routed this to {where}{why}.", _people(reroute.ticket.requester)),
             source_event=event.id, valid_from=event.time, ticket_id=reroute.ticket_id, requester_id=reroute.ticket.requester.id,
             extra={"category": reroute.category, "skill": reroute.skill, "corrected_by": event.actor.id},
         )
 
-    @staticmethod
-    def answered_fact(event: TicketAnswered) -> Fact:
+    @classmethod
+    def answered_facts(cls, event: TicketAnswered) -> list[Fact]:
+        """A requester's turn in the ticket's conversation (names and emails out), and any
+        preference they stated in it (in their own scope)."""
         requester = event.actor.id if event.actor.kind == "human" else None
-        return Fact(
+        turn = Fact(
             team=event.team, scope="ticket", subject=event.data.ticket_id, key=f"turn:{event.id}", kind="turn",
-            text=redact_text(event.data.text), source_event=event.id, valid_from=event.time, ticket_id=event.data.ticket_id, requester_id=requester,
+            text=_shared(event.data.text, name_forms(requester)), source_event=event.id, valid_from=event.time, ticket_id=event.data.ticket_id, requester_id=requester,
+        )
+        return [turn, *(cls.preference_facts(event, requester, event.data.text, ticket_id=event.data.ticket_id) if requester else [])]
+
+    @staticmethod
+    def lesson_fact(event: SkillFailed) -> Fact:
+        """What a coworker learned the hard way: the skill, the step and why it stopped. The same
+        failure again is seen again (not stored twice); a new reason for it supersedes the old."""
+        failure = event.data
+        where = f"at step {failure.failed_step}" if failure.failed_step else "before its first step"
+        undone = f" Undone: {', '.join(failure.compensated)}." if failure.compensated else ""
+        return Fact(
+            team=event.team, scope="coworker", subject=failure.coworker, key=f"lesson:{failure.skill}:{failure.failed_step or 0}:{failure.error_code}", kind="lesson",
+            text=_shared(f"{failure.skill} stopped {where} ({failure.error_code}): {failure.reason}.{undone}", name_forms(failure.requester_id)),
+            source_event=event.id, valid_from=event.time, ticket_id=failure.ticket_id, coworker=failure.coworker,
+            extra={"skill": failure.skill, "error_code": failure.error_code},
         )
 
     @staticmethod
@@ -127,17 +182,26 @@ class Memory:
         return len(stale)
 
     async def remember(self, pairs: Sequence[tuple[Envelope[Any], Fact]], *, purpose: str = "memory.embed", bill_coworker: bool = True) -> list[Envelope[Any]]:
-        """Embed and store each event's fact (reconciled); return memory.recorded and llm.usage events."""
+        """Embed and store each event's fact (reconciled); return memory.recorded and llm.usage events.
+        Facts that embed the same text share one embedding (and one usage record)."""
         if not pairs:
             return []
+        texts = list(dict.fromkeys(fact.embed_text or fact.text for _, fact in pairs))
         started = time.perf_counter()
-        embedding = await self.embedder.embed([fact.text for _, fact in pairs])
-        latency_ms = (time.perf_counter() - started) * 1000 / len(pairs)
+        embedding = await self.embedder.embed(texts)
+        latency_ms = (time.perf_counter() - started) * 1000 / len(texts)
+        vectors = dict(zip(texts, zip(embedding.vectors, embedding.tokens, strict=True), strict=True))
+        billed: set[str] = set()
         out: list[Envelope[Any]] = []
-        for (event, fact), vector, tokens in zip(pairs, embedding.vectors, embedding.tokens, strict=True):
+        for event, fact in pairs:
+            text = fact.embed_text or fact.text
+            vector, tokens = vectors[text]
             _, point_id = await self.store.remember(fact, np.asarray(vector).tolist())
             record = MemoryRecord(memory_id=point_id, scope=fact.scope, ticket_id=fact.ticket_id, collection=self.store.collection, embedding_model=self.embedder.model, dimensions=self.embedder.dimensions)
             out.append(event.caused(MemoryRecorded, record, source=self.source, actor=self.actor, ordinal=f"memory:{fact.key}"))
+            if text in billed:
+                continue
+            billed.add(text)
             # Remembering a resolution is part of the work of the coworker who resolved it: its budget pays.
             coworker = fact.coworker if bill_coworker else None
             usage = TokenUsage(purpose=purpose, model=self.embedder.model, provider=self.embedder.provider, prompt_tokens=tokens, cost_usd=cost(tokens, self.settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=fact.ticket_id, coworker=coworker, skill=fact.extra.get("skill"))
@@ -151,7 +215,7 @@ class Memory:
         started = time.perf_counter()
         embedding = await self.embedder.embed([redact_text(request.text)])
         latency_ms = (time.perf_counter() - started) * 1000
-        hits = await self.store.search(event.team, np.asarray(embedding.vectors[0]).tolist(), limit=max(4 * request.limit, 20))
+        hits = await self.store.search(event.team, np.asarray(embedding.vectors[0]).tolist(), limit=max(4 * request.limit, 20), requester_id=request.requester_id)
         items, used = self.rank(hits, request.ticket_id, request.requester_id, request.coworker, now=event.time, token_budget=request.token_budget, limit=request.limit)
         result = RecallResult(request_id=request.request_id, ticket_id=request.ticket_id, items=items, tokens=used, token_budget=request.token_budget, embedding_model=self.embedder.model)
         usage = TokenUsage(purpose="memory.recall", model=self.embedder.model, provider=self.embedder.provider, prompt_tokens=embedding.tokens[0], cost_usd=cost(embedding.tokens[0], self.settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=request.ticket_id, coworker=request.coworker)
@@ -169,7 +233,7 @@ class Memory:
                 continue
             if ticket_id and hit.get("ticket_id") == ticket_id:
                 relation = "ticket"
-            elif requester_id and hit.get("requester_id") == requester_id:
+            elif hit.get("scope") == "requester" or (requester_id and hit.get("requester_id") == requester_id):
                 relation = "requester"
             elif coworker and hit.get("coworker") == coworker:
                 relation = "coworker"
@@ -182,7 +246,12 @@ class Memory:
         scored.sort(key=lambda pair: pair[0], reverse=True)
         items: list[RecalledMemory] = []
         used = 0
+        outcomes: set[str] = set()  # a ticket's resolution and the requester's copy of it: the better one only
         for score, hit in scored:
+            if hit.get("kind") in {"resolution", "history"} and hit.get("ticket_id"):
+                if hit["ticket_id"] in outcomes:
+                    continue
+                outcomes.add(hit["ticket_id"])
             tokens = count_tokens(hit["text"])
             if used + tokens > token_budget:
                 continue  # a shorter memory further down may still fit

@@ -47,6 +47,7 @@ class Fact:
     requester_id: str | None = None
     coworker: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    embed_text: str | None = None  # what to embed when not ``text`` (a requester's copy shares the shared text's vector)
 
     @property
     def point_id(self) -> str:
@@ -170,9 +171,14 @@ class MemoryStore:
         result = await self.client.count(self.collection, count_filter=_team(team, current_only=current_only), exact=True)
         return result.count
 
-    async def search(self, team: str, vector: list[float], *, limit: int = 5, current_only: bool = True, match: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        """The nearest memories of ``team`` (current ones unless told), optionally only those whose payload matches ``match``."""
+    async def search(self, team: str, vector: list[float], *, limit: int = 5, current_only: bool = True, match: dict[str, str] | None = None, requester_id: str | None = None) -> list[dict[str, Any]]:
+        """The nearest memories of ``team`` (current ones unless told), optionally only those whose
+        payload matches ``match``. Requester-scope memories hold personal data: only those of
+        ``requester_id`` are searched, none when it is not given."""
         condition = _team(team, current_only=current_only, also=list((match or {}).items()))
+        mine: list[models.Condition] = [models.FieldCondition(key="requester_id", match=models.MatchValue(value=requester_id))] if requester_id else []
+        others = models.Filter(must_not=[models.FieldCondition(key="scope", match=models.MatchValue(value="requester"))])
+        condition.must = [*(condition.must or []), models.Filter(should=[others, *mine])]  # type: ignore[list-item]
         hits = await self.client.query_points(self.collection, query=vector, query_filter=condition, limit=limit, with_payload=True)
         return [{"id": str(h.id), "score": h.score, **(h.payload or {})} for h in hits.points]
 

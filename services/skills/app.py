@@ -15,6 +15,7 @@ from contracts.topics import (
     APPROVAL_REQUESTED,
     BUDGET_STATE,
     COWORKER_STATE,
+    MEMORY_RECALL_REQUESTED,
     POLICY_ALLOWED,
     POLICY_CHANGED,
     POLICY_DENIED,
@@ -43,7 +44,7 @@ SCHEMA = "skills"
 
 settings = SkillsSettings()
 service = Service("skills", settings, description="Runs coworkers' skills in bounded, authorised, idempotent steps against sandboxed enterprise systems.")
-service.publishes(SKILL_STEP, SKILL_COMPLETED, SKILL_FAILED, TICKET_RESOLVED, TICKET_ESCALATED, TICKET_QUESTION, SKILL_REQUESTED, POLICY_ALLOWED, POLICY_DENIED, POLICY_CHANGED, APPROVAL_REQUESTED)
+service.publishes(SKILL_STEP, SKILL_COMPLETED, SKILL_FAILED, TICKET_RESOLVED, TICKET_ESCALATED, TICKET_QUESTION, SKILL_REQUESTED, POLICY_ALLOWED, POLICY_DENIED, POLICY_CHANGED, APPROVAL_REQUESTED, MEMORY_RECALL_REQUESTED)
 database = service.database(SCHEMA, Path(__file__).parent / "migrations", pool_size=settings.db_pool_size)
 vault = Vault(settings.workforce_secrets_key)
 registry = Registry(service.table(COWORKER_STATE), service.table(BUDGET_STATE))

@@ -24,6 +24,7 @@ import asyncpg
 from contracts.catalog import Catalog
 from contracts.coworkers import CoworkerManifest, LifecycleState, path_to_holder
 from contracts.envelope import Actor, Envelope, derived_event_id
+from contracts.handoff import handoff_recall
 from contracts.events import (
     ApprovalDecision,
     ApprovalGranted,
@@ -535,14 +536,17 @@ class Runner:
 
     def _failed(self, event: SkillRequested, facts: Facts, code: str, reason: str, *, step: int | None, tried: list[Attempt], to_manager: bool = True, compensated: list[str] | None = None) -> list[Envelope]:
         """The skill stops; a person gets the ticket with everything: the coworker's manager when
-        the coworker was not allowed, the service desk when the work itself failed."""
+        the coworker was not allowed, the service desk when the work itself failed. Memory is asked
+        in the same batch for what it recalls of the ticket, for the person's first view."""
         request = event.data
         actor = Actor.coworker(request.coworker)
         manager = facts.manifest.manager if facts.manifest else None
         queue = manager.handle if (to_manager and manager) else self.queue
-        failure = SkillFailure(ticket_id=request.ticket_id, skill=request.skill, coworker=request.coworker, failed_step=step, error_code=code, reason=reason[:500], compensated=compensated or [])
+        failure = SkillFailure(ticket_id=request.ticket_id, skill=request.skill, coworker=request.coworker, failed_step=step, error_code=code, reason=reason[:500], compensated=compensated or [], requester_id=request.ticket.requester.id)
         ticket = request.ticket
         chain = f" (handed on by {' -> '.join(request.delegation.chain)})" if request.delegation else ""
+        skill = self.skills.get(request.skill)
+        step_name = skill.steps[step - 1].name if (skill is not None and step is not None and 0 < step <= len(skill.steps)) else None
         escalation = Escalation(
             ticket_id=request.ticket_id,
             reason_code="budget_exhausted" if code == "budget_exhausted" else "policy_denied" if code in {"policy_denied", "approval_rejected"} else "skill_failed",
@@ -553,12 +557,41 @@ class Runner:
                 why=f"{request.coworker} v{request.coworker_version}{chain} could not complete {request.skill}: {reason}",
                 transcript=[Turn(actor=Actor.human(ticket.requester.id), text=ticket.text, at=ticket.opened_at or event.time)],
                 tried=tried or [Attempt(what=f"run {request.skill}", outcome="not_attempted", detail=reason)],
+                facts=escalation_facts(request, facts, code, step, step_name, compensated or []),
+                next_action=next_action(request, code, step_name, compensated or [], manager.handle if manager else None)[:500],
             ),
         )
-        return [
-            event.caused(SkillFailed, failure, source=self.source, actor=actor),
-            event.caused(TicketEscalated, escalation, source=self.source, actor=actor),
-        ]
+        escalated = event.caused(TicketEscalated, escalation, source=self.source, actor=actor)
+        return [event.caused(SkillFailed, failure, source=self.source, actor=actor), handoff_recall(escalated, source=self.source), escalated]  # the escalation last: the flow's final word
+
+
+def escalation_facts(request: Any, facts: Facts, code: str, step: int | None, step_name: str | None, compensated: list[str]) -> list[str]:
+    """What the coworker established before it handed over, one short line each (inputs redacted)."""
+    manager = facts.manifest.manager if facts.manifest else None
+    lines = [
+        f"requester: {request.ticket.requester.id}" + (" (VIP)" if request.ticket.requester.vip else ""),
+        f"skill: {request.skill}, run by {request.coworker} v{request.coworker_version}" + (f" (manager {manager.handle})" if manager else ""),
+        f"failed: {code}" + (f" at step {step} ({step_name})" if step_name else " before any step ran"),
+    ]
+    lines += [f"input {name}: {value}"[:500] for name, value in sorted(redact(dict(request.inputs)).items())]
+    if compensated:
+        lines.append(f"undone: {', '.join(compensated)}"[:500])
+    return lines[:50]
+
+
+def next_action(request: Any, code: str, step_name: str | None, compensated: list[str], manager: str | None) -> str:
+    """The first thing the person taking over should do, by why the skill stopped."""
+    if code == "budget_exhausted":
+        return f"Raise the budget that stopped {request.coworker} ({request.skill}), or do the request by hand."
+    if code == "approval_rejected":
+        return f"Tell {request.ticket.requester.id} why {manager or 'the manager'} did not approve {request.skill}, or agree another way."
+    if code in {"policy_denied", "credential_refused", "scope_refused"}:
+        return f"Decide whether {request.coworker} may do {request.skill}: grant it, or do the request yourself."
+    if code == "skill_unavailable":
+        return f"Do {request.skill} by hand: the coworker cannot run it now."
+    undone = f" (undone: {', '.join(compensated)})" if compensated else ""
+    where = f"at {step_name}" if step_name else "before it started"
+    return f"Finish {request.skill} by hand from where it stopped {where}{undone}; the tries are listed above."
 
 
 def _decision_from(record: Mapping[str, Any]) -> Decision:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.catalog import load_catalog
+from contracts.handoff import handoff_recall
 from contracts.events import TicketAnswered, TicketCreated, TicketRerouted, TicketResolved
 from contracts.topics import (
     BUDGET_LEASE_REQUESTED,
@@ -17,6 +18,7 @@ from contracts.topics import (
     BUDGET_STATE,
     COWORKER_STATE,
     LLM_USAGE,
+    MEMORY_RECALL_REQUESTED,
     SKILL_REQUESTED,
     TICKET_ANSWERED,
     TICKET_CREATED,
@@ -40,7 +42,7 @@ SCHEMA = "triage"
 
 settings = TriageSettings()
 service = Service("triage", settings, description="Classifies each new ticket and routes it to a coworker's skill, splits, asks, or escalates it to a human with the whole context.")
-service.publishes(TICKET_TRIAGED, TICKET_ESCALATED, TICKET_SPLIT, TICKET_QUESTION, SKILL_REQUESTED, LLM_USAGE, BUDGET_LEASE_REQUESTED, BUDGET_LEASE_RETURNED)
+service.publishes(TICKET_TRIAGED, TICKET_ESCALATED, TICKET_SPLIT, TICKET_QUESTION, SKILL_REQUESTED, LLM_USAGE, BUDGET_LEASE_REQUESTED, BUDGET_LEASE_RETURNED, MEMORY_RECALL_REQUESTED)
 database = service.database(SCHEMA, Path(__file__).parent / "migrations", pool_size=settings.db_pool_size)
 coworkers = service.table(COWORKER_STATE)
 budgets = service.table(BUDGET_STATE)
@@ -108,6 +110,8 @@ async def _triage(events: list[TicketCreated]) -> list:
         outcome = loaded.triager.decide(event, event.data, reading, table, parts=parts_of.get(i, []))
         for out in outcome.events:
             service.emit(out)
+            if out.type == "ticket.escalated":  # the person's first view carries memory's recall
+                service.emit(handoff_recall(out, source=service.source))
         if outcome.question is not None:
             waiting.append((event, outcome.question))
         service.log.debug("triaged", ticket_id=event.data.ticket_id, event_id=event.id, outcome=outcome.events[-1].type, method=reading.method)

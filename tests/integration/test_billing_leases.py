@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from contracts import codec
 from contracts.envelope import Actor
 from contracts.events import LlmUsage, TokenUsage
-from contracts.topics import COWORKER_STATE, LLM_USAGE
+from contracts.topics import BUDGET_LEASE_REQUESTED, COWORKER_STATE, LLM_USAGE
 from deploy.stack import Broker, Stack, free_port
 from runtime.budget import BudgetClient, BudgetRefused
 from tests.conftest import _create_database, _drop_database, coworker_row, ticket
@@ -63,7 +64,11 @@ def billing(tmp_path_factory, server_url, workforce) -> Iterator[Billing]:  # no
     # A coworker whose own budget is 3 cents a month and 2 cents a ticket.
     manifest = workforce["jordan"].model_copy(update={"name": COWORKER, "team": NESTED, "budget": workforce["jordan"].budget.model_copy(update={"monthly_usd": Decimal("0.03"), "per_ticket_usd": Decimal("0.02")})})
     asyncio.run(_produce(broker.bootstrap, COWORKER_STATE.name, [coworker_row(manifest)]))
-    stack.start_service("billing")
+    service = stack.start_service("billing")
+    deadline = time.monotonic() + 120  # its consumer groups join one after another: leases are answered once that one has
+    while BUDGET_LEASE_REQUESTED.name not in ((service.status() or {}).get("assigned") or {}):
+        assert time.monotonic() < deadline, "billing never joined the lease requests' consumer group"
+        time.sleep(0.25)
     yield Billing(broker.bootstrap, database_url, stack)
     for procs in stack.running.values():
         for proc in procs:

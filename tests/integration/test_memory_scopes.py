@@ -182,7 +182,7 @@ async def test_secrets_and_card_numbers_are_redacted_before_anything_is_stored(m
     assert "[CARD]" in fact["text"] and fact["text"].count("[REDACTED]") == 2
     assert "1234 5678 9012 3456" in fact["text"], "a number that fails Luhn is not a card: it stays"
     turn = answered("it-support", "T-pii", "the token=abc123def and my SSN 123-45-6789")
-    await memory.remember([(turn, memory.answered_fact(turn))])
+    await memory.remember([*((turn, f) for f in memory.answered_facts(turn))])
     texts = [f["text"] for f in await memory.store.facts("it-support", ticket_id="T-pii")]
     assert "the token=[REDACTED] and my SSN [REDACTED]" in texts
 
@@ -204,7 +204,7 @@ async def test_forgetting_a_requester_on_request_deletes_all_their_memories_hist
     theirs = resolved("it-support", "printer jam", "Cleared the tray.", requester="bo.chen", ticket_id="T-b")
     turn = answered("it-support", "T-a", "It is the Cisco client", requester="ana.silva")
     await memory.remember([(mine, memory.resolved_fact(mine)), (theirs, memory.resolved_fact(theirs))])
-    await memory.remember([(mine_again, memory.resolved_fact(mine_again)), (turn, memory.answered_fact(turn))])
+    await memory.remember([(mine_again, memory.resolved_fact(mine_again)), *((turn, f) for f in memory.answered_facts(turn))])
     assert await memory.store.count("it-support") == 4  # ana's resolution, its history, her answer, bo's resolution
     request = ticket("T-a").caused(MemoryErasureRequested, ErasureRequest(scope="requester", subject="ana.silva", reason="GDPR art. 17 request"), source="/cli", actor=Actor.human("dpo"))
     (forgotten,) = await memory.erase(request)
@@ -288,7 +288,7 @@ async def test_an_escalated_tickets_handoff_carries_transcript_facts_tries_recal
     strict threshold) escalates; memory answers the handoff recall for the person taking over."""
     from contracts.events import Question, TicketQuestion
     from deploy.handoff import package
-    from deploy.handoff import recall_request as recall_request_for
+    from contracts.handoff import handoff_recall
     from services.triage.decisions import Policy, Triager
     from services.triage.matching import SkillMatcher
     from services.triage.train import read_csv, train
@@ -308,7 +308,7 @@ async def test_an_escalated_tickets_handoff_carries_transcript_facts_tries_recal
     answer = answer.model_copy(update={"time": created.time + timedelta(seconds=2)})
     (escalated,) = decide(strict, model, table, created).events
     escalated = escalated.model_copy(update={"time": created.time + timedelta(seconds=3)})
-    out = await memory.recall(recall_request_for(escalated))
+    out = await memory.recall(handoff_recall(escalated, source="/services/triage"))
     recalled = next(e for e in out if isinstance(e, MemoryRecalled))
     assert recalled.data.request_id == f"handoff:{escalated.id}" and recalled.correlation_id == created.data.ticket_id
     handoff = package([created, question, answer, escalated, *out])
@@ -320,3 +320,51 @@ async def test_an_escalated_tickets_handoff_carries_transcript_facts_tries_recal
     assert "asked app: Which application?" in handoff.facts
     assert handoff.recall and "stale Outlook credentials" in handoff.recall[0].text
     assert all(getattr(handoff, name) for name in type(handoff).model_fields), "every field of the handoff is filled"
+
+
+async def test_names_and_emails_stay_in_the_requesters_scope_and_only_their_own_recall_sees_it(memory: Memory) -> None:
+    event = resolved("it-support", "Ana Silva here: my VPN drops every hour, write to ana.silva@acme.example", "Reissued the VPN certificate for ana.silva.", requester="ana.silva", ticket_id="T-vpn")
+    await memory.remember([(event, fact) for fact in (memory.resolved_fact(event), *memory.requester_facts(event))])
+    (shared,) = await memory.store.facts("it-support", scope="ticket")
+    assert "Ana" not in shared["text"] and "acme.example" not in shared["text"] and "ana.silva" not in shared["text"]
+    assert shared["text"].startswith("[PERSON] here: my VPN drops every hour, write to [EMAIL]")
+    (own,) = await memory.store.facts("it-support", scope="requester")
+    assert (own["subject"], own["kind"]) == ("ana.silva", "history") and "ana.silva@acme.example" in own["text"]
+    for who in (None, "bo.chen"):
+        items = (await memory.recall(recall_request("it-support", "vpn keeps dropping", requester_id=who)))[0].data.items
+        assert [i.scope for i in items] == ["ticket"] and "Ana" not in items[0].text, f"{who or 'nobody'} sees the ticket, not Ana's copy"
+    items = (await memory.recall(recall_request("it-support", "vpn keeps dropping", requester_id="ana.silva")))[0].data.items
+    assert [i.scope for i in items] == ["requester"], "Ana's own recall: her copy, once (not also the shared one)"
+    (forgotten,) = await memory.erase(ticket("T-x").caused(MemoryErasureRequested, ErasureRequest(scope="requester", subject="ana.silva", reason="erasure"), source="/cli", actor=Actor.human("dpo")))
+    assert forgotten.data.deleted == 2 and await memory.store.count("it-support") == 0
+
+
+async def test_a_requesters_stated_preference_is_kept_in_their_scope_and_a_later_one_supersedes_it(memory: Memory) -> None:
+    first = answered("it-support", "T-p1", "It is the Cisco client. Please call me on Teams, I am in the Berlin office.")
+    await memory.remember([(first, f) for f in memory.answered_facts(first)])
+    later = answered("it-support", "T-p2", "Email me instead, I am travelling.")
+    later = later.model_copy(update={"time": first.time + timedelta(hours=1)})
+    await memory.remember([(later, f) for f in memory.answered_facts(later)])
+    prefs = {f["topic"]: f["value"] for f in await memory.store.facts("it-support", scope="requester")}
+    assert prefs == {"contact": "Email", "location": "in the Berlin office"}
+    history = await memory.store.history("it-support", "requester", "ana.silva", "pref:contact")
+    assert [(h["value"], h["current"]) for h in history] == [("Teams", False), ("Email", True)], "the old preference stays as history"
+    items = (await memory.recall(recall_request("it-support", "how does she want to be contacted, email or Teams?", requester_id="ana.silva", limit=3)))[0].data.items
+    assert items[0].scope == "requester" and "Email" in items[0].text
+    assert not [i for i in (await memory.recall(recall_request("it-support", "how does she want to be contacted?", requester_id="bo.chen")))[0].data.items if i.scope == "requester"]
+
+
+async def test_a_coworkers_failed_skill_becomes_its_lesson_seen_again_not_duplicated_and_without_the_requester(memory: Memory) -> None:
+    from contracts.events import SkillFailed, SkillFailure
+
+    def failed(ticket_id: str, requester: str, at: datetime) -> SkillFailed:
+        reason = f"Okta has no user '{requester}@acme.example' (E0000007)"
+        failure = SkillFailure(ticket_id=ticket_id, skill="password-reset", coworker="jordan", failed_step=1, error_code="user_not_found", reason=reason, requester_id=requester)
+        return ticket(ticket_id).caused(SkillFailed, failure, source="/services/skills", actor=Actor.coworker("jordan")).model_copy(update={"time": at})
+
+    await memory.remember([(e, memory.lesson_fact(e)) for e in (failed("T-l1", "ana.silva", NOW - timedelta(hours=2)), failed("T-l2", "bo.chen", NOW - timedelta(hours=1)))])
+    (lesson,) = await memory.store.facts("it-support", scope="coworker")
+    assert (lesson["subject"], lesson["seen"]) == ("jordan", 2), "the same failure twice is one lesson seen twice"
+    assert lesson["text"] == "password-reset stopped at step 1 (user_not_found): Okta has no user '[EMAIL]' (E0000007)."
+    items = (await memory.recall(recall_request("it-support", "password reset: okta user not found", coworker="jordan")))[0].data.items
+    assert items and items[0].text == lesson["text"]

@@ -12,6 +12,7 @@ from contracts.catalog import load_catalog
 from contracts.coworkers import Autonomy
 from contracts.envelope import Actor
 from contracts.events import (
+    MemoryRecallRequested,
     ApprovalDecision,
     ApprovalGranted,
     ApprovalRejected,
@@ -139,10 +140,15 @@ async def test_a_crash_between_steps_resumes_at_the_next_step(runner: Runner, db
 
 async def test_a_suspended_user_is_not_reset_and_a_human_gets_the_ticket(runner: Runner, db: Database) -> None:
     events = await runner.run(request("lisa.wong"))
-    assert [type(e) for e in events] == [PolicyAllowed, SkillStep, SkillFailed, TicketEscalated]
+    assert [type(e) for e in events] == [PolicyAllowed, SkillStep, SkillFailed, MemoryRecallRequested, TicketEscalated]
     assert events[2].data.error_code == "user_not_active" and "SUSPENDED" in events[2].data.reason
-    assert events[3].data.queue == "service-desk"  # the work failed, not the coworker's authority
-    assert events[3].data.handoff.tried[0].outcome == "failed"
+    assert events[4].data.queue == "service-desk"  # the work failed, not the coworker's authority
+    assert events[4].data.handoff.tried[0].outcome == "failed"
+    handoff = events[4].data.handoff
+    assert "failed: user_not_active at step 1 (find-user)" in handoff.facts and "skill: password-reset, run by jordan v1 (manager priya.raman)" in handoff.facts
+    assert handoff.next_action == "Finish password-reset by hand from where it stopped at find-user; the tries are listed above."
+    recall = events[3].data
+    assert (recall.request_id, recall.ticket_id, recall.coworker) == (f"handoff:{events[4].id}", handoff.ticket.ticket_id, "jordan"), "memory is asked for the person's first view"
     assert await resets(db) == 0
 
 
@@ -175,10 +181,10 @@ async def test_a_refused_step_can_be_tried_again_by_a_new_request_but_not_by_a_r
 
 async def test_a_coworker_cannot_run_a_skill_it_does_not_hold_and_its_manager_gets_the_ticket(runner: Runner, org: Org, db: Database) -> None:
     events = await runner.run(request("ana.silva", coworker="bob"))
-    assert [type(e) for e in events] == [PolicyDenied, SkillFailed, TicketEscalated]
+    assert [type(e) for e in events] == [PolicyDenied, SkillFailed, MemoryRecallRequested, TicketEscalated]
     assert events[0].data.rule == "holds-skill"
     assert events[0].data.reason == f"coworker 'bob' does not hold skill 'password-reset'; its skills: {', '.join(org.workforce['bob'].skills)}"
-    assert (events[2].data.reason_code, events[2].data.queue) == ("policy_denied", "daniel.okafor")
+    assert (events[3].data.reason_code, events[3].data.queue) == ("policy_denied", "daniel.okafor")
     assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs") == 0
 
 
@@ -261,9 +267,10 @@ async def test_a_rejected_action_is_not_taken_and_the_manager_gets_the_ticket(or
     await supervised_jordan(org)
     *_, asked = await runner.run(request("ana.silva", version=SUPERVISED))
     events = await runner.decided(approve(asked, grant=False))
-    assert [type(e) for e in events] == [PolicyAllowed, SkillStep, PolicyDenied, SkillFailed, TicketEscalated]
+    assert [type(e) for e in events] == [PolicyAllowed, SkillStep, PolicyDenied, SkillFailed, MemoryRecallRequested, TicketEscalated]
     assert events[3].data.error_code == "approval_rejected"
-    assert events[4].data.queue == "priya.raman"
+    assert events[5].data.queue == "priya.raman"
+    assert events[5].data.handoff.next_action == "Tell ana.silva why priya.raman did not approve password-reset, or agree another way."
     assert await resets(db) == 0
 
 
