@@ -78,23 +78,57 @@ async def test_memory_remembers_recalls_per_team_supersedes_corrections_and_forg
 
 
 async def test_an_escalated_ticket_gets_a_handoff_recall_and_a_package_with_facts_and_a_next_action(kafka) -> None:  # noqa: ANN001
-    from deploy.handoff import complete
+    from deploy.handoff import complete, package
 
     team = unique_team("handoff")
     words = f"qzxv blorft wugga {uuid.uuid4().hex[:4]}"  # nonsense: triage escalates it (unreadable, or not sure enough)
     desk = MemoryDesk(kafka.bootstrap, DPO)
     seen_before = resolved(team, words, "It was a keyboard set to the wrong layout; switched it back.", "cy.diaz")
     created = ticket(team=team, title=words, requester="ana.silva")
-    async with Follower(kafka.bootstrap, topics.MEMORY_RECORDED.name, topics.TICKET_ESCALATED.name) as follow:
+    async with Follower(kafka.bootstrap, topics.MEMORY_RECORDED.name, topics.TICKET_ESCALATED.name, topics.MEMORY_RECALLED.name) as follow:
         await desk._send(seen_before)  # noqa: SLF001
         await follow.wait_for(lambda e: e.causation_id == seen_before.id, 120)
         await desk._send(created)  # noqa: SLF001
         escalated = await follow.wait_for(lambda e: e.type == "ticket.escalated" and e.correlation_id == created.data.ticket_id, 120)
+        recalled = await follow.wait_for(lambda e: e.type == "memory.recall" and e.data.request_id == f"handoff:{escalated.id}", 120)
     assert escalated.data.reason_code in {"unreadable", "low_confidence"}
-    handoff = await complete(desk, [created, escalated])  # the person's desk asks memory when taking over
+    handoff = package([created, escalated, recalled])  # triage asked memory as it escalated: nobody had to
     assert handoff.why and handoff.tried and handoff.transcript[0].text == created.data.text
     assert any(f.startswith("priority: ") for f in handoff.facts) and handoff.next_action.startswith(("Read the ticket", "Confirm whether"))
     assert handoff.recall and "wrong layout" in handoff.recall[0].text, "the person sees how the same thing was solved before"
+    assert (await complete(desk, [created, escalated, recalled])) == handoff, "a desk with the answer in hand does not ask again"
+
+
+async def test_a_failed_skills_handoff_from_the_tickets_own_events_has_every_field_and_the_coworker_keeps_the_lesson(kafka) -> None:  # noqa: ANN001
+    """Triage routes a password reset, the skill finds no such user in Okta and escalates; memory
+    answers the recall the skill asked for. The package is built from those events alone."""
+    from deploy.handoff import package
+
+    team = unique_team("handoff-skill")
+    desk = MemoryDesk(kafka.bootstrap, DPO)
+    seen_before = resolved(team, "I forgot my password and Okta says my account does not exist", "The account was never created in Okta: the hire was not finished in Workday. Created it and sent the activation email.", "bo.chen")
+    created = ticket(team=team, title="I forgot my password and cannot log in to Okta", requester=f"ghost.{uuid.uuid4().hex[:6]}")
+    flow = created.data.ticket_id
+    names = [topics.MEMORY_RECORDED.name, topics.MEMORY_RECALLED.name, topics.TICKET_TRIAGED.name, topics.SKILL_REQUESTED.name, topics.SKILL_STEP.name,
+             topics.SKILL_FAILED.name, topics.TICKET_ESCALATED.name, topics.TICKET_QUESTION.name, topics.TICKET_ANSWERED.name]
+    async with Follower(kafka.bootstrap, *names) as follow:
+        await desk._send(seen_before)  # noqa: SLF001
+        await follow.wait_for(lambda e: e.causation_id == seen_before.id, 120)
+        await desk._send(created)  # noqa: SLF001
+        escalated = await follow.wait_for(lambda e: e.type == "ticket.escalated" and e.correlation_id == flow, 180)
+        await follow.wait_for(lambda e: e.type == "memory.recall" and e.data.request_id == f"handoff:{escalated.id}", 120)
+        failed = next(e for e in follow.seen if e.type == "skill.failed" and e.correlation_id == flow)
+        lesson = await follow.wait_for(lambda e: e.type == "memory.recorded" and e.causation_id == failed.id, 120)
+        events = [created, *(e for e in follow.seen if e.correlation_id == flow)]
+    assert failed.data.error_code == "user_not_found" and lesson.data.scope == "coworker", "the coworker remembers why it stopped"
+    handoff = package(events)
+    assert handoff.ticket == created.data and handoff.transcript[0].text == created.data.text
+    assert "could not complete password-reset" in handoff.why and "Okta has no user" in handoff.why
+    assert [a.outcome for a in handoff.tried] == ["failed"] and handoff.tried[0].what.startswith("find-user")
+    assert "failed: user_not_found at step 1 (find-user)" in handoff.facts and any(f.startswith("skill: password-reset, run by ") for f in handoff.facts)
+    assert handoff.next_action == "Finish password-reset by hand from where it stopped at find-user; the tries are listed above."
+    assert handoff.recall and "never created in Okta" in handoff.recall[0].text, "the person sees how the same thing was solved before"
+    assert all("bo.chen" not in m.text for m in handoff.recall), "another requester's name stays in their own memory"
 
 
 async def test_workforce_memory_ingest_sends_documents_that_memory_keeps_as_the_teams_knowledge(kafka, tmp_path) -> None:  # noqa: ANN001
