@@ -318,6 +318,7 @@ class RecallRequest(Payload):
     coworker: Name | None = None
     token_budget: Annotated[int, Field(ge=1, le=32_000, description="The most tokens the recalled texts may add up to.")] = 500
     limit: Annotated[int, Field(ge=1, le=50)] = 10
+    context_budget: Annotated[int, Field(ge=0, le=32_000, description="Tokens for the ticket's working conversation (recent turns, a summary of older ones, the older ones that bear on `text`); 0: none.")] = 0
 
 
 class RecalledMemory(Payload):
@@ -340,6 +341,9 @@ class RecallResult(Payload):
     tokens: Annotated[int, Field(ge=0, description="The tokens the items add up to (at most the budget).")] = 0
     token_budget: Annotated[int, Field(ge=1)]
     embedding_model: Annotated[str, Field(max_length=200)]
+    context: Annotated[LongText, Field(description="The ticket's working conversation within `context_budget`, when asked for.")] = ""
+    context_tokens: Annotated[int, Field(ge=0)] = 0
+    context_turns: Annotated[int, Field(ge=0, description="Turns of the conversation memory holds for the ticket.")] = 0
 
 
 class KnowledgeChunk(Payload):

@@ -58,16 +58,22 @@ def recall(
     actor: AsOption,
     requester: Annotated[str | None, typer.Option(help="Weigh this requester's memories higher.")] = None,
     budget: Annotated[int, typer.Option(help="Token budget of the answer.")] = 500,
+    ticket: Annotated[str | None, typer.Option(help="The ticket it is for: its own memories rank first.")] = None,
+    context: Annotated[int, typer.Option(help="With --ticket: also print the ticket's working conversation in this many tokens.")] = 0,
     var: VarOption = ROOT / ".var",
 ) -> None:
     """Ask memory what it knows about TEXT (memory.recall.requested -> memory.recall)."""
     from contracts.envelope import Actor
     from deploy.memory import MemoryDesk
 
-    answer = asyncio.run(MemoryDesk(_bootstrap(var), Actor.human(actor)).recall(team, text, requester_id=requester, token_budget=budget))
+    desk = MemoryDesk(_bootstrap(var), Actor.human(actor))
+    answer = asyncio.run(desk.recall(team, text, ticket_id=ticket, requester_id=requester, token_budget=budget, context_budget=context))
     for item in answer.data.items:
         out.print(f"[bold]{item.score:.3f}[/] {item.scope:<9} {item.tokens:>4} tok  {item.text.splitlines()[0][:100]}")
     out.print(f"{len(answer.data.items)} memories, {answer.data.tokens}/{answer.data.token_budget} tokens")
+    if context and answer.data.context:
+        out.print(f"\n[bold]working context of {ticket}[/] ({answer.data.context_turns} turns in memory, {answer.data.context_tokens}/{context} tokens)")
+        out.print(answer.data.context, markup=False, highlight=False)
 
 
 @app.command()

@@ -145,11 +145,11 @@ class MemoryDesk(Workforce):
             await self._send(event)
             return await answers.wait_for(lambda e: e.causation_id == request_id, timeout_s)
 
-    async def recall(self, team: str, text: str, *, ticket_id: str | None = None, requester_id: str | None = None, token_budget: int = 500, limit: int = 10, timeout_s: float = 60) -> Envelope[Any]:
+    async def recall(self, team: str, text: str, *, ticket_id: str | None = None, requester_id: str | None = None, token_budget: int = 500, limit: int = 10, context_budget: int = 0, timeout_s: float = 60) -> Envelope[Any]:
         request_id = str(uuid.uuid4())
         flow = ticket_id or request_id
         event = MemoryRecallRequested(id=request_id, source="/cli/workforce", subject=flow, team=team, actor=self.actor, correlation_id=flow,
-                                      data=RecallRequest(request_id=request_id, text=text, ticket_id=ticket_id, requester_id=requester_id, token_budget=token_budget, limit=limit))
+                                      data=RecallRequest(request_id=request_id, text=text, ticket_id=ticket_id, requester_id=requester_id, token_budget=token_budget, limit=limit, context_budget=context_budget))
         async with Follower(self.bootstrap, topics.MEMORY_RECALLED.name) as answers:
             await self._send(event)
             return await answers.wait_for(lambda e: e.causation_id == request_id, timeout_s)

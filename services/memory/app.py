@@ -1,5 +1,5 @@
 """The memory service: facts in from events (``ticket.resolved``, ``ticket.rerouted``,
-``ticket.answered``, ``skill.failed``, ``memory.knowledge``), redacted, embedded and reconciled in
+``ticket.answered``, ``ticket.question``, ``skill.failed``, ``memory.knowledge``), redacted, embedded and reconciled in
 Qdrant per team, in four scopes (ticket, requester, coworker, team); ``memory.recorded`` (and
 ``llm.usage`` for the embedding call) out. Recall over Kafka request/reply
 (``memory.recall.requested`` -> ``memory.recall``); erasure on request (``memory.erasure.requested``),
@@ -22,6 +22,7 @@ from contracts.events import (
     MemoryRecallRequested,
     SkillFailed,
     TicketAnswered,
+    TicketQuestion,
     TicketRerouted,
     TicketResolved,
 )
@@ -36,6 +37,7 @@ from contracts.topics import (
     MEMORY_RECORDED,
     SKILL_FAILED,
     TICKET_ANSWERED,
+    TICKET_QUESTION,
     TICKET_REROUTED,
     TICKET_RESOLVED,
 )
@@ -100,6 +102,12 @@ async def on_ticket_rerouted(events: list[TicketRerouted]) -> None:
 async def on_ticket_answered(events: list[TicketAnswered]) -> None:
     """Remember what a requester said in a ticket's conversation, and what they said about themselves."""
     _emit(await memory.remember([(e, fact) for e in events for fact in memory.answered_facts(e)], bill_coworker=False))
+
+
+@service.consumer(TICKET_QUESTION, group="questions", max_records=100)
+async def on_ticket_question(events: list[TicketQuestion]) -> None:
+    """Remember a coworker's question as a turn of the ticket's conversation."""
+    _emit(await memory.remember([(e, memory.question_fact(e)) for e in events], bill_coworker=False))
 
 
 @service.consumer(SKILL_FAILED, group="lessons", max_records=100)

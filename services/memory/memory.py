@@ -37,6 +37,7 @@ from contracts.events import (
     Requester,
     SkillFailed,
     TicketAnswered,
+    TicketQuestion,
     TicketRerouted,
     TicketResolved,
     TokenUsage,
@@ -51,6 +52,12 @@ from services.memory.store import Fact, MemoryStore
 SCOPE_WEIGHT = {"ticket": 1.0, "requester": 0.8, "coworker": 0.6, "team": 0.4}
 #: Payload field that identifies a memory as belonging to a scope, for erasure requests.
 ERASE_BY = {"requester": "requester_id", "coworker": "coworker", "ticket": "ticket_id", "team": "team"}
+
+
+def speaker(actor: Any) -> str:
+    """How a conversation turn names who spoke: a person by role (names stay in the requester's
+    scope), a coworker or service by name."""
+    return "requester" if actor.kind == "human" else f"{actor.kind}:{actor.id}"
 
 
 def _people(requester: Requester) -> set[str]:
@@ -146,9 +153,19 @@ class Memory:
         requester = event.actor.id if event.actor.kind == "human" else None
         turn = Fact(
             team=event.team, scope="ticket", subject=event.data.ticket_id, key=f"turn:{event.id}", kind="turn",
-            text=_shared(event.data.text, name_forms(requester)), source_event=event.id, valid_from=event.time, ticket_id=event.data.ticket_id, requester_id=requester,
+            text=f"{speaker(event.actor)}: {_shared(event.data.text, name_forms(requester))}", source_event=event.id, valid_from=event.time, ticket_id=event.data.ticket_id, requester_id=requester,
         )
         return [turn, *(cls.preference_facts(event, requester, event.data.text, ticket_id=event.data.ticket_id) if requester else [])]
+
+    @staticmethod
+    def question_fact(event: TicketQuestion) -> Fact:
+        """A coworker's question in the ticket's conversation (to the requester, who is not named)."""
+        question = event.data
+        return Fact(
+            team=event.team, scope="ticket", subject=question.ticket_id, key=f"turn:{event.id}", kind="turn",
+            text=f"{speaker(event.actor)}: {_shared(question.question, _people(question.to))}", source_event=event.id, valid_from=event.time,
+            ticket_id=question.ticket_id, coworker=event.actor.id if event.actor.kind == "coworker" else None, extra={"field": question.field},
+        )
 
     @staticmethod
     def lesson_fact(event: SkillFailed) -> Fact:
@@ -218,6 +235,11 @@ class Memory:
         hits = await self.store.search(event.team, np.asarray(embedding.vectors[0]).tolist(), limit=max(4 * request.limit, 20), requester_id=request.requester_id)
         items, used = self.rank(hits, request.ticket_id, request.requester_id, request.coworker, now=event.time, token_budget=request.token_budget, limit=request.limit)
         result = RecallResult(request_id=request.request_id, ticket_id=request.ticket_id, items=items, tokens=used, token_budget=request.token_budget, embedding_model=self.embedder.model)
+        if request.context_budget and request.ticket_id:
+            from services.memory.context import working_context  # it builds on this module
+
+            context = await working_context(self, team=event.team, ticket_id=request.ticket_id, question=request.text, budget=request.context_budget, now=event.time, requester_id=request.requester_id)
+            result = result.model_copy(update={"context": context.render()[:20_000], "context_tokens": context.tokens, "context_turns": context.folded + len(context.recent)})
         usage = TokenUsage(purpose="memory.recall", model=self.embedder.model, provider=self.embedder.provider, prompt_tokens=embedding.tokens[0], cost_usd=cost(embedding.tokens[0], self.settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=request.ticket_id, coworker=request.coworker)
         return [
             event.caused(MemoryRecalled, result, source=self.source, actor=self.actor, ordinal="recall"),

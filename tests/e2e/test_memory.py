@@ -152,3 +152,40 @@ async def test_workforce_memory_ingest_sends_documents_that_memory_keeps_as_the_
     assert "reissue the VPN certificate" in texts[0] and {i.scope for i in answer.data.items} == {"team"}
     assert not any("hunter2" in t for t in texts), "redacted before it was sent"
     assert (await desk.recall(other, "my vpn keeps dropping")).data.items == [], "another team does not see it"
+
+
+async def test_a_forty_turn_conversation_reaches_memory_as_events_and_its_working_context_at_turn_40_still_has_turn_2(kafka) -> None:  # noqa: ANN001
+    """The requester's answers and the coworker's questions go over Kafka like any; `workforce memory
+    recall --ticket --context 400` prints the context memory builds: under 400 tokens, with turn 2's fact."""
+    from contracts.events import Answer, Question, TicketAnswered, TicketQuestion
+    from tests.integration.test_memory_context import turns
+
+    team = unique_team("conversation")
+    created = ticket(team=team, title="VPN keeps dropping", requester="ana.silva")
+    flow = created.data.ticket_id
+    said = turns()
+    events = []
+    for n, turn in enumerate(said):
+        if turn.actor.kind == "human":
+            event = created.caused(TicketAnswered, Answer(ticket_id=flow, text=turn.text), source="/upstream/tests", actor=turn.actor, ordinal=n)
+        else:
+            asked = Question(ticket_id=flow, category="Hardware", skill="laptop-troubleshoot", field=f"q{n}", question=turn.text, to=created.data.requester)
+            event = created.caused(TicketQuestion, asked, source="/services/skills", actor=turn.actor, ordinal=n)
+        events.append(event.model_copy(update={"time": datetime.now(UTC) - timedelta(minutes=40 - n)}))
+    desk = MemoryDesk(kafka.bootstrap, DPO)
+    async with Follower(kafka.bootstrap, topics.MEMORY_RECORDED.name) as follow:
+        for event in events:
+            await desk._send(event)  # noqa: SLF001
+        for event in events:
+            await follow.wait_for(lambda e, cause=event.id: e.causation_id == cause, 120)
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "WORKFORCE_USER": "priya.raman"}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "deploy.cli", "memory", "recall", said[-1].text, "--team", team, "--ticket", flow, "--context", "400", "--budget", "50"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout.split(f"working context of {flow}")[1]
+    tokens = int(shown.split(" tokens)")[0].rsplit(", ", 1)[1].split("/")[0])
+    assert "(40 turns in memory" in shown and 0 < tokens <= 400
+    assert "LT-4471" in shown and "4.17" in shown, "turn 2's fact is in the working context at turn 40"
+    assert "ana.silva" not in shown

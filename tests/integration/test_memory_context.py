@@ -14,7 +14,7 @@ from contracts.envelope import Actor
 from contracts.events import Turn
 from runtime.embeddings import LocalEmbedder
 from services.memory.context import Conversation, summary_line
-from services.memory.memory import Memory, count_tokens
+from services.memory.memory import Memory, count_tokens, speaker
 from services.memory.settings import MemorySettings
 from services.memory.store import MemoryStore
 
@@ -78,7 +78,7 @@ async def test_a_fact_from_turn_2_is_still_used_at_turn_40_within_the_budget(mem
     # the control: the latest turns that fit the same budget do not have it
     window, used = [], 0
     for turn in reversed(all_turns):
-        cost = count_tokens(f"{turn.actor.kind}:{turn.actor.id}: {turn.text}")
+        cost = count_tokens(f"{speaker(turn.actor)}: {turn.text}")
         if used + cost > 400:
             break
         window.insert(0, turn)
@@ -98,5 +98,31 @@ async def test_folded_turns_are_redacted_and_stay_in_the_tickets_memory(memory: 
 
 
 def test_a_summary_line_keeps_the_sentence_with_the_identifiers() -> None:
-    turn = Turn(actor=ANA, text="Thanks for the help. My asset tag is LT-4471 by the way. Have a nice day!", at=START)
-    assert summary_line(turn) == "human:ana.silva: My asset tag is LT-4471 by the way."
+    assert summary_line("requester: Thanks for the help. My asset tag is LT-4471 by the way. Have a nice day!") == "requester: My asset tag is LT-4471 by the way."
+
+
+async def test_memory_answers_a_recall_with_the_tickets_working_context_built_from_its_question_and_answer_events(memory: Memory) -> None:
+    """The conversation as it reaches memory: the coworker's ``ticket.question`` and the requester's
+    ``ticket.answered`` events. At turn 40 a recall asking for a context budget gets turn 2's fact."""
+    from contracts.events import Answer, MemoryRecallRequested, Question, RecallRequest, TicketAnswered, TicketQuestion
+    from tests.conftest import ticket
+
+    created = ticket("T-conv", requester="ana.silva")
+    events = []
+    for n, turn in enumerate(turns()):
+        if turn.actor.kind == "human":
+            event = created.caused(TicketAnswered, Answer(ticket_id="T-conv", text=turn.text), source="/upstream/tests", actor=turn.actor, ordinal=n)
+            facts = memory.answered_facts(event.model_copy(update={"time": turn.at}))
+        else:
+            asked = Question(ticket_id="T-conv", category="Hardware", skill="laptop-troubleshoot", field=f"q{n}", question=turn.text, to=created.data.requester)
+            event = created.caused(TicketQuestion, asked, source="/services/skills", actor=turn.actor, ordinal=n)
+            facts = [memory.question_fact(event.model_copy(update={"time": turn.at}))]
+        events += [(event, f) for f in facts]
+    await memory.remember(events)
+    last = turns()[-1]
+    request = created.caused(MemoryRecallRequested, RecallRequest(request_id="r-conv", text=last.text, ticket_id="T-conv", requester_id="ana.silva", token_budget=50, limit=1, context_budget=400), source="/services/skills")
+    reply = (await memory.recall(request.model_copy(update={"time": last.at + timedelta(seconds=1)})))[0].data
+    assert reply.context_turns == 40 and 0 < reply.context_tokens <= 400
+    assert "LT-4471" in reply.context and "4.17" in reply.context, "turn 2's fact is in the context at turn 40"
+    assert reply.context.rstrip().endswith(f"coworker:jordan: {last.text}"), "the newest turn is there verbatim"
+    assert "ana.silva" not in reply.context and "requester: " in reply.context, "the requester by role, not by name"

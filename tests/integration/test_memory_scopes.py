@@ -184,7 +184,7 @@ async def test_secrets_and_card_numbers_are_redacted_before_anything_is_stored(m
     turn = answered("it-support", "T-pii", "the token=abc123def and my SSN 123-45-6789")
     await memory.remember([*((turn, f) for f in memory.answered_facts(turn))])
     texts = [f["text"] for f in await memory.store.facts("it-support", ticket_id="T-pii")]
-    assert "the token=[REDACTED] and my SSN [REDACTED]" in texts
+    assert "requester: the token=[REDACTED] and my SSN [REDACTED]" in texts
 
 
 async def test_retention_deletes_per_scope_what_was_not_seen_for_longer_than_its_scope_keeps(memory: Memory) -> None:
