@@ -220,6 +220,21 @@ class Delegation(Payload):
         return len(self.chain)
 
 
+MemoryScope = Literal["requester", "coworker", "team", "ticket"]
+
+
+class RecalledMemory(Payload):
+    memory_id: Id
+    scope: MemoryScope
+    kind: Annotated[str, Field(max_length=40, description="resolution, history, preference, correction, turn, lesson, knowledge")] = ""
+    text: LongText
+    score: Annotated[float, Field(description="Similarity, recency and scope weight combined; higher first.")]
+    similarity: float
+    tokens: Annotated[int, Field(ge=0)]
+    valid_from: datetime
+    ticket_id: Id | None = None
+
+
 class SkillRequest(Payload):
     ticket_id: Id
     skill: Name
@@ -229,6 +244,7 @@ class SkillRequest(Payload):
     inputs: Attributes = {}
     confidence: Score
     delegation: Delegation | None = None
+    recall: Annotated[list[RecalledMemory], Field(max_length=20, description="What memory recalled for the request, for a skill that asks memory before its first step (filled by the skills service from memory.recall).")] = []
 
 
 class StepRecord(Payload):
@@ -302,7 +318,6 @@ class MemoryRecord(Payload):
     dimensions: Annotated[int, Field(ge=1)]
 
 
-MemoryScope = Literal["requester", "coworker", "team", "ticket"]
 
 
 class RecallRequest(Payload):
@@ -319,17 +334,6 @@ class RecallRequest(Payload):
     token_budget: Annotated[int, Field(ge=1, le=32_000, description="The most tokens the recalled texts may add up to.")] = 500
     limit: Annotated[int, Field(ge=1, le=50)] = 10
     context_budget: Annotated[int, Field(ge=0, le=32_000, description="Tokens for the ticket's working conversation (recent turns, a summary of older ones, the older ones that bear on `text`); 0: none.")] = 0
-
-
-class RecalledMemory(Payload):
-    memory_id: Id
-    scope: MemoryScope
-    text: LongText
-    score: Annotated[float, Field(description="Similarity, recency and scope weight combined; higher first.")]
-    similarity: float
-    tokens: Annotated[int, Field(ge=0)]
-    valid_from: datetime
-    ticket_id: Id | None = None
 
 
 class RecallResult(Payload):

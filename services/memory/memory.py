@@ -279,7 +279,7 @@ class Memory:
                 continue  # a shorter memory further down may still fit
             used += tokens
             items.append(RecalledMemory(
-                memory_id=hit["id"], scope=hit.get("scope", "ticket"), text=hit["text"], score=round(score, 6), similarity=round(float(hit["score"]), 6),
+                memory_id=hit["id"], scope=hit.get("scope", "ticket"), kind=str(hit.get("kind", ""))[:40], text=hit["text"], score=round(score, 6), similarity=round(float(hit["score"]), 6),
                 tokens=tokens, valid_from=datetime.fromisoformat(hit["valid_from"]) if hit.get("valid_from") else now, ticket_id=hit.get("ticket_id"),
             ))
             if len(items) >= limit:

@@ -5,10 +5,12 @@ each coworker's credentials in step with its lifecycle."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 from contracts.catalog import load_catalog
-from contracts.events import ApprovalGranted, ApprovalRejected, CoworkerStated, SkillRequested, TicketAnswered
+from contracts.events import ApprovalGranted, ApprovalRejected, CoworkerStated, MemoryRecalled, SkillRequested, TicketAnswered
 from contracts.topics import (
     APPROVAL_GRANTED,
     APPROVAL_REJECTED,
@@ -16,6 +18,7 @@ from contracts.topics import (
     BUDGET_STATE,
     COWORKER_STATE,
     MEMORY_RECALL_REQUESTED,
+    MEMORY_RECALLED,
     POLICY_ALLOWED,
     POLICY_CHANGED,
     POLICY_DENIED,
@@ -52,7 +55,7 @@ catalog = load_catalog(settings.skills_catalog)
 policy = load_policy(settings.skills_policy)  # a file that does not hold stops the service here, naming every problem
 policy_table = service.table(POLICY_CHANGED)
 systems = Systems(settings.skills_real_systems, mcp=settings.skills_mcp_servers)
-runner = Runner(database, registry, vault, SKILLS, catalog, source=service.source, queue=settings.skills_escalation_queue, systems=systems, policy=policy)
+runner = Runner(database, registry, vault, SKILLS, catalog, source=service.source, queue=settings.skills_escalation_queue, systems=systems, policy=policy, recall_tokens=settings.skills_recall_tokens, recall_timeout_s=settings.skills_recall_timeout_s)
 check(SKILLS, catalog)
 mcp_endpoint: list[Listener] = []
 
@@ -109,6 +112,34 @@ async def stop_mcp() -> None:
 
 
 service.app.on_shutdown(stop_mcp)
+_sweeper: list[asyncio.Task[None]] = []
+
+
+@service.after_startup
+async def start_recall_sweep() -> None:
+    _sweeper.append(asyncio.create_task(_recall_sweep()))
+
+
+async def stop_recall_sweep() -> None:
+    for task in _sweeper:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+service.app.on_shutdown(stop_recall_sweep)
+
+
+async def _recall_sweep() -> None:
+    """A request waiting for memory longer than ``skills_recall_timeout_s`` runs without its recall:
+    memory being down slows a skill that asks it, and does not stop it."""
+    while True:
+        await asyncio.sleep(max(0.5, settings.skills_recall_timeout_s / 4))
+        try:
+            for out in await runner.overdue_recalls(settings.skills_recall_timeout_s):
+                await service.publish(out)
+        except Exception as exc:  # tried again at the next sweep
+            service.log.warning("recall sweep failed", error=repr(exc))
 
 
 @service.consumer(SKILL_REQUESTED, max_records=100)
@@ -139,6 +170,14 @@ async def on_coworker_state(events: list[CoworkerStated]) -> None:
             changed = await credentials.reconcile(conn, vault, event.data, real=frozenset(systems.real))
         if changed:
             service.log.info("credentials", coworker=event.data.coworker, state=event.data.state.value, changes=changed)
+
+
+@service.consumer(MEMORY_RECALLED, group="recall", max_records=100)
+async def on_recall(events: list[MemoryRecalled]) -> None:
+    """Memory answered a skill's recall: run the request that asked, on the answer."""
+    for event in events:
+        for out in await runner.recalled(event):
+            service.emit(out)
 
 
 @service.consumer(TICKET_ANSWERED, group="answers", max_records=100)

@@ -29,6 +29,10 @@ from contracts.events import (
     ApprovalRequested,
     CoworkerState,
     CoworkerStated,
+    MemoryRecalled,
+    MemoryRecallRequested,
+    RecalledMemory,
+    RecallResult,
     Requester,
     SkillCompleted,
     SkillFailed,
@@ -72,6 +76,7 @@ class Case:
     #: Runs before the case (e.g. to put a system in a state), in the same schema.
     prepare: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
     autonomy: Literal["autonomous", "supervised"] | None = None  # override the coworker's autonomy for the skill
+    recall: tuple[RecalledMemory, ...] = ()  # when the skill asks memory first: what memory answers
 
 
 @dataclass
@@ -161,6 +166,9 @@ class Workbench:
                 kind = ApprovalGranted if case.approve else ApprovalRejected
                 decision = ApprovalDecision(approval_id=last.data.approval_id, ticket_id=last.data.ticket_id, coworker=last.data.coworker, skill=last.data.skill, step=last.data.step)
                 events = await self.runner.decided(kind.create(decision, source="/cli/workforce", team="platform", actor=Actor.human(last.data.approver), correlation_id=last.data.ticket_id))
+            elif isinstance(last, MemoryRecallRequested):
+                reply = RecallResult(request_id=last.data.request_id, ticket_id=last.data.ticket_id, items=list(case.recall), token_budget=last.data.token_budget, embedding_model="cases")
+                events = await self.runner.recalled(last.caused(MemoryRecalled, reply, source="/services/memory"))
             elif isinstance(last, TicketQuestion) and last.data.field in case.answers:
                 played.asked.append(last.data.field)
                 answer = Answer(ticket_id=last.data.ticket_id, text=case.answers[last.data.field])

@@ -13,12 +13,13 @@ known, the page for their country is preferred among pages nearly as relevant.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from contracts.envelope import Envelope
-from contracts.events import SkillCompleted, SkillRequest
+from contracts.events import RecalledMemory, SkillCompleted, SkillRequest
 from services.skills.access_common import failed
 from services.skills.cases import Case, Check
 from services.skills.connectors.errors import ApiError
@@ -31,6 +32,8 @@ from services.skills.textsearch import best_passage
 #: The least relevance (cosine) and coverage (IDF-weighted share of the question) of a page that answers.
 MIN_SCORE = 0.12
 MIN_COVERAGE = 0.6
+#: The least similarity (MiniLM cosine) of a recalled knowledge chunk that answers when no page does.
+MIN_MEMORY_SIMILARITY = 0.5
 #: A page for the requester's country wins over a more relevant one if it scores at least this share of it.
 COUNTRY_MARGIN = 0.75
 
@@ -48,7 +51,10 @@ async def search(ctx: StepContext) -> dict[str, Any]:
         hits = await sharepoint.search(asked, top=5)
     except ApiError as exc:
         raise failed(ctx, "SharePoint", exc, "search_failed", "the knowledge base could not be searched") from None
+    remembered = _from_memory(ctx.request)
     if not hits:
+        if remembered is not None:
+            return remembered
         raise StepFailed("no_answer", "no knowledge base page shares a word with the question; a person answers it")
     best = hits[0]
     country = ctx.request.ticket.requester.country
@@ -56,6 +62,8 @@ async def search(ctx: StepContext) -> dict[str, Any]:
         local = next((h for h in hits if h.audience == country and h.score >= COUNTRY_MARGIN * best.score), None)
         best = local or best
     if best.score < MIN_SCORE or best.coverage < MIN_COVERAGE:
+        if remembered is not None:
+            return remembered
         raise StepFailed(
             "no_answer",
             f"the knowledge base has no page that answers this: the closest, {best.title!r}, has relevance {best.score:.2f} (needs {MIN_SCORE}) "
@@ -64,9 +72,24 @@ async def search(ctx: StepContext) -> dict[str, Any]:
     return {"page_id": best.page_id, "title": best.title, "url": best.web_url, "score": best.score, "coverage": best.coverage, "others": [h.title for h in hits if h.page_id != best.page_id][:3]}
 
 
+def _from_memory(request: SkillRequest) -> dict[str, Any] | None:
+    """The team's own knowledge that memory recalled for the question (documents ingested with
+    ``workforce memory ingest``), when it is close enough to answer; None otherwise."""
+    known = [m for m in request.recall if m.kind == "knowledge" and m.similarity >= MIN_MEMORY_SIMILARITY]
+    if not known:
+        return None
+    best = max(known, key=lambda m: m.similarity)
+    title, _, body = best.text.partition("\n")
+    passage = best_passage(question(request), body or title)
+    return {"source": "memory", "memory_id": best.memory_id, "title": title[:200], "passage": passage.text, "score": round(best.similarity, 4),
+            "updated": best.valid_from.date().isoformat(), "others": []}
+
+
 async def read_page(ctx: StepContext) -> dict[str, Any]:
     sharepoint: SharePoint = ctx.system
     found = ctx.earlier["search-kb"]
+    if found.get("source") == "memory":  # the team's own document, already read by memory
+        return {"title": found["title"], "url": f"team knowledge {found['memory_id']}", "passage": found["passage"], "updated": found["updated"]}
     try:
         page = await sharepoint.get_page(found["page_id"])
     except ApiError as exc:
@@ -87,6 +110,7 @@ KNOWLEDGE_ANSWER = Skill(
         Step("read-page", "sharepoint", "pages.read", read_page, describe=lambda r: {"question": question(r)[:300]}),
     ),
     summarise=_summary,
+    recall=True,  # the team's own documents are in memory: asked before the first step
 )
 
 SKILLS = (KNOWLEDGE_ANSWER,)
@@ -108,6 +132,20 @@ def _answered_from(page_name: str, *words: str) -> Check:
     return check
 
 
+def _knowledge(title: str, text: str, similarity: float) -> RecalledMemory:
+    return RecalledMemory(memory_id=f"m-{abs(hash(title)) % 10**8}", scope="team", kind="knowledge", text=f"{title}\n{text}", score=similarity, similarity=similarity,
+                          tokens=len(text.split()), valid_from=datetime(2026, 11, 1, tzinfo=UTC))
+
+
+def _answered_in(*words: str) -> Check:
+    async def check(conn: asyncpg.Connection, events: list[Envelope]) -> None:
+        done = next(e for e in events if isinstance(e, SkillCompleted))
+        missing = [w for w in words if w.lower() not in done.data.summary.lower()]
+        assert not missing, f"the answer does not say {missing}: {done.data.summary[:300]!r}"
+
+    return check
+
+
 async def _revoke_atom(conn: asyncpg.Connection) -> None:
     await tokens.revoke(conn, "atom", system="sharepoint")
 
@@ -122,6 +160,11 @@ CASES = (
     Case("expense policy", "knowledge-answer", "atom", "john.miller", "where do I find the expense policy, what is the meal limit when travelling?", "resolved",
          check=_answered_from("Expense-policy", "USD 75")),
     Case("a question the knowledge base does not answer", "knowledge-answer", "atom", "ana.silva", "my outlook crashes when I open it", "escalated", error_code="no_answer"),
+    Case("the team's own runbook, in memory, answers what no page does", "knowledge-answer", "atom", "ana.silva", "my outlook crashes when I open it", "resolved",
+         recall=(_knowledge("Outlook crashes at start", "When Outlook crashes as it opens, start it in safe mode (outlook.exe /safe), then turn off the add-ins one by one.", 0.71),),
+         check=_answered_in("safe mode", "team knowledge")),
+    Case("a remembered chunk too far from the question does not answer", "knowledge-answer", "atom", "ana.silva", "my outlook crashes when I open it", "escalated",
+         error_code="no_answer", recall=(_knowledge("Printers", "A jammed printer on floor 3: open tray B.", 0.21),)),
     Case("nothing about it at all", "knowledge-answer", "atom", "ana.silva", "who won the football game yesterday?", "escalated", error_code="no_answer"),
     Case("SharePoint refuses a revoked token", "knowledge-answer", "atom", "ana.silva", "how do I connect to the office wifi", "escalated", error_code="credential_refused",
          prepare=_revoke_atom),

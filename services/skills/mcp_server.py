@@ -41,6 +41,7 @@ from contracts.events import (
     MAX_DESCRIPTION,
     MAX_TITLE,
     ApprovalRequested,
+    MemoryRecallRequested,
     PolicyDenied,
     Requester,
     SkillCompleted,
@@ -284,6 +285,11 @@ class SkillTools:
         try:
             for out in (event, *events):
                 await self.emit(out)
+            if events and isinstance(events[-1], MemoryRecallRequested):  # the skill asks memory first: wait for it
+                more = await self.runner.after_memory(event)
+                for out in more:
+                    await self.emit(out)
+                events += more
         except Exception as exc:
             return _failure(f"{name} ran for ticket {event.data.ticket_id}, but its events could not be published ({type(exc).__name__}); call again with request_id {request_id!r} to publish them")
         result = outcome(event, request_id, events, replayed=replayed)

@@ -34,10 +34,14 @@ from contracts.events import (
     Delegation,
     Escalation,
     Handoff,
+    MemoryRecalled,
+    MemoryRecallRequested,
     PolicyAllowed,
     PolicyDecision,
     PolicyDenied,
     Question,
+    RecalledMemory,
+    RecallRequest,
     Resolution,
     SkillCompleted,
     SkillFailed,
@@ -82,6 +86,9 @@ def idempotency_key(request: SkillRequested, step: int) -> str:
 
 #: How a step's refusal is named, by the rule that refused it (any other rule: ``policy_denied``).
 REFUSALS = {"approved": "approval_rejected", "within-budget": "budget_exhausted"}
+
+#: Request ids of the recalls the skills service asks for its own requests: ``skill:<request event id>``.
+RECALL_PREFIX = "skill:"
 
 #: A skill past its time budget: the step it stopped before is recorded as never run.
 OVER_BUDGET = "time_budget_exceeded"
@@ -244,6 +251,8 @@ class Runner:
         max_hops: int = 3,
         systems: Systems | None = None,
         backoff_s: float = 0.2,
+        recall_tokens: int = 800,
+        recall_timeout_s: float = 10.0,
         policy: LoadedPolicy | None = None,
     ) -> None:
         self.database, self.registry, self.vault = database, registry, vault
@@ -254,6 +263,7 @@ class Runner:
         self.source, self.queue, self.max_hops = source, queue, policy.policy.delegation.max_hops if policy is not None else max_hops
         self.systems = systems or Systems()
         self.backoff_s = backoff_s
+        self.recall_tokens, self.recall_timeout_s = recall_tokens, recall_timeout_s
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -268,7 +278,7 @@ class Runner:
     async def run(self, event: SkillRequested) -> list[Envelope]:
         """The events that record this request's decisions, steps and outcome, in order."""
         events = await self._run(await self._with_answers(event))
-        if not events or not isinstance(events[-1], ApprovalRequested | TicketQuestion):
+        if not events or not isinstance(events[-1], ApprovalRequested | TicketQuestion | MemoryRecallRequested):
             # The request is over (done, refused, failed or handed on): nothing waits any more. The
             # row stays, so a redelivered decision replays this outcome rather than losing it.
             await self.pool.execute("UPDATE pending_requests SET finished_at = coalesce(finished_at, now()) WHERE request_id = $1", event.id)
@@ -293,7 +303,75 @@ class Runner:
         for needed in spec.inputs if spec else []:
             if not str(request.inputs.get(needed.name, "")).strip():
                 return await self._ask_requester(event, needed.name, needed.question, step=None)
+        if skill.recall and not request.recall:
+            recalled = await self._recall_of(event)
+            if recalled is None:
+                return await self._ask_memory(event)
+            event = event.model_copy(update={"data": request.model_copy(update={"recall": recalled})})
         return await self._steps(event, skill)
+
+    # --- memory first -----------------------------------------------------------------------
+
+    async def _recall_of(self, event: SkillRequested) -> list[RecalledMemory] | None:
+        items = await self.pool.fetchval("SELECT items FROM recalls WHERE request_id = $1", event.id)
+        return None if items is None else [RecalledMemory.model_validate(i) for i in json.loads(items)]
+
+    async def _ask_memory(self, event: SkillRequested) -> list[Envelope]:
+        """Park the request and ask memory; its ``memory.recall`` (or the timeout) resumes it (``recalled``)."""
+        request = event.data
+        await self.pool.execute(
+            "INSERT INTO pending_requests (request_id, approval_id, event, waiting_for, ticket_id) VALUES ($1, $2, $3, 'recall', $4)"
+            " ON CONFLICT (request_id) DO UPDATE SET event = excluded.event, waiting_for = 'recall', finished_at = NULL",
+            event.id,
+            derived_event_id(event.id, "recall", 0),
+            event.model_dump_json(by_alias=True),
+            request.ticket_id,
+        )
+        ticket = request.ticket
+        asked = RecallRequest(request_id=f"{RECALL_PREFIX}{event.id}", text=f"{ticket.title}\n{ticket.description}".strip()[:20_000], ticket_id=request.ticket_id,
+                              requester_id=ticket.requester.id, coworker=request.coworker, token_budget=self.recall_tokens)
+        return [event.caused(MemoryRecallRequested, asked, source=self.source, actor=Actor.coworker(request.coworker), ordinal="recall")]
+
+    async def recalled(self, reply: MemoryRecalled) -> list[Envelope]:
+        """Memory answered a request's recall: keep the answer and run the request on it."""
+        if not reply.data.request_id.startswith(RECALL_PREFIX):
+            return []  # another service's recall
+        return await self._resume_recall(reply.data.request_id.removeprefix(RECALL_PREFIX), reply.data.items, note="")
+
+    async def overdue_recalls(self, after_s: float) -> list[Envelope]:
+        """Requests whose recall memory has not answered for ``after_s``: run them without it (and say so)."""
+        rows = await self.pool.fetch(
+            "SELECT request_id FROM pending_requests WHERE waiting_for = 'recall' AND finished_at IS NULL AND waiting_since < now() - make_interval(secs => $1)"
+            " ORDER BY waiting_since LIMIT 100",
+            after_s,
+        )
+        out: list[Envelope] = []
+        for row in rows:
+            out += await self._resume_recall(row["request_id"], [], note=f"memory did not answer within {after_s:g}s")
+        return out
+
+    async def after_memory(self, event: SkillRequested) -> list[Envelope]:
+        """For a caller that waits for the outcome (an MCP call) of a request that asked memory (and
+        published the question): wait for the answer (the recall consumer keeps it) up to
+        ``recall_timeout_s``, then run the request on it, or without it."""
+        deadline = time.monotonic() + self.recall_timeout_s
+        while await self._recall_of(event) is None:
+            if time.monotonic() > deadline:
+                return await self._resume_recall(event.id, [], note=f"memory did not answer within {self.recall_timeout_s:g}s")
+            await asyncio.sleep(0.05)
+        return await self.run(event)
+
+    async def _resume_recall(self, request_id: str, items: list[RecalledMemory], *, note: str) -> list[Envelope]:
+        await self.pool.execute(
+            "INSERT INTO recalls (request_id, items, note) VALUES ($1, $2, $3) ON CONFLICT (request_id) DO NOTHING",  # the first answer counts
+            request_id,
+            json.dumps([i.model_dump(mode="json") for i in items]),
+            note,
+        )
+        row = await self.pool.fetchrow("SELECT event FROM pending_requests WHERE request_id = $1 AND waiting_for = 'recall' AND finished_at IS NULL", request_id)
+        if row is None:
+            return []  # already resumed (a redelivered answer), or over
+        return await self.run(SkillRequested.model_validate_json(row["event"]))
 
     async def _with_answers(self, event: SkillRequested) -> SkillRequested:
         """The request with what its requester has answered since (the request itself never changes)."""

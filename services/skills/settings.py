@@ -12,6 +12,10 @@ DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "deploy" / "workforce" /
 class SkillsSettings(ServiceSettings):
     skills_catalog: Path = DEFAULT_CATALOG
     skills_escalation_queue: str = "service-desk"
+    #: A skill that asks memory first waits this long for its answer, then runs without it.
+    skills_recall_timeout_s: float = Field(default=10.0, gt=0)
+    #: Tokens of recalled memories such a skill gets.
+    skills_recall_tokens: int = Field(default=800, ge=1, le=32_000)
     #: How many fake employees the sandboxes hold.
     sandbox_employees: int = Field(default=300, ge=10)
     db_pool_size: int = Field(default=8, ge=1)

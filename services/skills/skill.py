@@ -80,6 +80,8 @@ class Skill:
     summarise: Callable[[Outputs], str]
     #: Wall-clock budget from the request's first step; past it the skill stops before its next step.
     time_budget_s: float = 120.0
+    #: Ask memory what it recalls of the ticket before the first step (steps read ``request.recall``).
+    recall: bool = False
     systems: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -3,6 +3,7 @@ servers over streamable HTTP on loopback, the real runner on a real, seeded Post
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -354,3 +355,32 @@ async def test_a_credential_the_wiki_does_not_know_is_refused_there_and_escalate
     outcome = (await call(endpoint.url, "atom", "wiki-search", requester_email="ana.silva@acme.example", request="printer setup")).structured_content
     assert (outcome["status"], outcome["error_code"]) == ("escalated", "credential_refused")
     assert wiki.calls == [] and wiki.refused >= 1
+
+
+async def test_a_skill_that_asks_memory_first_answers_the_mcp_call_once_memory_answers_or_without_it_when_memory_is_silent(bench: Workbench) -> None:
+    from contracts.events import MemoryRecalled, MemoryRecallRequested, RecallResult
+    from services.skills.knowledge import _knowledge
+
+    runbook = _knowledge("Outlook crashes at start", "Start Outlook in safe mode (outlook.exe /safe), then turn the add-ins off one by one.", 0.7)
+    memory_up = [True]
+    emitted: list[Envelope[Any]] = []
+
+    async def emit(event: Envelope[Any]) -> None:  # the broker, with memory and the skills service's recall consumer behind it
+        emitted.append(event)
+        if isinstance(event, MemoryRecallRequested) and memory_up[0]:
+            reply = event.caused(MemoryRecalled, RecallResult(request_id=event.data.request_id, items=[runbook], token_budget=800, embedding_model="m"), source="/services/memory")
+            asyncio.get_running_loop().call_later(0.2, lambda: asyncio.ensure_future(bench.runner.recalled(reply)))
+
+    bench.runner.recall_timeout_s = 0.5
+    tools = SkillTools(bench.runner, SecretStr(KEY), emit)
+    listener = await serve(lambda url: tools.app(url, host="127.0.0.1"), "127.0.0.1", 0)
+    try:
+        answered = (await call(listener.url, "atom", "knowledge-answer", requester_email="ana.silva@acme.example", request="my outlook crashes when I open it")).structured_content
+        assert answered["status"] == "resolved" and "safe mode" in answered["summary"]
+        memory_up[0] = False
+        started = asyncio.get_running_loop().time()
+        fallback = (await call(listener.url, "atom", "knowledge-answer", requester_email="ana.silva@acme.example", request="how do I connect to the office wifi on my laptop?")).structured_content
+        assert fallback["status"] == "resolved" and "ACME-Corp" in fallback["summary"], "SharePoint answers without memory"
+        assert asyncio.get_running_loop().time() - started >= 0.5, "it waited for memory first"
+    finally:
+        await listener.stop()
