@@ -15,6 +15,7 @@ from contracts import topics
 from contracts.catalog import load_catalog
 from contracts.codec import AnyEvent
 from contracts.events import CoworkerCommanded
+from runtime.faults import is_transient
 from runtime.service import Service
 from services.governance import checkpoints, coworkers
 from services.governance.audit import connect_as_governance, heads, record
@@ -44,7 +45,7 @@ async def disconnect_role() -> None:
     await pool.close()
 
 
-_checkpointing: list[asyncio.Task[None]] = []
+_background: list[asyncio.Task[None]] = []
 
 
 @service.after_startup
@@ -76,27 +77,43 @@ async def start_checkpoints() -> None:
             except Exception as exc:  # an outage: try again next time
                 service.log.warning("audit checkpoint failed", error=repr(exc))
 
-    _checkpointing.append(asyncio.create_task(loop()))
+    _background.append(asyncio.create_task(loop()))
 
 
 @service.on_shutdown
 async def stop_checkpoints() -> None:
-    for task in _checkpointing:
+    for task in _background:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
 
 @service.after_startup
+async def start_announcing_coworkers() -> None:
+    _background.append(asyncio.create_task(announce_coworkers()))
+
+
 async def announce_coworkers() -> None:
-    """Re-assert the coworker table from the database: a broker that lost its topics gets it back."""
-    async with pool.acquire() as conn:
-        everyone = await coworkers.load_all(conn)
-    now = datetime.now(UTC)
-    for coworker in everyone.values():
-        await service.publish(state_event(coworker, source=service.source, actor=service.actor, correlation_id=f"coworker:{coworker.name}", at=now))
-    if everyone:
-        service.log.info("coworker table announced", coworkers=len(everyone))
+    """Re-assert the coworker table from the database: a broker that lost its topics gets it back.
+    In the background, until it succeeds: a database outage at start must not stop the auditing."""
+    delay = 0.2
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                everyone = await coworkers.load_all(conn)
+            now = datetime.now(UTC)
+            for coworker in everyone.values():
+                await service.publish(state_event(coworker, source=service.source, actor=service.actor, correlation_id=f"coworker:{coworker.name}", at=now))
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            service.log.warning("coworker table not announced yet", error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(5.0, delay * 2)
+            continue
+        if everyone:
+            service.log.info("coworker table announced", coworkers=len(everyone))
+        return
 
 
 @service.consumer(*topics.ALL)

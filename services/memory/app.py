@@ -128,8 +128,7 @@ async def on_knowledge(events: list[MemoryKnowledgeIngested]) -> None:
 @service.consumer(MEMORY_RECALL_REQUESTED, group="recall", max_records=50)
 async def on_recall_requested(events: list[MemoryRecallRequested]) -> None:
     """Answer each recall request with the team's best memories within its token budget."""
-    for event in events:
-        _emit(await memory.recall(event))
+    _emit(await memory.recall_many(events))
 
 
 @service.consumer(MEMORY_ERASURE_REQUESTED, group="erasure", max_records=50)

@@ -228,23 +228,33 @@ class Memory:
     # --- read path --------------------------------------------------------------------------
 
     async def recall(self, event: MemoryRecallRequested) -> list[Envelope[Any]]:
-        request = event.data
-        started = time.perf_counter()
-        embedding = await self.embedder.embed([redact_text(request.text)])
-        latency_ms = (time.perf_counter() - started) * 1000
-        hits = await self.store.search(event.team, np.asarray(embedding.vectors[0]).tolist(), limit=max(4 * request.limit, 20), requester_id=request.requester_id)
-        items, used = self.rank(hits, request.ticket_id, request.requester_id, request.coworker, now=event.time, token_budget=request.token_budget, limit=request.limit)
-        result = RecallResult(request_id=request.request_id, ticket_id=request.ticket_id, items=items, tokens=used, token_budget=request.token_budget, embedding_model=self.embedder.model)
-        if request.context_budget and request.ticket_id:
-            from services.memory.context import working_context  # it builds on this module
+        return await self.recall_many([event])
 
-            context = await working_context(self, team=event.team, ticket_id=request.ticket_id, question=request.text, budget=request.context_budget, now=event.time, requester_id=request.requester_id)
-            result = result.model_copy(update={"context": context.render()[:20_000], "context_tokens": context.tokens, "context_turns": context.folded + len(context.recent)})
-        usage = TokenUsage(purpose="memory.recall", model=self.embedder.model, provider=self.embedder.provider, prompt_tokens=embedding.tokens[0], cost_usd=cost(embedding.tokens[0], self.settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=request.ticket_id, coworker=request.coworker)
-        return [
-            event.caused(MemoryRecalled, result, source=self.source, actor=self.actor, ordinal="recall"),
-            event.caused(LlmUsage, usage, source=self.source, actor=self.actor, ordinal="recall:usage"),
-        ]
+    async def recall_many(self, events: Sequence[MemoryRecallRequested]) -> list[Envelope[Any]]:
+        """Answer each request (``memory.recall`` and the embedding's ``llm.usage``); the batch's
+        texts are embedded in one call."""
+        if not events:
+            return []
+        started = time.perf_counter()
+        embedding = await self.embedder.embed([redact_text(e.data.text) for e in events])
+        latency_ms = (time.perf_counter() - started) * 1000 / len(events)
+        out: list[Envelope[Any]] = []
+        for event, vector, tokens in zip(events, embedding.vectors, embedding.tokens, strict=True):
+            request = event.data
+            hits = await self.store.search(event.team, np.asarray(vector).tolist(), limit=max(4 * request.limit, 20), requester_id=request.requester_id)
+            items, used = self.rank(hits, request.ticket_id, request.requester_id, request.coworker, now=event.time, token_budget=request.token_budget, limit=request.limit)
+            result = RecallResult(request_id=request.request_id, ticket_id=request.ticket_id, items=items, tokens=used, token_budget=request.token_budget, embedding_model=self.embedder.model)
+            if request.context_budget and request.ticket_id:
+                from services.memory.context import working_context  # it builds on this module
+
+                context = await working_context(self, team=event.team, ticket_id=request.ticket_id, question=request.text, budget=request.context_budget, now=event.time, requester_id=request.requester_id)
+                result = result.model_copy(update={"context": context.render()[:20_000], "context_tokens": context.tokens, "context_turns": context.folded + len(context.recent)})
+            usage = TokenUsage(purpose="memory.recall", model=self.embedder.model, provider=self.embedder.provider, prompt_tokens=tokens, cost_usd=cost(tokens, self.settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=request.ticket_id, coworker=request.coworker)
+            out += [
+                event.caused(MemoryRecalled, result, source=self.source, actor=self.actor, ordinal="recall"),
+                event.caused(LlmUsage, usage, source=self.source, actor=self.actor, ordinal="recall:usage"),
+            ]
+        return out
 
     def rank(self, hits: list[dict[str, Any]], ticket_id: str | None, requester_id: str | None, coworker: str | None, *, now: datetime, token_budget: int, limit: int) -> tuple[list[RecalledMemory], int]:
         """Score each hit (similarity, recency, scope), best first, and keep what fits the budget."""
