@@ -126,7 +126,8 @@ async def test_a_failed_skills_handoff_from_the_tickets_own_events_has_every_fie
     assert [a.outcome for a in handoff.tried] == ["failed"] and handoff.tried[0].what.startswith("find-user")
     assert "failed: user_not_found at step 1 (find-user)" in handoff.facts and any(f.startswith("skill: password-reset, run by ") for f in handoff.facts)
     assert handoff.next_action == "Finish password-reset by hand from where it stopped at find-user; the tries are listed above."
-    assert handoff.recall and "never created in Okta" in handoff.recall[0].text, "the person sees how the same thing was solved before"
+    # the coworker's lesson from this very failure may be stored before memory answers, and rank first
+    assert any("never created in Okta" in m.text for m in handoff.recall), "the person sees how the same thing was solved before"
     assert all("bo.chen" not in m.text for m in handoff.recall), "another requester's name stays in their own memory"
 
 
