@@ -24,6 +24,10 @@ class CategorySpec(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     queue: Name
+    labels: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=200)]],
+        Field(max_length=1000, description="Upstream queue or assignment-group names that mean this category (training maps them onto it); its own name always does."),
+    ] = []
 
 
 class InputSpec(BaseModel):
@@ -70,6 +74,14 @@ class Catalog(BaseModel):
         categories = {c.name for c in self.categories}
         if len(categories) != len(self.categories):
             raise ValueError("a category is declared twice")
+        meaning: dict[str, str] = {}
+        for category in self.categories:
+            for label in category.labels:
+                if label in categories and label != category.name:
+                    raise ValueError(f"category {category.name!r} lists label {label!r}, which is itself a category; a label means one category")
+                if meaning.get(label, category.name) != category.name:
+                    raise ValueError(f"label {label!r} is listed under categories {meaning[label]!r} and {category.name!r}; a label means one category")
+                meaning[label] = category.name
         names = {s.name for s in self.skills}
         for skill in self.skills:
             missing = [e for e in skill.expands_to if e.replace("{country}", "us") not in names]

@@ -147,7 +147,7 @@ class Handoff(Payload):
 
 class Escalation(Payload):
     ticket_id: Id
-    reason_code: Literal["low_confidence", "out_of_scope", "skill_failed", "policy_denied", "budget_exhausted", "needs_human", "unreadable"]
+    reason_code: Literal["low_confidence", "out_of_scope", "skill_failed", "policy_denied", "budget_exhausted", "needs_human", "unreadable", "not_a_ticket"]
     reason: ShortText
     queue: Name
     handoff: Handoff

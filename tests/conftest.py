@@ -183,3 +183,15 @@ def workforce():  # noqa: ANN201
     from deploy.coworkers import example_workforce
 
     return example_workforce()
+
+
+@pytest.fixture(scope="session")
+def skill_router():  # noqa: ANN201
+    """The skill router as the triage service fits it at start: the shipped catalog, the shipped
+    static embedding, the shipped no-skill and not-a-ticket texts (a few seconds, once a session)."""
+    from contracts.catalog import load_catalog
+    from services.triage.embedding import StaticEmbedder
+    from services.triage.router import SkillRouter, training_data
+    from services.triage.settings import DEFAULT_CATALOG, DEFAULT_EMBEDDING
+
+    return SkillRouter(StaticEmbedder(DEFAULT_EMBEDDING), training_data(load_catalog(DEFAULT_CATALOG)))

@@ -7,6 +7,7 @@ through litellm, falling back to the classifier and saying so)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from contracts.catalog import load_catalog
@@ -32,10 +33,13 @@ from contracts.topics import (
 from runtime.service import Service
 from services.triage import learning, pending
 from services.triage.classifier import CategoryModel
-from services.triage.decisions import Policy, Triager, triage_actor
+from services.triage.batch import triage_batch
+from services.triage.decisions import Policy, Triager
+from services.triage.embedding import StaticEmbedder
 from services.triage.learning import Examples
 from services.triage.matching import SkillMatcher
-from services.triage.reading import OfflineReader, Reader, ticket_segments
+from services.triage.reading import OfflineReader, Reader
+from services.triage.router import SkillRouter, training_data
 from services.triage.settings import TriageSettings
 
 SCHEMA = "triage"
@@ -62,14 +66,16 @@ loaded = _Loaded()
 async def load_model() -> None:
     """Load the trained model before the first ticket; a missing model is a clear start-up error."""
     model = CategoryModel.load(settings.triage_model)
-    unknown = sorted(set(model.categories) - {c.name for c in catalog.categories})
+    unknown = sorted(set(model.categories) - {c.name for c in catalog.categories} - set(model.escalate_only))
     if unknown:
-        raise RuntimeError(f"model {model.version} knows categories the catalog does not declare: {', '.join(unknown)}")
+        raise RuntimeError(f"model {model.version} knows categories the catalog does not declare: {', '.join(unknown)}; retrain it with this catalog")
     matcher = SkillMatcher(model, catalog)
     loaded.examples = Examples(matcher)
     async with database.pool.acquire() as conn:
         await loaded.examples.refresh(conn, force=True)
-    offline = OfflineReader(model, loaded.examples, matcher)
+    router = await asyncio.to_thread(SkillRouter, StaticEmbedder(settings.triage_embedding_model), training_data(catalog, history=model.samples))
+    service.log.info("skill router fitted", **router.trained)
+    offline = OfflineReader(model, loaded.examples, router)
     if settings.triage_method == "llm":
         from services.triage.llm import LlmReader
 
@@ -84,7 +90,7 @@ async def load_model() -> None:
     else:
         loaded.reader = offline
     threshold = settings.triage_confidence_threshold if settings.triage_confidence_threshold is not None else model.threshold
-    loaded.triager = Triager(catalog, matcher, Policy(threshold=threshold, queue=settings.triage_escalation_queue, model="tfidf-logreg" if settings.triage_method == "offline" else f"llm:{settings.triage_llm_model}", model_version=model.version, source=service.source))
+    loaded.triager = Triager(catalog, Policy(threshold=threshold, queue=settings.triage_escalation_queue, model="tfidf-logreg" if settings.triage_method == "offline" else f"llm:{settings.triage_llm_model}", model_version=model.version, source=service.source, escalate_only=model.escalate_only, queues=model.queues))
     service.log.info("triage model loaded", version=model.version, threshold=round(threshold, 3), method=settings.triage_method, learned_examples=len(loaded.examples))
 
 
@@ -92,29 +98,17 @@ async def _triage(events: list[TicketCreated]) -> list:
     """Read and decide a batch of tickets; return what to store of those that now wait for an answer."""
     async with database.pool.acquire() as conn:
         await loaded.examples.refresh(conn)
-    table = coworkers.data
-    actor = triage_actor(table)
-    readings = await loaded.reader.read([e.data for e in events], [e.team for e in events], actor, events)
-    segmented = [(i, ticket_segments(e.data)) for i, e in enumerate(events)]
-    segmented = [(i, parts) for i, parts in segmented if parts]
-    part_readings = await loaded.reader.read_texts([p for _, parts in segmented for p in parts]) if segmented else []
-    parts_of: dict[int, list] = {}
-    cursor = 0
-    for i, parts in segmented:
-        parts_of[i] = list(zip(parts, part_readings[cursor : cursor + len(parts)], strict=True))
-        cursor += len(parts)
     waiting = []
-    for i, (event, (reading, spent)) in enumerate(zip(events, readings, strict=True)):
-        for usage in spent:
+    for done in await triage_batch(loaded.reader, loaded.triager, events, coworkers.data):
+        for usage in done.spent:
             service.emit(usage)
-        outcome = loaded.triager.decide(event, event.data, reading, table, parts=parts_of.get(i, []))
-        for out in outcome.events:
+        for out in done.outcome.events:
             service.emit(out)
             if out.type == "ticket.escalated":  # the person's first view carries memory's recall
                 service.emit(handoff_recall(out, source=service.source))
-        if outcome.question is not None:
-            waiting.append((event, outcome.question))
-        service.log.debug("triaged", ticket_id=event.data.ticket_id, event_id=event.id, outcome=outcome.events[-1].type, method=reading.method)
+        if done.outcome.question is not None:
+            waiting.append((done.event, done.outcome.question))
+        service.log.debug("triaged", ticket_id=done.event.data.ticket_id, event_id=done.event.id, outcome=done.outcome.events[-1].type, method=done.reading.method)
     return waiting
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 
 from contracts.catalog import Catalog
 from contracts.envelope import Actor, Envelope
@@ -42,7 +41,7 @@ from contracts.events import (
 )
 from services.triage.classifier import Prediction
 from services.triage.learning import Label
-from services.triage.matching import MIN_SKILL_SCORE, SkillMatcher
+from services.triage.router import Route
 from services.triage.priority import Urgency, prioritise
 from services.triage.questions import extract
 from services.triage.roster import assignee
@@ -61,6 +60,10 @@ class Policy:
     model: str
     model_version: str
     source: str
+    #: Labels of the organisation's history that are never routed to a coworker (too few tickets to
+    #: learn, or not a category of the catalog), with why; and each label's human queue.
+    escalate_only: Mapping[str, str] = field(default_factory=dict)
+    queues: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Reading:
     """What triage read in one ticket (or one segment of it)."""
 
     prediction: Prediction | None  # None: no words the model can read
-    skills: np.ndarray | None  # its similarity to each skill (``SkillMatcher.similarity``)
+    route: Route | None = None  # which skill the words ask for, and whether it is a ticket at all
     learned: Label | None = None
     method: str = "classifier"
     fallback: str | None = None
@@ -79,6 +82,7 @@ NEXT_ACTION = {
     "low_confidence": "Confirm whether this is {category}; if not, reroute it (ticket.rerouted) so triage learns the right route.",
     "out_of_scope": "Handle it in {queue}: no coworker skill fits {category}; consider whether a skill should cover requests like it.",
     "unreadable": "Read the ticket and ask the requester to restate it if it is not a request: triage found no words it could read.",
+    "not_a_ticket": "Check whether this is a workplace request at all; if it is, reroute it (ticket.rerouted) so triage learns that such text is a ticket.",
     "skill_failed": "Check what the skill tried (below) and finish the request by hand.",
     "policy_denied": "Decide whether the action should be allowed; grant it by hand or change the coworker's permissions.",
     "budget_exhausted": "Handle it by hand or raise the budget: the coworker's budget is spent.",
@@ -99,8 +103,8 @@ def triage_actor(table: Mapping[str, CoworkerState]) -> Actor:
 
 
 class Triager:
-    def __init__(self, catalog: Catalog, matcher: SkillMatcher | None, policy: Policy) -> None:
-        self.catalog, self.matcher, self.policy = catalog, matcher, policy
+    def __init__(self, catalog: Catalog, policy: Policy) -> None:
+        self.catalog, self.policy = catalog, policy
 
     def decide(self, cause: Envelope, ticket: Ticket, reading: Reading, table: Mapping[str, CoworkerState], *, parts: Sequence[tuple[str, Reading]] = ()) -> Outcome:
         """The events for ``ticket`` (read as ``reading``), each caused by ``cause``. ``parts`` are
@@ -110,12 +114,24 @@ class Triager:
         if reading.prediction is None:
             why = "The ticket has no words triage can read (empty, another alphabet, or not text); a person should look."
             return self._escalate(cause, ticket, "unreadable", why, self.policy.queue, urgency, actor, reading)
+        route = reading.route
+        if reading.learned is None and route is not None and route.rejected:
+            why = f"This does not read as a workplace request (not a ticket at {route.not_ticket:.2f}): no coworker acts on it; a person should look."
+            return self._escalate(cause, ticket, "not_a_ticket", why, self.policy.queue, urgency, actor, reading)
         category, confidence = self._category(reading)
+        skill = self._skill(reading)
+        if skill is not None and reading.learned is None:
+            spec = self.catalog.get(skill)
+            assert spec is not None and route is not None
+            category, confidence = spec.category, round(route.confidence, 4)
         queue = self._queue(category)
-        if reading.learned is None and confidence < self.policy.threshold:
+        if skill is None and category in self.policy.escalate_only:
+            why = f"The ticket is most likely {category} ({confidence:.2f}), which its people take: {self.policy.escalate_only[category]}."
+            return self._escalate(cause, ticket, "out_of_scope", why, queue, urgency, actor, reading, category=category, candidates=self._candidates(category, reading, cause.team, table))
+        if skill is None and confidence < self.policy.threshold:
             why = (
-                f"Triage is not sure enough: most likely {category} at {confidence:.2f}, below the threshold "
-                f"{self.policy.threshold:.2f} that keeps routed tickets right 96% of the time."
+                f"Triage is not sure enough: no skill fits the words with confidence, and the most likely category is {category} at {confidence:.2f}, "
+                f"below the threshold {self.policy.threshold:.2f} that keeps routed tickets right 96% of the time."
             )
             candidates = self._candidates(category, reading, cause.team, table)  # the person may pick one of them
             return self._escalate(cause, ticket, "low_confidence", why, queue, urgency, actor, reading, category=category, candidates=candidates)
@@ -123,14 +139,11 @@ class Triager:
         if split:
             return self._split(cause, ticket, split, urgency, actor, reading, category, confidence, table, reason="the ticket asks for several things")
         candidates = self._candidates(category, reading, cause.team, table)
-        skill = reading.learned.skill if reading.learned and reading.learned.skill and self.catalog.get(reading.learned.skill) else None
-        if skill is None:
-            fitting = [c for c in candidates if c.score >= MIN_SKILL_SCORE]
-            skill = fitting[0].skill if fitting else None
         if skill is None:
             own = self.catalog.skills_in(category)
+            best = f"best: {candidates[0].skill} at {candidates[0].score:.2f}" if candidates else "no skill read"
             why = f"The ticket is most likely {category} ({confidence:.2f}), " + (
-                f"but none of the skills for {category} fits it (best: {candidates[0].skill} at {candidates[0].score:.2f})." if own else f"and no coworker has skills for {category}: its people take it."
+                f"but none of the skills for {category} fits it with confidence ({best})." if own else f"and no coworker has skills for {category}: its people take it."
             )
             return self._escalate(cause, ticket, "out_of_scope", why, queue, urgency, actor, reading, category=category, candidates=candidates)
         spec = self.catalog.get(skill)
@@ -156,27 +169,42 @@ class Triager:
         assert reading.prediction is not None
         return reading.prediction.category, round(reading.prediction.confidence, 4)
 
+    def _skill(self, reading: Reading) -> str | None:
+        """The skill people said (a learned label), else the one the router is sure of. In LLM mode
+        the model names the category, and only a skill of that category is taken."""
+        if reading.learned is not None:
+            return reading.learned.skill if reading.learned.skill and self.catalog.get(reading.learned.skill) else None
+        route = reading.route
+        if route is None or not route.confident or route.skill is None:
+            return None
+        spec = self.catalog.get(route.skill)
+        if spec is None or (reading.method == "llm" and reading.prediction is not None and spec.category != reading.prediction.category):
+            return None
+        return spec.name
+
     def _queue(self, category: str | None) -> str:
         spec = self.catalog.category(category) if category else None
-        return spec.queue if spec else self.policy.queue
+        if spec is not None:
+            return spec.queue
+        return self.policy.queues.get(category or "", self.policy.queue)
 
     def _candidates(self, category: str, reading: Reading, team: str, table: Mapping[str, CoworkerState]) -> list[Candidate]:
-        if self.matcher is None or reading.skills is None:
+        """The skills a person may pick from: the router's likeliest, those of the category first."""
+        if reading.route is None:
             return []
-        scores = self.matcher.scores(reading.skills, [s.name for s in self.catalog.skills_in(category)])[:5]
+        ranked = [(s, p) for s, p in reading.route.ranked if self.catalog.get(s) is not None]
+        ranked.sort(key=lambda sp: (self.catalog.get(sp[0]).category != category, -sp[1]))  # type: ignore[union-attr]
+        scores = ranked[:5]
         return [Candidate(skill=s, coworker=(a.coworker if (a := assignee(s, team, table)) else None), score=round(max(0.0, min(1.0, v)), 4)) for s, v in scores]
 
     def _split_parts(self, parts: Sequence[tuple[str, Reading]], table: Mapping[str, CoworkerState], ticket: Ticket) -> list[Part]:
         """The segments that are confidently separate requests for different skills (two or more)."""
         found: list[Part] = []
         for text, reading in parts:
-            if reading.prediction is None or reading.prediction.confidence < self.policy.threshold:
+            skill = self._skill(reading)
+            if skill is None or reading.route is None or reading.route.rejected:
                 return []
-            category = reading.prediction.category
-            fitting = [c for c in self._candidates(category, reading, "", table) if c.score >= MIN_SKILL_SCORE]
-            if not fitting:
-                return []
-            found.append(Part(title=text[:200], skill=fitting[0].skill))
+            found.append(Part(title=text[:200], skill=skill))
         return found if len({p.skill for p in found}) >= 2 else []
 
     def _route(self, cause: Envelope, ticket: Ticket, category: str, confidence: float, skill: str, who: Any, urgency: Urgency, actor: Actor, reading: Reading, candidates: list[Candidate], inputs: dict[str, str], *, ordinal: str = "") -> list[Envelope]:

@@ -1,4 +1,5 @@
-"""How right the category model is on labelled tickets it never saw: the numbers and the plot."""
+"""How right the category model is on labelled tickets it never saw: the numbers and the plot.
+A ticket predicted as an escalate-only label counts as escalated, whatever its confidence."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def evaluate(model: CategoryModel, data: Labelled) -> dict[str, Any]:
     correct = np.array([g == y for g, y in zip(guesses, data.labels, strict=True)])
     labels = sorted(set(data.labels) | set(model.categories))
     precision, recall, f1, support = precision_recall_fscore_support(data.labels, guesses, labels=labels, zero_division=0)
-    escalated = confidences < model.threshold
+    # Escalated: not confident enough, or predicted as a label whose tickets always go to people.
+    escalated = (confidences < model.threshold) | np.array([g in model.escalate_only for g in guesses], dtype=bool)
     order = np.argsort(-confidences)
     cumulative = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
     coverage = np.arange(1, len(order) + 1) / len(order)
@@ -44,7 +46,8 @@ def evaluate(model: CategoryModel, data: Labelled) -> dict[str, Any]:
         # wrong (precision); of all the wrong ones, how many were escalated (recall).
         "escalation_precision": round(float((~correct[escalated]).mean()) if escalated.any() else 0.0, 4),
         "escalation_recall": round(float(escalated[~correct].mean()) if (~correct).any() else 0.0, 4),
-        "per_class": {label: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4), "support": int(s)} for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)},
+        "escalate_only": dict(model.escalate_only),
+        "per_class": {label: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4), "support": int(s), "routable": label not in model.escalate_only} for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)},
         "confusion": {"labels": labels, "matrix": confusion_matrix(data.labels, guesses, labels=labels).tolist()},
         "curve": {"coverage": [round(float(c), 4) for c in coverage[:: max(1, len(coverage) // 200)]], "accuracy": [round(float(a), 4) for a in cumulative[:: max(1, len(coverage) // 200)]]},
         "tickets_per_second": round(len(data.texts) / seconds, 1),

@@ -93,7 +93,7 @@ class LlmReader:
             return _fallback(base, str(exc)), [usage] if usage is not None else []
         probability = dict(base.prediction.ranked).get(verdict.category, 0.0)
         prediction = Prediction(verdict.category, probability, sorted(base.prediction.ranked, key=lambda cp: (cp[0] != verdict.category, -cp[1])))
-        return Reading(prediction=prediction, skills=base.skills, method=self.method), [usage]
+        return Reading(prediction=prediction, route=base.route, method=self.method), [usage]
 
     def _budget_spent(self) -> str | None:
         row = self.budgets.get(f"coworker:{TRIAGE_COWORKER}")
@@ -189,4 +189,4 @@ class LlmReader:
 
 
 def _fallback(base: Reading, why: str) -> Reading:
-    return Reading(prediction=base.prediction, skills=base.skills, learned=base.learned, method="classifier", fallback=f"llm not used: {why}"[:300])
+    return Reading(prediction=base.prediction, route=base.route, learned=base.learned, method="classifier", fallback=f"llm not used: {why}"[:300])

@@ -8,12 +8,15 @@ from runtime.settings import ServiceSettings
 _ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CATALOG = _ROOT / "deploy" / "workforce" / "skills.yaml"
 DEFAULT_MODEL = _ROOT / "deploy" / "models" / "triage"
+DEFAULT_EMBEDDING = _ROOT / "deploy" / "models" / "static-minilm"
 
 
 class TriageSettings(ServiceSettings):
     skills_catalog: Path = DEFAULT_CATALOG
     #: A model file, or a folder whose ``current`` names one (`workforce triage train` writes it).
     triage_model: Path = DEFAULT_MODEL
+    #: The static sentence embedding the skill router reads meaning with (`workforce triage distill`).
+    triage_embedding_model: Path = DEFAULT_EMBEDDING
     #: ``offline`` (the trained classifier) or ``llm`` (litellm, falling back to offline).
     triage_method: Literal["offline", "llm"] = "offline"
     #: Overrides the model's own threshold (the confidence that keeps routed tickets 96% right).
