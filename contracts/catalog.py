@@ -8,6 +8,7 @@ Errors name the file, the entry and the field.
 from __future__ import annotations
 
 import contextlib
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -93,13 +94,21 @@ class Catalog(BaseModel):
         return self
 
     def category(self, name: str) -> CategorySpec | None:
-        return next((c for c in self.categories if c.name == name), None)
+        return self._categories.get(name)
 
     def skills_in(self, category: str) -> list[SkillSpec]:
         return [s for s in self.skills if s.category == category]
 
     def get(self, name: str) -> SkillSpec | None:
-        return next((s for s in self.skills if s.name == name), None)
+        return self._skills.get(name)
+
+    @cached_property
+    def _skills(self) -> dict[str, SkillSpec]:  # triage asks for skills by name several times a ticket
+        return {s.name: s for s in self.skills}
+
+    @cached_property
+    def _categories(self) -> dict[str, CategorySpec]:
+        return {c.name: c for c in self.categories}
 
     @property
     def requirements(self) -> dict[str, dict[str, list[str]]]:

@@ -81,6 +81,20 @@ def print_labels(labels: dict[str, dict[str, Any]]) -> None:
         typer.echo(f"  {label[:width]:<{width}}  {row['queue'][:queue_width]:<{queue_width}}  {row['tickets']:7,d}  {number(row['precision']):>9}  {number(row['recall']):>6}  {routed}")
 
 
+@triage.command("distill")
+def distill_command(
+    out: Annotated[Path, typer.Option(help="Folder to write the static embedding into (what TRIAGE_EMBEDDING_MODEL points at).")] = ROOT / "deploy" / "models" / "static-minilm",
+) -> None:
+    """Make the static embedding the skill router reads meaning with, from the all-MiniLM-L6-v2
+    wheel (offline, about a minute on two cores): each word piece's MiniLM vector, reduced by PCA."""
+    from services.triage.embedding import StaticEmbedder, distill
+
+    folder = distill(out)
+    (vector,) = StaticEmbedder(folder).encode(["I forgot my password"])
+    size = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
+    typer.echo(f"static embedding written to {folder} ({size:.1f} MB, {len(vector)} dimensions)")
+
+
 @evaluation.command("triage")
 def eval_triage(
     data: Annotated[Path, typer.Option("--data", help="CSV of labelled tickets the model did not train on.", exists=True, dir_okay=False)],

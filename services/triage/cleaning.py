@@ -43,3 +43,4 @@ def request_text(text: str) -> str:
         kept.append(line)
     cleaned = "\n".join(line for line in kept if line.strip()).strip()
     return cleaned or text.strip()
+

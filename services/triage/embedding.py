@@ -18,6 +18,7 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 #: Dimensions kept by PCA: 256 keeps the routing quality of the full 384 at two thirds of the size.
 DIMENSIONS = 256

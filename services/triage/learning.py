@@ -8,6 +8,7 @@ partition it came through); each instance keeps an index of them and refreshes i
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -63,12 +64,20 @@ class Examples:
         self._refreshed = time.monotonic()
         if not rows:
             return
-        vectors = self.matcher.vectorise(r["text"] for r in rows)
-        for row in rows:
-            self._exact[row["text"]] = len(self._labels)
-            self._labels.append((row["category"], row["skill"], row["source"]))
-        self._matrix = vectors if self._matrix is None else vstack([self._matrix, vectors]).tocsr()
+        self.add([r["text"] for r in rows], [r["category"] for r in rows], [r["skill"] for r in rows], [r["source"] for r in rows])
         self._last_id = rows[-1]["id"]
+
+    def add(self, texts: Sequence[str], categories: Sequence[str], skills: Sequence[str | None], sources: Sequence[str]) -> None:
+        """Index labelled examples in memory, oldest first (a later label of the same words wins).
+        ``refresh`` adds what PostgreSQL holds this way; a simulation adds its labels directly."""
+        if not texts:
+            return
+        normalised = [normalise(t) for t in texts]
+        vectors = self.matcher.vectorise(normalised)
+        for text, category, skill, source in zip(normalised, categories, skills, sources, strict=True):
+            self._exact[text] = len(self._labels)
+            self._labels.append((category, skill, source))
+        self._matrix = vectors if self._matrix is None else vstack([self._matrix, vectors]).tocsr()
 
     def lookup_batch(self, texts: list[str], rows: spmatrix) -> list[Label | None]:
         """For each text, the label people gave its words, or very nearly these words."""
@@ -86,6 +95,6 @@ class Examples:
         if similarity[best] < NEAR:
             return None
         # The newest label among equally near texts wins: people's latest word.
-        ties = [i for i, value in enumerate(similarity) if value >= similarity[best] - 1e-9]
-        category, skill, source = self._labels[max(ties)]
+        newest = int(np.nonzero(similarity >= similarity[best] - 1e-9)[0].max())
+        category, skill, source = self._labels[newest]
         return Label(category, skill, source, float(similarity[best]))

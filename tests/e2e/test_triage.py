@@ -130,3 +130,28 @@ async def test_each_kind_of_bad_ticket_gets_a_defined_outcome(kafka, db) -> None
 
     assert await dead_letter_at(*position) == "oversized"  # 1 MB of text
     assert await dead_letter_at(*nul_position) == "schema"  # a NUL is not text
+
+
+#: What each demo sample asks for: the skill built for it, or None when no skill serves it.
+DEMO_SKILLS = {
+    "INC-1001": "password-reset", "INC-1002": "password-reset", "INC-1003": "password-reset", "INC-1004": "password-reset",
+    "INC-1005": "laptop-troubleshoot", "INC-1007": "app-crash", "HR-2001": "leave-balance", "HR-2002": None,
+}
+
+
+async def test_on_a_fresh_install_every_demo_sample_a_skill_exists_for_is_routed_to_it(kafka, db) -> None:  # noqa: ANN001
+    from deploy import upstream
+
+    run = unique_team("demo")
+    samples = [s for s in upstream.load() if s["ticket_id"] in DEMO_SKILLS]
+    assert set(DEMO_SKILLS) == {s["ticket_id"] for s in samples}, "the demo's samples changed: say what each asks for"
+    tickets = [upstream.ticket_event({**s, "ticket_id": f"{s['ticket_id']}-{run}", "team": f"{s['team']}-{run}"}) for s in samples]
+    kafka.publish_tickets(tickets)
+    stories = await wait_until_done(db, tickets)
+    routed = {}
+    for t in tickets:
+        story = stories[t.data.ticket_id]
+        routed[t.data.ticket_id.rsplit("-", 2)[0]] = next((e["data"]["skill"] for e in story.of("ticket.triaged") + story.of("ticket.question")), None)
+    assert routed == DEMO_SKILLS
+    (coffee,) = stories[f"HR-2002-{run}"].of("ticket.escalated")
+    assert coffee["data"]["queue"] in ("service-desk", "hr-desk")  # a person takes what no skill serves
