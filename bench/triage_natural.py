@@ -250,7 +250,7 @@ def main() -> None:
     catalog = load_catalog(DEFAULT_CATALOG)
     model = CategoryModel.load(DEFAULT_MODEL)
     started = time.perf_counter()
-    router = SkillRouter(StaticEmbedder(DEFAULT_EMBEDDING), training_data(catalog, history=getattr(model, "samples", [])))
+    router = SkillRouter(StaticEmbedder(DEFAULT_EMBEDDING), training_data(catalog))
     fit_seconds = time.perf_counter() - started
     bench = Bench(model, catalog, router)
     rows = [json.loads(line) for line in args.natural.read_text(encoding="utf-8").splitlines() if line.strip()]

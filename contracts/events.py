@@ -107,7 +107,7 @@ class TriageDecision(Payload):
     confidence: Annotated[Score, Field(description="Calibrated: of decisions at this confidence, this share is right.")]
     priority: Priority
     priority_reason: ShortText
-    method: Annotated[str, Field(max_length=100, description="classifier, learned-example or llm.")]
+    method: Annotated[str, Field(max_length=100, description="router (the skill router decided), learned-example (people said), or llm (the model named the category).")]
     fallback: Annotated[str | None, Field(max_length=300, description="Why the configured method was not used, when it was not.")] = None
     model: Annotated[str, Field(max_length=200)]
     model_version: Annotated[str, Field(max_length=100)]

@@ -73,7 +73,7 @@ async def load_model() -> None:
     loaded.examples = Examples(matcher)
     async with database.pool.acquire() as conn:
         await loaded.examples.refresh(conn, force=True)
-    router = await asyncio.to_thread(SkillRouter, StaticEmbedder(settings.triage_embedding_model), training_data(catalog, history=model.samples))
+    router = await asyncio.to_thread(SkillRouter, StaticEmbedder(settings.triage_embedding_model), training_data(catalog))
     service.log.info("skill router fitted", **router.trained)
     offline = OfflineReader(model, loaded.examples, router)
     if settings.triage_method == "llm":

@@ -217,7 +217,7 @@ class Triager:
             confidence=min(1.0, max(0.0, confidence)),
             priority=urgency.priority,
             priority_reason=urgency.reason[:500],
-            method=reading.method if reading.learned is None else "learned-example",
+            method="learned-example" if reading.learned is not None else ("router" if reading.method == "classifier" else reading.method),
             fallback=reading.fallback,
             model=self.policy.model,
             model_version=self.policy.model_version,

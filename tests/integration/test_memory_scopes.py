@@ -283,14 +283,13 @@ async def test_ingested_knowledge_is_recalled_and_a_shorter_new_version_retires_
     assert [h["current"] for h in history] == [False, True], "the old chunk 0 stays as history"
 
 
-async def test_an_escalated_tickets_handoff_carries_transcript_facts_tries_recall_why_and_next_action(memory: Memory, workforce) -> None:  # noqa: ANN001
+async def test_an_escalated_tickets_handoff_carries_transcript_facts_tries_recall_why_and_next_action(memory: Memory, workforce, skill_router) -> None:  # noqa: ANN001
     """The real events of one ticket: a question and its answer, then triage (the real decider, with a
     strict threshold) escalates; memory answers the handoff recall for the person taking over."""
     from contracts.events import Question, TicketQuestion
     from deploy.handoff import package
     from contracts.handoff import handoff_recall
     from services.triage.decisions import Policy, Triager
-    from services.triage.matching import SkillMatcher
     from services.triage.train import read_csv, train
     from tests.conftest import FIXTURES, coworker_row, table_of
     from tests.unit.test_triage import CATALOG, decide
@@ -300,13 +299,13 @@ async def test_an_escalated_tickets_handoff_carries_transcript_facts_tries_recal
     team = "it-support"
     earlier = resolved(team, "Outlook keeps asking for my password", "Removed the stale Outlook credentials from the keychain.", requester="bo.chen", at=NOW - timedelta(days=3))
     await memory.remember([(earlier, memory.resolved_fact(earlier))])
-    strict = Triager(CATALOG, SkillMatcher(model, CATALOG), Policy(threshold=0.999, queue="service-desk", model="m", model_version=model.version, source="/services/triage"))
+    strict = Triager(CATALOG, Policy(threshold=0.999, queue="service-desk", model="m", model_version=model.version, source="/services/triage"))
     created = ticket(team=team, title="Outlook asks for my password again and again", requester="ana.silva")
     question = created.caused(TicketQuestion, Question(ticket_id=created.data.ticket_id, category="Access", skill="app-access", field="app", question="Which application?", to=created.data.requester), source="/services/triage", actor=Actor.coworker("triage-manager"))
     answer = created.caused(TicketAnswered, Answer(ticket_id=created.data.ticket_id, text="Outlook on my Mac"), source="/upstream/tests", actor=Actor.human("ana.silva"))
     question = question.model_copy(update={"time": created.time + timedelta(seconds=1)})
     answer = answer.model_copy(update={"time": created.time + timedelta(seconds=2)})
-    (escalated,) = decide(strict, model, table, created).events
+    (escalated,) = decide(strict, model, table, created, router=skill_router, unsure=True).events  # neither model sure
     escalated = escalated.model_copy(update={"time": created.time + timedelta(seconds=3)})
     out = await memory.recall(handoff_recall(escalated, source="/services/triage"))
     recalled = next(e for e in out if isinstance(e, MemoryRecalled))

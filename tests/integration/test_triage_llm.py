@@ -67,10 +67,9 @@ async def llm() -> AsyncIterator[tuple[FakeLlm, str]]:
 
 
 @pytest.fixture(scope="module")
-def offline() -> OfflineReader:
+def offline(skill_router) -> OfflineReader:  # noqa: ANN001
     model = train(read_csv(FIXTURES / "it_tickets_sample.csv"), CATALOG, source="fixture", say=lambda _: None)
-    matcher = SkillMatcher(model, CATALOG)
-    return OfflineReader(model, Examples(matcher), matcher)
+    return OfflineReader(model, Examples(SkillMatcher(model, CATALOG)), skill_router)
 
 
 def reader(offline: OfflineReader, api_base: str, *, budgets=None, timeout_s: float = 5.0) -> LlmReader:  # noqa: ANN001

@@ -49,17 +49,18 @@ def table(workforce) -> dict:  # noqa: ANN001
     return table_of(*(coworker_row(m) for m in workforce.values())).data
 
 
-def read(model: CategoryModel, text: str, learned: Label | None = None) -> Reading:
+def read(model: CategoryModel, text: str, learned: Label | None = None, *, router=None, unsure: bool = False) -> Reading:  # noqa: ANN001
+    """What the service reads in ``text``; ``unsure``: as if the router were not sure of any skill."""
     if not readable(text):
         return Reading(prediction=None)
     (prediction,), _ = model.read([text])
-    (route,) = ROUTER.read([text])
-    return Reading(prediction=prediction, route=route, learned=learned)
+    (route,) = (router or ROUTER).read([text])
+    return Reading(prediction=prediction, route=replace(route, confident=False) if unsure else route, learned=learned)
 
 
-def decide(triager: Triager, model: CategoryModel, table: dict, created, *, learned: Label | None = None, split: bool = True):  # noqa: ANN001, ANN202
-    parts = [(p, read(model, p)) for p in ticket_segments(created.data)] if split else []
-    return triager.decide(created, created.data, read(model, created.data.text, learned), table, parts=parts)
+def decide(triager: Triager, model: CategoryModel, table: dict, created, *, learned: Label | None = None, split: bool = True, router=None, unsure: bool = False):  # noqa: ANN001, ANN202
+    parts = [(p, read(model, p, router=router, unsure=unsure)) for p in ticket_segments(created.data)] if split else []
+    return triager.decide(created, created.data, read(model, created.data.text, learned, router=router, unsure=unsure), table, parts=parts)
 
 
 # --- the model --------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ def test_a_confident_ticket_is_routed_to_the_coworker_that_takes_the_skill(triag
     triaged, requested = outcome.events
     assert isinstance(triaged, TicketTriaged) and isinstance(requested, SkillRequested)
     assert (triaged.data.category, triaged.data.skill, triaged.data.coworker) == ("Access", "password-reset", "jordan")
-    assert triaged.data.model_version == model.version and triaged.data.method == "classifier"
+    assert triaged.data.model_version == model.version and triaged.data.method == "router"
     assert triaged.data.candidates[0].skill == "password-reset" and triaged.data.confidence >= ROUTER.skill_threshold
 
 

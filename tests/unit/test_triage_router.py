@@ -55,11 +55,12 @@ def test_thresholds_come_from_predictions_on_training_text_the_models_did_not_se
     assert NO_SKILL in skill_router.classes and {s.name for s in CATALOG.skills} <= set(skill_router.classes)
 
 
-def test_history_in_categories_without_skills_teaches_no_skill() -> None:
-    data = training_data(CATALOG, history=[("nas share quota exceeded", "Storage"), ("reset password", "Access")], not_tickets=["tell me a joke"], no_skill=["desk chair broken"])
+def test_the_router_learns_skills_whole_tickets_no_skill_requests_and_non_tickets() -> None:
+    data = training_data(CATALOG, tickets=[("long story... anyway my password expired", "password-reset"), ("x", "no-such-skill")], not_tickets=["tell me a joke"], no_skill=["desk chair broken"])
     taught = dict(zip(data.skill_texts, data.skill_labels, strict=True))
-    assert taught["nas share quota exceeded"] == NO_SKILL and "reset password" not in taught
-    assert {"nas share quota exceeded", "reset password", "desk chair broken"} <= set(data.tickets) and data.not_tickets == ["tell me a joke"]
+    assert taught["long story... anyway my password expired"] == "password-reset" and taught["desk chair broken"] == NO_SKILL
+    assert "x" not in taught, "a skill the catalog does not have teaches nothing"
+    assert set(data.skill_texts) == set(data.tickets) and data.not_tickets == ["tell me a joke"]
 
 
 @pytest.mark.parametrize(
