@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -104,6 +105,19 @@ def derived_event_id(cause_id: str, event_type: str, ordinal: int | str = 0) -> 
     return str(uuid.uuid5(_DERIVED_IDS, f"{cause_id}/{event_type}/{ordinal}"))
 
 
+#: The times an event may claim: a year-1 or year-9999 timestamp was acted on by one consumer and
+#: refused by the audit's store, leaving an action with no record. Outside these, the record is
+#: dead-lettered alike by every consumer.
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _plausible_time(value: datetime) -> datetime:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not EARLIEST <= aware < LATEST:
+        raise ValueError(f"time {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
+    return value
+
+
 class Envelope(BaseModel, Generic[P]):
     """A CloudEvent whose ``data`` is a typed payload.
 
@@ -124,13 +138,15 @@ class Envelope(BaseModel, Generic[P]):
     source: Annotated[str, Field(min_length=1, max_length=500, description="URI-reference of the producer, e.g. /services/triage or /upstream/zendesk.")]
     type: str
     subject: Annotated[str | None, Field(max_length=200, description="The ticket this event is about, where there is one.")] = None
-    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    time: Annotated[datetime, AfterValidator(_plausible_time)] = Field(default_factory=lambda: datetime.now(UTC))
     datacontenttype: str = "application/json"
     team: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$", description="The team whose work (and budget) this is.")]
     actor: WireActor
     correlation_id: Annotated[str, Field(alias="correlationid", min_length=1, max_length=200, description="The ticket this whole flow belongs to.")]
     causation_id: Annotated[str | None, Field(alias="causationid", max_length=200, description="The id of the event that caused this one.")] = None
-    schema_version: Annotated[int, Field(alias="schemaversion", ge=1)] = 1
+    # Bounded where every store that keeps it can keep it (an int4 column): what a consumer acts on,
+    # the audit can record.
+    schema_version: Annotated[int, Field(alias="schemaversion", ge=1, le=2**31 - 1)] = 1
     data: P
 
     def caused(self, event_cls: type[E], data: Payload, *, source: str, actor: Actor | None = None, ordinal: int | str = 0, subject: str | None = None, team: str | None = None) -> E:

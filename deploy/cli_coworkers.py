@@ -163,6 +163,9 @@ def list_(as_: AsOption, var: VarOption = DEFAULT_VAR) -> None:
         grid.add_column(column, overflow="fold")
     for name in sorted(table):
         row = table[name]
+        if row.active is None and row.draft is None:  # a row no governance would write: shown, not trusted
+            grid.add_row(*_texts(name, "(no manifest)", "", "", _state(row), _version(row.active_version), _version(row.draft_version), "", ""))
+            continue
         m = _manifest(row)
         manager = m.manager.name if m.manager else "(none)"
         grid.add_row(*_texts(name, m.display_name, _short(m.role), m.team, _state(row), _version(row.active_version), _version(row.draft_version), manager, ", ".join(m.skills)))
@@ -430,8 +433,11 @@ def _pending(asked: Iterable[ApprovalRequest], decided: Iterable[Any]) -> list[A
 def approvals_list(var: VarOption = DEFAULT_VAR) -> None:
     """Supervised actions waiting for their approver's decision."""
     bootstrap, _ = _connect(var)
-    asked, decided = _await(Workforce(bootstrap, READER).approvals(), bootstrap)
+    workforce = Workforce(bootstrap, READER)
+    asked, decided = _await(workforce.approvals(), bootstrap)
     pending = _pending(asked, decided)
+    if workforce.skipped:
+        out.print(f"[yellow]{workforce.skipped} record(s) on the approval topics are not approvals and were skipped[/yellow]")
     if not pending:
         out.print("no approvals waiting")
         return

@@ -68,11 +68,30 @@ class Follower:
                         continue
 
 
+def approvals_in(records: dict[str, list[Any]]) -> tuple[list[ApprovalRequest], list[Envelope[ApprovalDecision]], int]:
+    """The approval requests and decisions among each topic's records, and how many records were
+    not what their topic carries (skipped: a junk record must not hide every approval)."""
+    asked: list[ApprovalRequest] = []
+    decided: list[Envelope[ApprovalDecision]] = []
+    skipped = 0
+    for name, found in records.items():
+        expected = topics.BY_NAME[name].event
+        for record in found:
+            try:
+                event = codec.decode_as(record.value, expected)
+            except codec.DecodeError:
+                skipped += 1
+                continue
+            (asked.append(event.data) if event.type == "approval.requested" else decided.append(event))
+    return asked, decided, skipped
+
+
 class Workforce:
     """A person's handle on the workforce: ``actor`` is who they are in the audit trail."""
 
     def __init__(self, bootstrap: str, actor: Actor) -> None:
         self.bootstrap, self.actor = bootstrap, actor
+        self.skipped = 0  # records of the last listing that were not what their topic carries
 
     async def _send(self, *events: Envelope[Any]) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", client_id="workforce-cli")
@@ -125,15 +144,10 @@ class Workforce:
             await asyncio.sleep(0.3)
 
     async def approvals(self) -> tuple[list[ApprovalRequest], list[Envelope[ApprovalDecision]]]:
-        """Every approval asked for, and every decision taken, as the topics hold them."""
-        from contracts.codec import decode
-
-        asked: list[ApprovalRequest] = []
-        decided: list[Envelope[ApprovalDecision]] = []
-        for name in (topics.APPROVAL_REQUESTED.name, topics.APPROVAL_GRANTED.name, topics.APPROVAL_REJECTED.name):
-            for record in await read_topic(self.bootstrap, name):
-                event = decode(record.value)
-                (asked.append(event.data) if event.type == "approval.requested" else decided.append(event))
+        """Every approval asked for, and every decision taken, as the topics hold them. A record
+        that is not one (junk, another event type) is skipped and counted in ``self.skipped``."""
+        records = {name: await read_topic(self.bootstrap, name) for name in (topics.APPROVAL_REQUESTED.name, topics.APPROVAL_GRANTED.name, topics.APPROVAL_REJECTED.name)}
+        asked, decided, self.skipped = approvals_in(records)
         return asked, decided
 
     async def decide(self, approval_id: str, *, grant: bool, comment: str = "") -> None:

@@ -24,6 +24,18 @@ _JSON_OBJECT = TypeAdapter(dict[str, Any])
 _TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 
+#: Where a field of the dead letter had to be cut to fit its own limit.
+CUT = "...[cut]"
+
+
+def fit(text: str | None, limit: int) -> str | None:
+    """``text`` within ``limit`` characters, marked where it was cut: a dead letter can always be
+    built, whatever the record it describes claimed to be (an id of 10,000 characters, say)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - len(CUT)] + CUT
+
+
 def dead_letter(
     record: ConsumerRecord,
     code: DeadLetterCode,
@@ -36,6 +48,7 @@ def dead_letter(
 ) -> DeadLettered:
     value = record.value or b""
     position = f"{record.topic}/{record.partition}/{record.offset}"
+    event_type, event_id = fit(event_type, 200), fit(event_id, 200)
     team, ticket = _best_effort_ids(value)
     return DeadLettered(
         # The record's timestamp joins its position: a broker that starts its offsets again
@@ -55,7 +68,7 @@ def dead_letter(
             partition=record.partition,
             offset=record.offset,
             key=record.key[:4096] if record.key else None,
-            headers={k: v.decode("utf-8", "replace")[:1000] for k, v in list(record.headers or ())[:50]},
+            headers={fit(str(k), 200): (v or b"").decode("utf-8", "replace")[:1000] for k, v in list(record.headers or ())[:50]},
             original=value[:MAX_ORIGINAL_BYTES],
             original_size=len(value),
             original_sha256=hashlib.sha256(value).hexdigest(),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import inspect
 import json
 import logging
@@ -175,6 +176,7 @@ class Service:
                 fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.NACK_ON_ERROR,
+                parser=lenient_headers,
                 decoder=self._decoder(),
                 title=f"{'+'.join(t.name for t in topics)}:{self.name}",
                 description=f"{fn.__doc__} (Consumed in batches: each Kafka record is one event.)",
@@ -355,6 +357,21 @@ class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in assigned:
             self.service.assignment.setdefault(tp.topic, set()).add(tp.partition)
         self.service.log.info("partitions assigned", assigned={t: sorted(p) for t, p in sorted(self.service.assignment.items()) if p})
+
+
+async def lenient_headers(records: tuple[ConsumerRecord, ...], parse: Callable[..., Awaitable[Any]]) -> Any:
+    """FastStream's batch parser decodes every header as UTF-8; one header that is not (or has no
+    value) made it drop the whole batch, valid records with it, unseen by anyone. Headers are read
+    leniently here (U+FFFD for what is not UTF-8), so every record reaches the decoder, which
+    handles or dead-letters each on its own."""
+    return await parse(tuple(_readable_headers(r) for r in records))
+
+
+def _readable_headers(record: ConsumerRecord) -> ConsumerRecord:
+    headers = record.headers or ()
+    if all(isinstance(v, bytes) and v.isascii() for _, v in headers):
+        return record
+    return dataclasses.replace(record, headers=tuple((k, (v or b"").decode("utf-8", "replace").encode()) for k, v in headers))
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -83,16 +83,26 @@ class TopicTable(Generic[E]):
                     self._apply(record.key, record.value)
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
+        """Take one record into the table, or skip it and say why: a record that is not a row its
+        owner would write (no key, a key that is not text, a tombstone, an unreadable value, or a key
+        that is not the event's own) never changes a row, and never stops the table following."""
+        try:
+            name = key.decode("utf-8") if key is not None else None
+        except UnicodeDecodeError:
+            name = None
+        if name is None:
+            log.error("table record without a readable key skipped", topic=self.topic.name, key=repr(key)[:100])
             return
-        name = key.decode()
-        if value is None:  # a tombstone: the row is gone
-            self.rows.pop(name, None)
+        if value is None:  # nobody deletes rows: a coworker is offboarded, a budget reset, by a new row
+            log.error("tombstone on a table skipped", topic=self.topic.name, key=name[:100])
             return
         try:
             event = codec.decode_as(value, self.topic.event)
         except codec.DecodeError as exc:
-            log.error("unreadable table record skipped", topic=self.topic.name, key=name, reason=exc.reason[:300])
+            log.error("unreadable table record skipped", topic=self.topic.name, key=name[:100], reason=exc.reason[:300])
+            return
+        if self.topic.key(event).decode() != name:
+            log.error("table record under another row's key skipped", topic=self.topic.name, key=name[:100], subject=str(event.subject)[:100])
             return
         self.rows[name] = event  # type: ignore[assignment]
         if self.on_change is not None:

@@ -126,15 +126,19 @@ def stack(var: Path, broker: Broker, server_url: str) -> Iterator[Stack]:
     from runtime.topics import ensure_topics
 
     asyncio.run(ensure_topics(broker.bootstrap))
-    procs = [running.start_service(name, wait=False) for name in running.services]
-    for proc in procs:
-        proc.wait_ready()
-    running.bring_up_workforce()
-    yield running
-    for procs in running.running.values():
+    try:
+        procs = [running.start_service(name, wait=False) for name in running.services]
         for proc in procs:
-            proc.stop()
-    asyncio.run(_drop_database(server_url, running.database_url))
+            proc.wait_ready()
+        running.bring_up_workforce()
+        yield running
+    finally:
+        # Also when a service fails to start: a process left running would join the next
+        # session's consumer groups on the same broker port and take its partitions.
+        for procs in running.running.values():
+            for proc in procs:
+                proc.stop()
+        asyncio.run(_drop_database(server_url, running.database_url))
 
 
 def ticket(ticket_id: str | None = None, *, team: str = "it-support", title: str = "I forgot my password", description: str = "", requester: str = "ana.silva") -> TicketCreated:

@@ -105,6 +105,18 @@ def triage_actor(table: Mapping[str, CoworkerState]) -> Actor:
 class Triager:
     def __init__(self, catalog: Catalog, policy: Policy) -> None:
         self.catalog, self.policy = catalog, policy
+        self._table: Mapping[str, CoworkerState] | None = None
+        self._assignees: dict[tuple[str, str], Any] = {}
+
+    def _assignee(self, skill: str, team: str, table: Mapping[str, CoworkerState]) -> Any:
+        """Who takes ``skill`` for ``team``, worked out once per coworker table (a batch's tickets
+        share one; the next batch's table is a new object)."""
+        if table is not self._table:
+            self._table, self._assignees = table, {}
+        key = (skill, team)
+        if key not in self._assignees:
+            self._assignees[key] = assignee(skill, team, table)
+        return self._assignees[key]
 
     def decide(self, cause: Envelope, ticket: Ticket, reading: Reading, table: Mapping[str, CoworkerState], *, parts: Sequence[tuple[str, Reading]] = ()) -> Outcome:
         """The events for ``ticket`` (read as ``reading``), each caused by ``cause``. ``parts`` are
@@ -151,7 +163,7 @@ class Triager:
         expanded = expansion(self.catalog, skill, ticket)
         if expanded:
             return self._split(cause, ticket, expanded, urgency, actor, reading, category, confidence, table, reason=f"{skill} is made of {', '.join(p.skill for p in expanded)}")
-        who = assignee(skill, cause.team, table)
+        who = self._assignee(skill, cause.team, table)
         if who is None:
             why = f"The ticket needs {skill} ({category}, {confidence:.2f}), but no active coworker takes that work."
             return self._escalate(cause, ticket, "out_of_scope", why, queue, urgency, actor, reading, category=category, candidates=candidates)
@@ -195,7 +207,7 @@ class Triager:
         ranked = [(s, p) for s, p in reading.route.ranked if self.catalog.get(s) is not None]
         ranked.sort(key=lambda sp: (self.catalog.get(sp[0]).category != category, -sp[1]))  # type: ignore[union-attr]
         scores = ranked[:5]
-        return [Candidate(skill=s, coworker=(a.coworker if (a := assignee(s, team, table)) else None), score=round(max(0.0, min(1.0, v)), 4)) for s, v in scores]
+        return [Candidate(skill=s, coworker=(a.coworker if (a := self._assignee(s, team, table)) else None), score=round(max(0.0, min(1.0, v)), 4)) for s, v in scores]
 
     def _split_parts(self, parts: Sequence[tuple[str, Reading]], table: Mapping[str, CoworkerState], ticket: Ticket) -> list[Part]:
         """The segments that are confidently separate requests for different skills (two or more)."""
@@ -247,7 +259,7 @@ class Triager:
             child_ticket = ticket.model_copy(update={"ticket_id": child.ticket_id, "title": child.title, "parent_id": ticket.ticket_id})
             spec = self.catalog.get(part.skill)
             assert spec is not None
-            who = assignee(part.skill, cause.team, table)
+            who = self._assignee(part.skill, cause.team, table)
             if who is None:
                 why = f"Part of {ticket.ticket_id}: it needs {part.skill}, but no active coworker takes that work."
                 outcome = self._escalate(cause, child_ticket, "out_of_scope", why, self._queue(spec.category), urgency, actor, reading, category=spec.category, ordinal=f":{child.ticket_id}")

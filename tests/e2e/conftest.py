@@ -35,7 +35,7 @@ PASSWORD_TEXTS = [
 class Kafka:
     bootstrap: str
 
-    def produce_with_librdkafka(self, records: Sequence[tuple[bytes | None, bytes]], topic: str = topics.TICKET_CREATED.name, *, max_bytes: int = 1_000_000) -> list[tuple[int, int]]:
+    def produce_with_librdkafka(self, records: Sequence[tuple[bytes | None, bytes]], topic: str = topics.TICKET_CREATED.name, *, max_bytes: int = 1_000_000, headers: Sequence[tuple[str, bytes | None]] = ()) -> list[tuple[int, int]]:
         """Produce with librdkafka (confluent-kafka), a client that is not ours; return (partition, offset) per record."""
         from confluent_kafka import Producer
 
@@ -51,7 +51,7 @@ class Kafka:
             return report_
 
         for index, (key, value) in enumerate(records):
-            producer.produce(topic, value=value, key=key, headers={"content-type": "application/cloudevents+json"}, on_delivery=delivered(index))
+            producer.produce(topic, value=value, key=key, headers=[("content-type", b"application/cloudevents+json"), *headers], on_delivery=delivered(index))
             producer.poll(0)
         remaining = producer.flush(60)
         assert remaining == 0, f"{remaining} records not delivered"

@@ -63,3 +63,15 @@ async def test_an_event_on_the_wrong_topic_is_dead_lettered_as_such(kafka, db) -
         await asyncio.sleep(0.5)
     assert mine and mine[0].reason_code == "wrong_topic"
     assert "carries llm.usage events; got a ticket.created event" in mine[0].reason
+
+
+async def test_a_ticket_with_a_header_that_is_not_text_is_triaged_and_so_are_the_records_beside_it(kafka, db) -> None:  # noqa: ANN001
+    """One header that is not UTF-8 (or has no value) used to drop its whole batch unseen."""
+    team = unique_team("hdr")
+    before = [ticket(team=team, title="locked out of my account") for _ in range(5)]
+    odd = ticket(team=team, title="Outlook keeps crashing")
+    kafka.produce_with_librdkafka([(t.correlation_id.encode(), codec.encode(t)) for t in before])
+    kafka.produce_with_librdkafka([(odd.correlation_id.encode(), codec.encode(odd))], headers=[("x-trace", b"\xff\xfe"), ("x-empty", None)])
+    stories = await wait_until_done(db, [*before, odd], timeout_s=120)
+    assert set(stories) == {t.data.ticket_id for t in [*before, odd]}
+    assert stories[odd.data.ticket_id].of("ticket.triaged"), "the ticket itself is read as any other"

@@ -168,3 +168,21 @@ def test_an_approval_stays_waiting_until_its_approver_decides() -> None:
     decisions = [decided(ApprovalGranted, "a2", "daniel.okafor"), decided(ApprovalRejected, "a3", "priya.raman")]
 
     assert [a.approval_id for a in _pending(requests, decisions)] == ["a1", "a2"]  # a2 was decided by someone who may not
+
+
+def test_junk_on_the_approval_topics_is_skipped_and_counted_not_fatal() -> None:
+    from types import SimpleNamespace
+
+    from contracts import codec, topics
+    from contracts.events import ApprovalRequest, ApprovalRequested
+    from deploy.coworkers import approvals_in
+
+    request = ApprovalRequest(approval_id="A-1", ticket_id="T-1", coworker="jordan", coworker_version=1, skill="password-reset", step=2, system="okta", operation="users.reset_password", action="reset the password", approver="priya.raman")
+    asked = ApprovalRequested.create(request, source="/services/skills", team="it-support", actor=Actor.coworker("jordan"), correlation_id="T-1")
+    records = {
+        topics.APPROVAL_REQUESTED.name: [SimpleNamespace(value=b"\xff not json"), SimpleNamespace(value=codec.encode(asked)), SimpleNamespace(value=None)],
+        topics.APPROVAL_GRANTED.name: [SimpleNamespace(value=codec.encode(asked))],  # a request where a decision belongs
+        topics.APPROVAL_REJECTED.name: [],
+    }
+    found, decided, skipped = approvals_in(records)
+    assert [a.approval_id for a in found] == ["A-1"] and decided == [] and skipped == 3

@@ -278,3 +278,16 @@ def test_a_ticket_with_an_empty_title_is_refused_by_its_schema() -> None:
     with pytest.raises(codec.DecodeError) as refused:
         codec.decode(json.dumps(raw).encode())
     assert refused.value.code == "schema" and "data.title: String should have at least 1 character" in refused.value.reason
+
+
+@pytest.mark.parametrize(("field", "value"), [("schemaversion", 2**31), ("time", "0001-01-01T00:00:00Z"), ("time", "9999-12-31T23:59:59Z")])
+def test_a_value_the_audit_could_not_store_is_refused_at_the_edge_by_every_consumer(field: str, value: object) -> None:
+    """Such an event was acted on by its consumer but dead-lettered by governance: an action with no audit record."""
+    from contracts import codec
+    from tests.conftest import ticket as make
+
+    raw = json.loads(codec.encode(make()))
+    raw[field] = value
+    with pytest.raises(codec.DecodeError) as refused:
+        codec.decode(json.dumps(raw).encode())
+    assert refused.value.code == "schema" and field in refused.value.reason

@@ -41,3 +41,15 @@ def test_the_same_record_redelivered_gets_the_same_dead_letter_id_and_a_new_reco
     assert dead_letter(record(b"x"), "not_json", "bad", service="triage", actor=actor).id == first.id
     assert dead_letter(record(b"x"), "not_json", "bad", service="governance", actor=actor).id != first.id
     assert dead_letter(record(b"x", timestamp=1_800_000_000_000), "not_json", "bad", service="triage", actor=actor).id != first.id
+
+
+def test_a_record_claiming_an_id_and_type_past_every_limit_still_gets_a_readable_dead_letter() -> None:
+    """A 10,000-character id could not be dead-lettered, so its consumer retried it for ever."""
+    long_id, long_type = "e" * 10_000, "ticket." + "x" * 5_000
+    value = ('{"id": "%s", "type": "%s", "team": "hr"}' % (long_id, long_type)).encode()
+    bad = ConsumerRecord(topic="ticket.created", partition=0, offset=1, timestamp=1, timestamp_type=0, key=b"k", value=value, checksum=None, serialized_key_size=1, serialized_value_size=len(value), headers=[("x-" + "h" * 500, b"\xff\xfe"), ("x-null", None)])
+    letter = dead_letter(bad, "schema", "id too long", service="triage", actor=Actor.system("triage"), event_type=long_type, event_id=long_id)
+    assert codec.decode(codec.encode(letter)) == letter
+    assert letter.data.original_id.endswith("...[cut]") and len(letter.data.original_id) == 200 and letter.causation_id == letter.data.original_id
+    assert letter.data.original_type.startswith("ticket.xxx") and letter.data.original_type.endswith("...[cut]")
+    assert letter.data.original == value and letter.data.headers["x-null"] == "" and "\ufffd" in next(v for k, v in letter.data.headers.items() if k.startswith("x-h"))
