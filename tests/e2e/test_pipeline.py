@@ -29,15 +29,17 @@ async def test_two_hundred_tickets_from_an_upstream_client_each_end_triaged_or_e
     assert decided == ids, "every ticket is triaged, split, asked about or escalated"
     assert not duplicates(triage_out)
     resolved = [s for s in stories.values() if s.of("ticket.resolved")]
-    assert len(resolved) >= 50, "most password tickets from existing users are resolved by the skill"
-    for story in resolved:
+    resets = [s for s in resolved if s.of("ticket.resolved")[0]["data"]["skill"] == "password-reset"]
+    assert len(resets) >= 50, "most password tickets from existing users are resolved by the skill"
+    for story in resets:
         assert len(story.of("skill.step")) == 2
         assert sorted(r["data"]["scope"] for r in story.of("memory.recorded"))[:2] == ["requester", "ticket"], "the resolution, shared and the requester's own"
     escalated = [s for s in stories.values() if s.of("ticket.escalated")]
     for story in escalated:
         handoff = story.of("ticket.escalated")[0]["data"]["handoff"]
         assert handoff["ticket"]["ticket_id"] == story.ticket_id and handoff["why"] and handoff["tried"]
-    others = [s for s in stories.values() if (s.of("ticket.split") or s.of("ticket.question")) and not s.of("ticket.escalated") and not s.of("ticket.resolved")]
+    # Split, asked about, or waiting for a manager's approval (a real ticket routed to a supervised skill).
+    others = [s for s in stories.values() if (s.of("ticket.split") or s.of("ticket.question") or s.of("approval.requested")) and not s.of("ticket.escalated") and not s.of("ticket.resolved")]
     assert len(resolved) + len(escalated) + len(others) == len(tickets)
 
     audited = await assert_audited_exactly_once(kafka, db, ids)
@@ -67,7 +69,8 @@ async def test_the_sandbox_reset_each_resolved_tickets_user_exactly_once(kafka, 
     tickets = mixed_tickets(40, teams)
     kafka.publish_tickets(tickets)
     stories = await wait_until_done(db, tickets)
-    resolved = {t for t, s in stories.items() if s.of("ticket.resolved")}
+    resolved = {t for t, s in stories.items() if s.of("ticket.resolved") and s.of("ticket.resolved")[0]["data"]["skill"] == "password-reset"}
+    assert resolved, "password tickets from people who exist are resolved"
     resets = await db.fetch("SELECT ticket_id, count(*) AS n FROM skills.okta_password_resets WHERE ticket_id = ANY($1::text[]) GROUP BY ticket_id", list(stories))
     assert {r["ticket_id"] for r in resets} == resolved
     assert all(r["n"] == 1 for r in resets)
