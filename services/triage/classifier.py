@@ -35,6 +35,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 _SPACE = re.compile(r"\s+")
+_ASCII_CONTROLS = bytes([*range(32), 127])
+_ASCII_NOT_LETTERS = bytes(c for c in range(128) if not chr(c).isalpha())
 _NOT_ASCII_WORD = re.compile(r"[^a-z0-9]+")  # the same as the full pattern on ASCII text, five times faster
 
 
@@ -87,8 +89,13 @@ def readable(text: str) -> bool:
     visible = _SPACE.sub("", text)
     if not visible:
         return False
-    controls = sum(1 for ch in visible if unicodedata.category(ch) == "Cc")
-    letters = len(letter.findall(visible))
+    if visible.isascii():  # most tickets: the same counts, by C-speed deletes instead of a loop per character
+        raw = visible.encode()
+        controls = len(raw) - len(raw.translate(None, _ASCII_CONTROLS))
+        letters = len(raw.translate(None, _ASCII_NOT_LETTERS))
+    else:
+        controls = sum(1 for ch in visible if unicodedata.category(ch) == "Cc")
+        letters = len(letter.findall(visible))
     return controls / len(visible) < 0.1 and letters / len(visible) >= 0.3 and word.search(normalise(text)) is not None
 
 
