@@ -34,11 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from contracts.catalog import Catalog, load_catalog
 from services.triage.classifier import CategoryModel, fit
 from services.triage.learning import Examples
-from services.triage.matching import SkillMatcher
-from services.triage.settings import DEFAULT_CATALOG
 from services.triage.train import read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,10 +101,10 @@ def frozen(model: CategoryModel, texts: Sequence[str], batch: int) -> Run:
     return run
 
 
-def index(model: CategoryModel, catalog: Catalog, stream: Sequence[str], learned: Sequence[Learned]) -> Examples:
+def index(model: CategoryModel, stream: Sequence[str], learned: Sequence[Learned]) -> Examples:
     """The learned examples in a model's feature space: after a refit the service restarts with
     the new model and reads every label again, so the simulation does the same."""
-    examples = Examples(SkillMatcher(model, catalog))
+    examples = Examples(model)
     examples.add([stream[x.ticket] for x in learned], [x.category for x in learned], [None] * len(learned), [x.source for x in learned])
     return examples
 
@@ -123,13 +120,13 @@ def refit(history: tuple[list[str], list[str]], stream: Sequence[str], learned: 
     return fit(texts, labels, source="triage-learning")
 
 
-def learning(model: CategoryModel, history: tuple[list[str], list[str]], stream: tuple[list[str], list[str]], plan: Plan, catalog: Catalog) -> Run:
+def learning(model: CategoryModel, history: tuple[list[str], list[str]], stream: tuple[list[str], list[str]], plan: Plan) -> Run:
     """Route the stream in batches while people's labels arrive ``plan.delay`` tickets late and
     the classifier is refitted every ``plan.retrain_every`` tickets."""
     texts, truth = stream
     run = Run("learning+resolutions" if plan.resolutions else "learning")
     in_flight: deque[Learned] = deque()  # labels a person will give, in the order they are due
-    examples = index(model, catalog, texts, [])
+    examples = index(model, texts, [])
     for start in range(0, len(texts), plan.batch):
         arrived = []
         while in_flight and in_flight[0].known_from <= start:
@@ -141,7 +138,7 @@ def learning(model: CategoryModel, history: tuple[list[str], list[str]], stream:
             model = refit(history, texts, run.learned, plan.weight)
             run.fit_seconds += time.perf_counter() - started
             run.refits.append(start)
-            examples = index(model, catalog, texts, run.learned)
+            examples = index(model, texts, run.learned)
         else:
             examples.add([texts[x.ticket] for x in arrived], [x.category for x in arrived], [None] * len(arrived), [x.source for x in arrived])
         batch = texts[start : start + plan.batch]
@@ -187,7 +184,7 @@ def summary(run: Run, truth: Sequence[str], last: int) -> dict:
     }
 
 
-def simulate(texts: Sequence[str], labels: Sequence[str], *, stream: int, plan: Plan, catalog: Catalog, variants: bool = True) -> tuple[dict[str, Run], list[str], float]:
+def simulate(texts: Sequence[str], labels: Sequence[str], *, stream: int, plan: Plan, variants: bool = True) -> tuple[dict[str, Run], list[str], float]:
     """Fit the first model on the history; route the stream frozen, learning from corrections,
     and (``variants``) learning from resolutions too. Returns the runs, the stream's truth and the
     first fit's seconds."""
@@ -196,10 +193,10 @@ def simulate(texts: Sequence[str], labels: Sequence[str], *, stream: int, plan: 
     model = fit(*history, source="triage-learning")
     first_fit = time.perf_counter() - started
     runs = {"frozen": frozen(model, stream_texts, plan.batch)}
-    runs["learning"] = learning(model, history, (stream_texts, truth), plan, catalog)
+    runs["learning"] = learning(model, history, (stream_texts, truth), plan)
     if variants:
         with_resolutions = Plan(plan.batch, plan.delay, plan.retrain_every, plan.weight, resolutions=True)
-        runs["learning+resolutions"] = learning(model, history, (stream_texts, truth), with_resolutions, catalog)
+        runs["learning+resolutions"] = learning(model, history, (stream_texts, truth), with_resolutions)
     return runs, truth, first_fit
 
 
@@ -273,7 +270,7 @@ def main() -> None:
         data = read_csv(args.data)
         texts, labels, source, stream = data.texts, data.labels, str(args.data), args.stream
     plan = Plan(args.batch, args.delay, args.retrain_every, args.weight)
-    runs, truth, first_fit = simulate(texts, labels, stream=stream, plan=plan, catalog=load_catalog(DEFAULT_CATALOG), variants=not args.no_resolutions)
+    runs, truth, first_fit = simulate(texts, labels, stream=stream, plan=plan, variants=not args.no_resolutions)
     last = min(LAST, stream)
     result = {
         "data": source,

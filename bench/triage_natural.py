@@ -37,7 +37,6 @@ from services.triage.classifier import CategoryModel
 from services.triage.decisions import Policy, Reading, Triager
 from services.triage.embedding import StaticEmbedder
 from services.triage.learning import Examples
-from services.triage.matching import SkillMatcher
 from services.triage.reading import OfflineReader
 from services.triage.router import SkillRouter, training_data
 from services.triage.settings import DEFAULT_CATALOG, DEFAULT_EMBEDDING, DEFAULT_MODEL
@@ -96,7 +95,7 @@ def share(counts: Counter, key: str) -> float:
 class Bench:
     def __init__(self, model: CategoryModel, catalog: Catalog, router: SkillRouter) -> None:
         self.model, self.catalog, self.router = model, catalog, router
-        self.reader = OfflineReader(model, Examples(SkillMatcher(model, catalog)), router)
+        self.reader = OfflineReader(model, Examples(model), router)
         self.triager = Triager(catalog, Policy(threshold=model.threshold, queue="service-desk", model="tfidf-linearsvc", model_version=model.version, source="/bench"))
         self.table = coworker_table()
 

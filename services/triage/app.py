@@ -37,7 +37,6 @@ from services.triage.batch import triage_batch
 from services.triage.decisions import Policy, Triager
 from services.triage.embedding import StaticEmbedder
 from services.triage.learning import Examples
-from services.triage.matching import SkillMatcher
 from services.triage.reading import OfflineReader, Reader
 from services.triage.router import SkillRouter, training_data
 from services.triage.settings import TriageSettings
@@ -69,8 +68,7 @@ async def load_model() -> None:
     unknown = sorted(set(model.categories) - {c.name for c in catalog.categories} - set(model.escalate_only))
     if unknown:
         raise RuntimeError(f"model {model.version} knows categories the catalog does not declare: {', '.join(unknown)}; retrain it with this catalog")
-    matcher = SkillMatcher(model, catalog)
-    loaded.examples = Examples(matcher)
+    loaded.examples = Examples(model)
     async with database.pool.acquire() as conn:
         await loaded.examples.refresh(conn, force=True)
     router = await asyncio.to_thread(SkillRouter, StaticEmbedder(settings.triage_embedding_model), training_data(catalog))

@@ -19,7 +19,7 @@ import re
 import sys
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,15 @@ class CategoryModel:
             ranked = [(self.categories[i], float(row[i])) for i in order]
             out.append(Prediction(ranked[0][0], ranked[0][1], ranked))
         return out, features
+
+    def vectorise(self, texts: Iterable[str]) -> Any:
+        """The features of ``texts`` (rows as ``read`` makes them), without classifying them."""
+        return self.pipeline.named_steps["features"].transform([normalise(t) for t in texts])
+
+    @property
+    def feature_parts(self) -> int:
+        """How many L2-normalised blocks a feature row holds (a row's self-similarity)."""
+        return len(self.pipeline.named_steps["features"].transformer_list)
 
     @staticmethod
     def knows_nothing(features: Any) -> np.ndarray:

@@ -15,8 +15,7 @@ import asyncpg
 import numpy as np
 from scipy.sparse import spmatrix, vstack
 
-from services.triage.classifier import normalise
-from services.triage.matching import SkillMatcher
+from services.triage.classifier import CategoryModel, normalise
 
 #: A ticket this similar to a learned one (cosine, TF-IDF) gets the learned label.
 NEAR = 0.9
@@ -45,8 +44,8 @@ async def learn(conn: asyncpg.Connection, *, event_id: str, ticket_id: str, text
 
 
 class Examples:
-    def __init__(self, matcher: SkillMatcher, *, refresh_every_s: float = 1.0) -> None:
-        self.matcher = matcher
+    def __init__(self, model: CategoryModel, *, refresh_every_s: float = 1.0) -> None:
+        self.model = model  # learned examples are compared in the category model's feature space
         self.refresh_every_s = refresh_every_s
         self._labels: list[tuple[str, str | None, str]] = []
         self._exact: dict[str, int] = {}
@@ -73,7 +72,7 @@ class Examples:
         if not texts:
             return
         normalised = [normalise(t) for t in texts]
-        vectors = self.matcher.vectorise(normalised)
+        vectors = self.model.vectorise(normalised)
         for text, category, skill, source in zip(normalised, categories, skills, sources, strict=True):
             self._exact[text] = len(self._labels)
             self._labels.append((category, skill, source))
@@ -83,7 +82,7 @@ class Examples:
         """For each text, the label people gave its words, or very nearly these words."""
         if not self._exact:
             return [None] * len(texts)
-        similarity = (rows @ self._matrix.T).toarray() / self.matcher.parts
+        similarity = (rows @ self._matrix.T).toarray() / self.model.feature_parts
         return [self._label(text, similarity[i]) for i, text in enumerate(texts)]
 
     def _label(self, text: str, similarity: np.ndarray) -> Label | None:

@@ -21,7 +21,6 @@ from contracts.topics import BUDGET_STATE
 from runtime import logs
 from services.triage.learning import Examples
 from services.triage.llm import LlmReader
-from services.triage.matching import SkillMatcher
 from services.triage.reading import OfflineReader
 from services.triage.settings import DEFAULT_CATALOG, TriageSettings
 from services.triage.train import read_csv, train
@@ -69,7 +68,7 @@ async def llm() -> AsyncIterator[tuple[FakeLlm, str]]:
 @pytest.fixture(scope="module")
 def offline(skill_router) -> OfflineReader:  # noqa: ANN001
     model = train(read_csv(FIXTURES / "it_tickets_sample.csv"), CATALOG, source="fixture", say=lambda _: None)
-    return OfflineReader(model, Examples(SkillMatcher(model, CATALOG)), skill_router)
+    return OfflineReader(model, Examples(model), skill_router)
 
 
 def reader(offline: OfflineReader, api_base: str, *, budgets=None, timeout_s: float = 5.0) -> LlmReader:  # noqa: ANN001

@@ -7,13 +7,9 @@ from __future__ import annotations
 import pytest
 
 from bench.triage_learning import Plan, Run, simulate, synthetic
-from contracts.catalog import load_catalog
 from services.triage.classifier import fit
 from services.triage.learning import Examples
-from services.triage.matching import SkillMatcher
-from services.triage.settings import DEFAULT_CATALOG
 
-CATALOG = load_catalog(DEFAULT_CATALOG)
 PLAN = Plan(batch=50, delay=100, retrain_every=500, weight=3)
 STREAM = 2000
 
@@ -22,7 +18,7 @@ STREAM = 2000
 def simulated() -> tuple[dict[str, Run], list[str], list[str]]:
     """4,000 generated tickets (Storage changes its words halfway), the last 2,000 streamed."""
     texts, labels = synthetic(4000)
-    runs, truth, _ = simulate(texts, labels, stream=STREAM, plan=PLAN, catalog=CATALOG, variants=False)
+    runs, truth, _ = simulate(texts, labels, stream=STREAM, plan=PLAN, variants=False)
     return runs, truth, texts[-STREAM:]
 
 
@@ -58,7 +54,7 @@ def test_corrections_arrive_only_after_the_delay_and_only_for_wrong_routes(simul
 def test_a_label_added_in_memory_is_found_for_the_same_words_and_the_newest_wins() -> None:
     texts, labels = synthetic(600, seed=5)
     model = fit(texts, labels)
-    examples = Examples(SkillMatcher(model, CATALOG))
+    examples = Examples(model)
     examples.add(["Laptop  SCREEN broken!", "laptop screen broken"], ["Storage", "Hardware"], [None, None], ["rerouted", "rerouted"])
     queries = ["laptop screen broken", "printer jammed again"]
     found = examples.lookup_batch(queries, model.read(queries)[1])
