@@ -28,6 +28,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 
 from contracts.catalog import Catalog
+from services.triage.classifier import choose_threshold
 from services.triage.cleaning import request_text
 from services.triage.embedding import StaticEmbedder
 
@@ -177,21 +178,9 @@ class SkillRouter:
         return Route(skill=skill, confidence=confidence, not_ticket=not_ticket, ranked=ranked, confident=skill is not None and confidence >= self.skill_threshold, rejected=not_ticket >= self.gate_threshold)
 
 
-def _rows(blocks: list[csr_matrix]) -> csr_matrix:
-    from scipy.sparse import vstack
-
-    return vstack(blocks, format="csr")
-
-
 def _route_threshold(probabilities: np.ndarray, labels: np.ndarray, classes: list[str], precision: float) -> float:
     """The lowest confidence at which out-of-fold routes to a skill are right ``precision`` of the
-    time; a "no skill" text routed to any skill counts as wrong."""
-    best = probabilities.argmax(axis=1)
-    predicted = np.array([classes[i] for i in best])
-    confidence = probabilities.max(axis=1)
+    time; a "no skill" text routed anywhere counts as wrong."""
+    predicted = np.array([classes[i] for i in probabilities.argmax(axis=1)])
     routed = predicted != NO_SKILL
-    order = np.argsort(-confidence[routed])
-    right = (predicted[routed] == labels[routed])[order]
-    running = np.cumsum(right) / np.arange(1, len(right) + 1)
-    ok = np.nonzero(running >= precision)[0]
-    return float(confidence[routed][order][ok[-1]]) if len(ok) else 1.0
+    return choose_threshold(probabilities.max(axis=1)[routed], predicted[routed] == labels[routed], precision=precision)
