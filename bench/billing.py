@@ -58,7 +58,7 @@ def hot_path(n: int) -> dict[str, float]:
         client.commit(r, prompt_tokens=300, completion_tokens=40)
         leased.append((time.perf_counter() - started) * 1e6)
     # Baseline: the budget.state lookup triage did before (a dict read and a comparison).
-    table = TopicTable("unused:9092", BUDGET_STATE)
+    table = TopicTable("unused:9092", BUDGET_STATE, keyring=None)
     status = BudgetStatus(budget="coworker:c", period=datetime.now(UTC).strftime("%Y-%m"), spent_usd=Decimal(1), limit_usd=Decimal(100))
     table.rows["coworker:c"] = BudgetState.create(status, source="/b", team="t", actor=Actor.system("b"), correlation_id="b", subject="coworker:c")
     base = []
@@ -129,7 +129,7 @@ async def service_numbers(stack, events: int, leases: int) -> dict[str, float]: 
     from tests.conftest import ticket
 
     team = f"bench-{uuid.uuid4().hex[:6]}"
-    client = BudgetClient(stack.broker.bootstrap, service="bench", call_timeout_s=10)
+    client = BudgetClient(stack.broker.bootstrap, service="triage", call_timeout_s=10)
     await client.start()
     for _ in range(12):  # billing's consumer groups join the broker first (seconds, once): not a lease's cost
         try:

@@ -147,7 +147,7 @@ class Handoff(Payload):
 
 class Escalation(Payload):
     ticket_id: Id
-    reason_code: Literal["low_confidence", "out_of_scope", "skill_failed", "policy_denied", "budget_exhausted", "needs_human", "unreadable", "not_a_ticket"]
+    reason_code: Literal["low_confidence", "out_of_scope", "skill_failed", "policy_denied", "budget_exhausted", "needs_human", "unreadable", "not_a_ticket", "identity_mismatch"]
     reason: ShortText
     queue: Name
     handoff: Handoff
@@ -606,7 +606,16 @@ class ApprovalDecision(Payload):
 
 # --- the dead letter ------------------------------------------------------------------------
 
-DeadLetterCode = Literal["not_json", "schema", "unknown_type", "wrong_topic", "oversized", "processing"]
+#: Why a record was refused. Decoding: not_json, schema, unknown_type, wrong_topic, oversized.
+#: Authentication (checked before anything is read): unsigned (no signature), forged (a signature
+#: that does not verify, or a signer no key is known for), not_a_writer (a signer the topic does not
+#: accept, or an actor the signer may not speak for). Meaning: conflict (an event id seen before with
+#: other content), unknown_model (usage of a model nobody prices), not_a_row (a tombstone, or a key
+#: that is not text or not the event's own, on a table topic). processing: the handler failed on it.
+DeadLetterCode = Literal[
+    "not_json", "schema", "unknown_type", "wrong_topic", "oversized", "processing",
+    "unsigned", "forged", "not_a_writer", "conflict", "unknown_model", "not_a_row",
+]
 
 
 class DeadLetter(Payload):

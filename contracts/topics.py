@@ -26,6 +26,15 @@ class KeyBy(StrEnum):
     subject = "subject"  # the entity a table or a command is about: a coworker, a budget
 
 
+#: The components that write records, each with a key of its own (see runtime.signing).
+TRIAGE, SKILLS, MEMORY, GOVERNANCE, BILLING = SERVICES = ("triage", "skills", "memory", "governance", "billing")
+#: The adapter that takes tickets and requesters' replies in from the upstream ticketing systems.
+UPSTREAM = "upstream"
+#: A person, signing with their own key as ``human:<id>``: the records' actor must be that person.
+PEOPLE = "people"
+WRITERS = (*SERVICES, UPSTREAM, PEOPLE)
+
+
 class Topic(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -37,6 +46,9 @@ class Topic(BaseModel):
     description: str
     #: A table: Kafka keeps the latest record per key (cleanup.policy=compact).
     compacted: bool = False
+    #: Who may write it: a record signed by anyone else is dead-lettered, never acted on; a table
+    #: (compacted) has exactly one writer, its owner.
+    writers: frozenset[str]
 
     def key(self, event: Envelope[Any]) -> bytes:
         """The record key for ``event`` on this topic."""
@@ -56,8 +68,11 @@ _KEYS: dict[KeyBy, Callable[[Envelope[Any]], str]] = {
 }
 
 
-def _topic(event: type[Envelope], key_by: KeyBy, *, partitions: int = 6, days: int = 7, compacted: bool = False) -> Topic:
+def _topic(event: type[Envelope], key_by: KeyBy, *, writers: tuple[str, ...], partitions: int = 6, days: int = 7, compacted: bool = False) -> Topic:
+    assert set(writers) <= set(WRITERS), writers
+    assert not compacted or len(writers) == 1, "a table has one owner"
     return Topic(
+        writers=frozenset(writers),
         name=event.event_type(),
         event=event,
         key_by=key_by,
@@ -68,48 +83,48 @@ def _topic(event: type[Envelope], key_by: KeyBy, *, partitions: int = 6, days: i
     )
 
 
-TICKET_CREATED = _topic(ev.TicketCreated, KeyBy.ticket)
-TICKET_TRIAGED = _topic(ev.TicketTriaged, KeyBy.ticket)
-TICKET_ESCALATED = _topic(ev.TicketEscalated, KeyBy.ticket, days=30)
-TICKET_RESOLVED = _topic(ev.TicketResolved, KeyBy.ticket, days=30)
-TICKET_SPLIT = _topic(ev.TicketSplit, KeyBy.ticket, days=30)
-TICKET_QUESTION = _topic(ev.TicketQuestion, KeyBy.ticket, days=30)
-TICKET_ANSWERED = _topic(ev.TicketAnswered, KeyBy.ticket, days=30)
-TICKET_REROUTED = _topic(ev.TicketRerouted, KeyBy.ticket, days=365)
-SKILL_REQUESTED = _topic(ev.SkillRequested, KeyBy.ticket)
-SKILL_STEP = _topic(ev.SkillStep, KeyBy.ticket, days=30)
-SKILL_COMPLETED = _topic(ev.SkillCompleted, KeyBy.ticket)
-SKILL_FAILED = _topic(ev.SkillFailed, KeyBy.ticket)
-LLM_USAGE = _topic(ev.LlmUsage, KeyBy.team, days=30)
-MEMORY_RECORDED = _topic(ev.MemoryRecorded, KeyBy.ticket)
-BUDGET_ALERT = _topic(ev.BudgetAlert, KeyBy.team, partitions=3, days=365)
-DEADLETTER = _topic(ev.DeadLettered, KeyBy.ticket, partitions=3, days=30)
-MEMORY_FORGOTTEN = _topic(ev.MemoryForgotten, KeyBy.subject, partitions=3, days=365)
-BUDGET_STATE = _topic(ev.BudgetState, KeyBy.subject, partitions=3, compacted=True)
+TICKET_CREATED = _topic(ev.TicketCreated, KeyBy.ticket, writers=(UPSTREAM,))
+TICKET_TRIAGED = _topic(ev.TicketTriaged, KeyBy.ticket, writers=(TRIAGE,))
+TICKET_ESCALATED = _topic(ev.TicketEscalated, KeyBy.ticket, writers=(TRIAGE, SKILLS), days=30)
+TICKET_RESOLVED = _topic(ev.TicketResolved, KeyBy.ticket, writers=(SKILLS, UPSTREAM), days=30)
+TICKET_SPLIT = _topic(ev.TicketSplit, KeyBy.ticket, writers=(TRIAGE,), days=30)
+TICKET_QUESTION = _topic(ev.TicketQuestion, KeyBy.ticket, writers=(TRIAGE, SKILLS), days=30)
+TICKET_ANSWERED = _topic(ev.TicketAnswered, KeyBy.ticket, writers=(UPSTREAM,), days=30)
+TICKET_REROUTED = _topic(ev.TicketRerouted, KeyBy.ticket, writers=(UPSTREAM, PEOPLE), days=365)
+SKILL_REQUESTED = _topic(ev.SkillRequested, KeyBy.ticket, writers=(TRIAGE, SKILLS))
+SKILL_STEP = _topic(ev.SkillStep, KeyBy.ticket, writers=(SKILLS,), days=30)
+SKILL_COMPLETED = _topic(ev.SkillCompleted, KeyBy.ticket, writers=(SKILLS,))
+SKILL_FAILED = _topic(ev.SkillFailed, KeyBy.ticket, writers=(SKILLS,))
+LLM_USAGE = _topic(ev.LlmUsage, KeyBy.team, writers=(TRIAGE, MEMORY), days=30)
+MEMORY_RECORDED = _topic(ev.MemoryRecorded, KeyBy.ticket, writers=(MEMORY,))
+BUDGET_ALERT = _topic(ev.BudgetAlert, KeyBy.team, writers=(BILLING,), partitions=3, days=365)
+DEADLETTER = _topic(ev.DeadLettered, KeyBy.ticket, writers=(*SERVICES,), partitions=3, days=30)
+MEMORY_FORGOTTEN = _topic(ev.MemoryForgotten, KeyBy.subject, writers=(MEMORY,), partitions=3, days=365)
+BUDGET_STATE = _topic(ev.BudgetState, KeyBy.subject, writers=(BILLING,), partitions=3, compacted=True)
 #: Request and reply keyed alike (by ticket), so a ticket's recalls stay in order; short-lived.
-MEMORY_RECALL_REQUESTED = _topic(ev.MemoryRecallRequested, KeyBy.ticket, days=1)
-MEMORY_RECALLED = _topic(ev.MemoryRecalled, KeyBy.ticket, days=1)
+MEMORY_RECALL_REQUESTED = _topic(ev.MemoryRecallRequested, KeyBy.ticket, writers=(TRIAGE, SKILLS, PEOPLE), days=1)
+MEMORY_RECALLED = _topic(ev.MemoryRecalled, KeyBy.ticket, writers=(MEMORY,), days=1)
 #: Keyed by the subject to forget; kept a year, like memory.forgotten, as the request's record.
-MEMORY_ERASURE_REQUESTED = _topic(ev.MemoryErasureRequested, KeyBy.subject, partitions=3, days=365)
+MEMORY_ERASURE_REQUESTED = _topic(ev.MemoryErasureRequested, KeyBy.subject, writers=(PEOPLE,), partitions=3, days=365)
 #: Keyed by the document, so its chunks arrive in order; a document is ingested again to change it.
-MEMORY_KNOWLEDGE = _topic(ev.MemoryKnowledgeIngested, KeyBy.subject, partitions=3, days=7)
+MEMORY_KNOWLEDGE = _topic(ev.MemoryKnowledgeIngested, KeyBy.subject, writers=(PEOPLE,), partitions=3, days=7)
 #: Leases are keyed by team, like llm.usage, so one billing consumer decides a team's leases in order.
-BUDGET_LEASE_REQUESTED = _topic(ev.BudgetLeaseRequested, KeyBy.team, days=1)
+BUDGET_LEASE_REQUESTED = _topic(ev.BudgetLeaseRequested, KeyBy.team, writers=(TRIAGE, SKILLS, MEMORY), days=1)
 #: Keyed by the holder (the subject): a caller reads the grants addressed to it.
-BUDGET_LEASE_GRANTED = _topic(ev.BudgetLeaseGranted, KeyBy.subject, partitions=3, days=1)
-BUDGET_LEASE_RETURNED = _topic(ev.BudgetLeaseReturned, KeyBy.team, days=1)
-SPEND_REPORT = _topic(ev.SpendReport, KeyBy.team, partitions=3, days=365)
-COWORKER_COMMAND = _topic(ev.CoworkerCommanded, KeyBy.subject, partitions=3, days=365)
-COWORKER_CHANGED = _topic(ev.CoworkerChanged, KeyBy.subject, partitions=3, days=365)
-COWORKER_REJECTED = _topic(ev.CoworkerRejected, KeyBy.subject, partitions=3, days=365)
-COWORKER_STATE = _topic(ev.CoworkerStated, KeyBy.subject, partitions=3, compacted=True)
-POLICY_ALLOWED = _topic(ev.PolicyAllowed, KeyBy.ticket, days=30)
-POLICY_DENIED = _topic(ev.PolicyDenied, KeyBy.ticket, days=30)
+BUDGET_LEASE_GRANTED = _topic(ev.BudgetLeaseGranted, KeyBy.subject, writers=(BILLING,), partitions=3, days=1)
+BUDGET_LEASE_RETURNED = _topic(ev.BudgetLeaseReturned, KeyBy.team, writers=(TRIAGE, SKILLS, MEMORY), days=1)
+SPEND_REPORT = _topic(ev.SpendReport, KeyBy.team, writers=(BILLING,), partitions=3, days=365)
+COWORKER_COMMAND = _topic(ev.CoworkerCommanded, KeyBy.subject, writers=(PEOPLE,), partitions=3, days=365)
+COWORKER_CHANGED = _topic(ev.CoworkerChanged, KeyBy.subject, writers=(GOVERNANCE,), partitions=3, days=365)
+COWORKER_REJECTED = _topic(ev.CoworkerRejected, KeyBy.subject, writers=(GOVERNANCE,), partitions=3, days=365)
+COWORKER_STATE = _topic(ev.CoworkerStated, KeyBy.subject, writers=(GOVERNANCE,), partitions=3, compacted=True)
+POLICY_ALLOWED = _topic(ev.PolicyAllowed, KeyBy.ticket, writers=(SKILLS,), days=30)
+POLICY_DENIED = _topic(ev.PolicyDenied, KeyBy.ticket, writers=(SKILLS,), days=30)
 #: Keyed by subject ("policy"), compacted: the latest record is the policy in force; the history is in the audit trail.
-POLICY_CHANGED = _topic(ev.PolicyChanged, KeyBy.subject, partitions=1, compacted=True)
-APPROVAL_REQUESTED = _topic(ev.ApprovalRequested, KeyBy.ticket, days=30)
-APPROVAL_GRANTED = _topic(ev.ApprovalGranted, KeyBy.ticket, days=30)
-APPROVAL_REJECTED = _topic(ev.ApprovalRejected, KeyBy.ticket, days=30)
+POLICY_CHANGED = _topic(ev.PolicyChanged, KeyBy.subject, writers=(SKILLS,), partitions=1, compacted=True)
+APPROVAL_REQUESTED = _topic(ev.ApprovalRequested, KeyBy.ticket, writers=(SKILLS,), days=30)
+APPROVAL_GRANTED = _topic(ev.ApprovalGranted, KeyBy.ticket, writers=(PEOPLE,), days=30)
+APPROVAL_REJECTED = _topic(ev.ApprovalRejected, KeyBy.ticket, writers=(PEOPLE,), days=30)
 
 ALL: tuple[Topic, ...] = (
     TICKET_CREATED,

@@ -101,6 +101,8 @@ app.add_typer(cli_audit.app, name="audit")
 app.add_typer(__import__("deploy.cli_memory", fromlist=["app"]).app, name="memory")
 app.command("org")(cli_coworkers.org)
 app.command("spend")(__import__("deploy.cli_spend", fromlist=["spend"]).spend)
+app.add_typer(__import__("deploy.cli_keys", fromlist=["app"]).app, name="keys")
+app.command("acls")(__import__("deploy.acls", fromlist=["command"]).command)
 
 
 def _safe(url: str) -> str:

@@ -36,6 +36,7 @@ from contracts.events import ApprovalRequest, CommandName, CoworkerState
 from deploy.coworkers import Refused, Workforce
 from deploy.endpoints import NoStack, endpoints
 from deploy.stack import ROOT
+from runtime.signing import KeysMissing
 from services.governance.reports import UnusedPermission, unused_permissions
 
 T = TypeVar("T")
@@ -102,6 +103,8 @@ def _await(work: Coroutine[Any, Any, T], bootstrap: str) -> T:
         _fail(f"cannot reach Kafka at {bootstrap}: {exc}")
     except TimeoutError as exc:
         _fail(str(exc) or f"no answer from the stack at {bootstrap}")
+    except KeysMissing as exc:  # this person has no key: nothing they send would be believed
+        _fail(str(exc))
 
 
 def _table(var: Path, actor: Actor = READER) -> dict[str, CoworkerState]:

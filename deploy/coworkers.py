@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts import codec, topics
 from contracts.coworkers import CoworkerManifest, LifecycleState, load_workforce
@@ -24,6 +24,8 @@ from contracts.events import (
     CoworkerCommanded,
     CoworkerState,
 )
+from deploy import producing
+from runtime.signing import reader_keyring
 from runtime.table import TopicTable, read_topic
 
 
@@ -93,15 +95,9 @@ class Workforce:
         self.bootstrap, self.actor = bootstrap, actor
         self.skipped = 0  # records of the last listing that were not what their topic carries
 
-    async def _send(self, *events: Envelope[Any]) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", client_id="workforce-cli")
-        await producer.start()
-        try:
-            for event in events:
-                topic = topics.topic_of(event)
-                await producer.send_and_wait(topic.name, codec.encode(event), key=topic.key(event), headers=codec.HEADERS)
-        finally:
-            await producer.stop()
+    async def _send(self, *events: Envelope[Any], progress: Callable[[int], None] | None = None) -> None:
+        """Send as this person: signed with their own key, which is how the services know it was them."""
+        await producing.send(self.bootstrap, producing.signer_for(str(self.actor)), events, client_id="workforce-cli", progress=progress)
 
     async def command(self, command: CommandName, coworker: str, *, manifest: CoworkerManifest | None = None, reason: str = "", timeout_s: float = 60) -> Envelope[Any]:
         """Send a lifecycle command and return governance's answer (``coworker.changed``); raise
@@ -124,7 +120,7 @@ class Workforce:
         return answer
 
     async def table(self) -> dict[str, CoworkerState]:
-        table: TopicTable[Any] = TopicTable(self.bootstrap, topics.COWORKER_STATE, client_id="workforce-cli")
+        table: TopicTable[Any] = TopicTable(self.bootstrap, topics.COWORKER_STATE, keyring=reader_keyring(), client_id="workforce-cli")
         await table.start()
         try:
             await table.caught_up()

@@ -166,17 +166,4 @@ class MemoryDesk(Workforce):
         return len(events)
 
     async def _send_each(self, events: list[MemoryKnowledgeIngested], progress: Callable[[int], None] | None) -> None:
-        from aiokafka import AIOKafkaProducer
-
-        from contracts import codec
-
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", client_id="workforce-cli")
-        await producer.start()
-        try:
-            for event in events:
-                topic = topics.topic_of(event)
-                await producer.send_and_wait(topic.name, codec.encode(event), key=topic.key(event), headers=codec.HEADERS)
-                if progress:
-                    progress(1)
-        finally:
-            await producer.stop()
+        await self._send(*events, progress=progress)

@@ -213,9 +213,21 @@ class Stack:
             "DATABASE_URL": self.database_url,
             "QDRANT_PATH": str((self.var / "qdrant").resolve()),
             "WORKFORCE_SECRETS_KEY": self.secrets_key(),
+            "WORKFORCE_KEYS": str(self.keys()),
             **self.extra_env,
         }
         return env
+
+    def keys(self) -> Path:
+        """``WORKFORCE_KEYS``, or the local stack's keyring in ``var``, completed where keys are missing:
+        the services', the upstream adapter's, the local administrator's and the example managers'."""
+        from deploy import keys
+        from deploy.coworkers import example_workforce
+
+        folder = Path(os.environ["WORKFORCE_KEYS"]) if os.environ.get("WORKFORCE_KEYS") else self.var / "keys"
+        managers = sorted({m.manager.handle for m in example_workforce().values() if m.manager is not None})
+        keys.init(folder, people=[keys.LOCAL_ADMIN, *managers])
+        return folder
 
     def secrets_key(self) -> str:
         """``WORKFORCE_SECRETS_KEY``, or the local stack's own key, made once and kept in ``var``."""
@@ -238,7 +250,9 @@ class Stack:
         from deploy.coworkers import Workforce, example_workforce
 
         assert self.broker is not None
-        return asyncio.run(Workforce(self.broker.bootstrap, Actor.system("workforce-up")).bring_up(example_workforce().values()))
+        from deploy.keys import LOCAL_ADMIN
+
+        return asyncio.run(Workforce(self.broker.bootstrap, Actor.human(LOCAL_ADMIN)).bring_up(example_workforce().values()))
 
     def start_infrastructure(self) -> None:
         (self.var / "logs").mkdir(parents=True, exist_ok=True)

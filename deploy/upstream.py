@@ -7,12 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
-from contracts import codec
 from contracts.envelope import Actor
 from contracts.events import Attachment, Requester, Ticket, TicketCreated
-from contracts.topics import TICKET_CREATED
+from contracts.topics import UPSTREAM
+from deploy import producing
 
 SAMPLES = Path(__file__).parent / "samples" / "tickets.json"
 
@@ -42,12 +40,5 @@ def load(path: Path = SAMPLES) -> list[dict[str, Any]]:
 
 
 async def publish(bootstrap: str, events: Iterable[TicketCreated]) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, client_id="workforce-upstream")
-    await producer.start()
-    try:
-        sent = [await producer.send(TICKET_CREATED.name, codec.encode(e), key=TICKET_CREATED.key(e), headers=codec.HEADERS) for e in events]
-        for future in sent:
-            await future
-        return len(sent)
-    finally:
-        await producer.stop()
+    """Publish as the upstream adapter does: each record signed with the adapter's key."""
+    return await producing.send(bootstrap, producing.signer_for(UPSTREAM), events, client_id="workforce-upstream")

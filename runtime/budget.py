@@ -24,14 +24,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts import codec
-from contracts.envelope import Actor
+from contracts.envelope import Actor, Envelope
 from contracts.events import BudgetLeaseGranted, BudgetLeaseRequested, BudgetLeaseReturned, LeaseGrant, LeaseRequest, LeaseReturn, Price
-from contracts.topics import BUDGET_LEASE_GRANTED, BUDGET_LEASE_REQUESTED, BUDGET_LEASE_RETURNED
+from contracts.topics import BUDGET_LEASE_GRANTED, BUDGET_LEASE_REQUESTED, BUDGET_LEASE_RETURNED, Topic
 from runtime import logs
+from runtime.signing import Keyring, Refusal, Signer
 
 log = logs.get(__name__)
 ZERO = Decimal(0)
@@ -118,7 +120,11 @@ class BudgetClient:
         holder: str | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.service = service
         self.holder = holder or f"{service}-{uuid.uuid4().hex[:12]}"
+        self._holder_key = self.holder.encode()
+        self._keyring: Keyring | None = None
+        self._signer: Signer | None = None
         self.source = f"/services/{service}"
         self.actor = Actor.system(service)
         self.call_s = call_timeout_s + 2.0  # a whole call, and the time to emit its usage, must fit in a lease
@@ -134,7 +140,14 @@ class BudgetClient:
 
     # --- lifecycle --------------------------------------------------------------------------
 
+    async def _send(self, topic: Topic, event: Envelope[Any]) -> None:
+        assert self._producer is not None and self._signer is not None
+        key, value = topic.key(event), codec.encode(event)
+        await self._producer.send_and_wait(topic.name, value, key=key, headers=self._signer.headers(topic.name, key, value, codec.HEADERS))
+
     async def start(self) -> None:
+        self._keyring = Keyring.from_env()
+        self._signer = self._keyring.signer(self.service)
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=1, client_id=f"workforce-budget-{self.holder}")
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20, client_id=f"workforce-budget-{self.holder}")
@@ -277,7 +290,7 @@ class BudgetClient:
         self._waiting[lease_id] = answer
         self.requests += 1
         try:
-            await self._producer.send_and_wait(BUDGET_LEASE_REQUESTED.name, codec.encode(request), key=BUDGET_LEASE_REQUESTED.key(request), headers=list(codec.HEADERS))
+            await self._send(BUDGET_LEASE_REQUESTED, request)
             lease = await asyncio.wait_for(answer, self.answer_timeout_s)
         except TimeoutError:
             raise BudgetRefused(f"billing did not answer a budget lease request within {self.answer_timeout_s:g}s; no call without a budget") from None
@@ -298,7 +311,11 @@ class BudgetClient:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=1000)
             for records in batch.values():
                 for record in records:
-                    if record.key is None or record.key.decode() != self.holder:
+                    if record.key != self._holder_key:
+                        continue
+                    signer = self._keyring.verify(BUDGET_LEASE_GRANTED, record.key, record.value, record.headers) if self._keyring else "billing"
+                    if isinstance(signer, Refusal):  # only billing grants leases
+                        log.error("lease grant not from billing skipped", reason_code=signer.code, reason=signer.reason[:300])
                         continue
                     try:
                         event = codec.decode_as(record.value, BudgetLeaseGranted)
@@ -351,7 +368,7 @@ class BudgetClient:
                 correlation_id=lease.id,
                 subject=self.holder,
             )
-            sends.append(self._producer.send_and_wait(BUDGET_LEASE_RETURNED.name, codec.encode(event), key=BUDGET_LEASE_RETURNED.key(event), headers=list(codec.HEADERS)))
+            sends.append(self._send(BUDGET_LEASE_RETURNED, event))
         if sends:
             await asyncio.gather(*sends)
 

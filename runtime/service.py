@@ -18,7 +18,7 @@ import json
 import logging
 import signal
 import typing
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,11 +32,13 @@ from contracts import codec
 from contracts.envelope import Actor, Envelope
 from contracts.events import DeadLetterCode
 from contracts.topics import BY_NAME, DEADLETTER, Topic, topic_of
-from runtime import logs
+from runtime import logs, seen
 from runtime.db import Database
 from runtime.deadletters import dead_letter
 from runtime.faults import is_transient
+from runtime.progress import CONTENT_TYPE, Progress
 from runtime.settings import ServiceSettings
+from runtime.signing import Keyring, Refusal, Signer, speaks_for
 from runtime.table import TopicTable
 from runtime.topics import ensure_topics
 
@@ -45,12 +47,14 @@ Handler = Callable[[list[E]], Awaitable[None]]
 
 #: Events emitted by the handler call in progress; awaited before its offsets are committed.
 _outbox: contextvars.ContextVar[list[asyncio.Future[Any]]] = contextvars.ContextVar("outbox")
+#: The record each event of the batch in progress came from, by the event object (for ``refuse``).
+_records: contextvars.ContextVar[dict[int, ConsumerRecord]] = contextvars.ContextVar("records")
 
 
 class Service:
     """A named service: its broker connection, its consumers, its health routes, its lifecycle."""
 
-    def __init__(self, name: str, settings: ServiceSettings, *, description: str) -> None:
+    def __init__(self, name: str, settings: ServiceSettings, *, description: str, signs_as: str | None = None) -> None:
         logs.configure(name, level=settings.log_level, fmt=settings.log_format)
         self.name = name
         self.settings = settings
@@ -58,10 +62,18 @@ class Service:
         self.source = f"/services/{name}"
         self.actor = Actor.system(name)
         self.log = logs.get(f"services.{name}")
+        #: Who this service signs as: its name, unless a test shell stands in for another writer.
+        self.signs_as = signs_as or name
+        self._keyring: Keyring | None = None
+        self._signer: Signer | None = None
         self._ready_checks: list[Callable[[], Awaitable[bool]]] = []
         #: The partitions this instance owns now, per topic (shown by ``/ready``).
         self.assignment: dict[str, set[int]] = {}
         self._groups: set[str] = set()
+        #: The table topics this service reads whole (for the ACL set, deploy/acls.py).
+        self.tables: list[Topic] = []
+        #: Whether each consumer gets through its work: ``/ready`` is 503 while one does not.
+        self.progress = Progress(name, max_attempts=settings.stuck_max_attempts, stuck_after_s=settings.stuck_after_s)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id=f"workforce-{name}",
@@ -78,11 +90,14 @@ class Service:
         )
         self.app = AsgiFastStream(
             self.broker,
-            asgi_routes=[("/health", self._health_route()), ("/ready", self._ready_route())],
+            asgi_routes=[("/health", self._health_route()), ("/ready", self._ready_route()), ("/metrics", self._metrics_route())],
             logger=logging.getLogger("faststream"),
             specification=AsyncAPI(self.broker, title=f"workforce {name}", version="1", description=description),
         )
+        self.app.on_startup(self._load_keys)
         self.app.on_startup(self._ensure_topics)
+        self._unsent_rows: list[tuple[ConsumerRecord, DeadLetterCode, str]] | None = []
+        self.app.after_startup(self._send_refused_rows)
         self.publishes(DEADLETTER)
 
     # --- wiring -----------------------------------------------------------------------------
@@ -115,9 +130,11 @@ class Service:
 
     def table(self, topic: Topic, *, on_change: Callable[[Any], None] | None = None) -> TopicTable[Any]:
         """A compacted topic as a table, read whole before this service takes work and kept current."""
-        table: TopicTable[Any] = TopicTable(self.settings.kafka_bootstrap_servers, topic, on_change=on_change, client_id=f"workforce-{self.name}-table")
+        self.tables.append(topic)
+        table: TopicTable[Any] = TopicTable(self.settings.kafka_bootstrap_servers, topic, keyring=None, on_change=on_change, on_refused=self._refused_row, client_id=f"workforce-{self.name}-table")
 
         async def start() -> None:
+            table.keyring = self.keyring  # loaded by now: startup hooks run in order
             await table.start()
             await table.caught_up()
             self.log.info("table loaded", topic=topic.name, rows=len(table))
@@ -136,7 +153,7 @@ class Service:
                 schema=topic.event,
             )
 
-    def consumer(self, *topics: Topic, group: str | None = None, max_records: int | None = None) -> Callable[[Handler[E]], Handler[E]]:
+    def consumer(self, *topics: Topic, group: str | None = None, max_records: int | None = None, first_seen: Database | None = None) -> Callable[[Handler[E]], Handler[E]]:
         """Register ``fn(events)`` as a batch handler for ``topics``, in consumer group
         ``workforce.<service>`` (or ``workforce.<service>.<group>``: every handler of a service needs
         a group of its own, or Kafka would hand one handler's partitions to another).
@@ -150,8 +167,10 @@ class Service:
         self._groups.add(group_id)
 
         def register(fn: Handler[E]) -> Handler[E]:
+            self.progress.watch(fn.__name__)
+
             async def handle(events: list[Any], message: KafkaMessage) -> None:
-                await self._run_batch(fn, events, message)
+                await self._run_batch(fn, events, message, first_seen)
 
             hints = typing.get_type_hints(fn)
             (param,) = inspect.signature(fn).parameters
@@ -177,13 +196,13 @@ class Service:
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 parser=lenient_headers,
-                decoder=self._decoder(),
+                decoder=self._decoder(fn.__name__),
                 title=f"{'+'.join(t.name for t in topics)}:{self.name}",
                 description=f"{fn.__doc__} (Consumed in batches: each Kafka record is one event.)",
                 max_poll_interval_ms=300_000,
                 session_timeout_ms=10_000,
                 heartbeat_interval_ms=3_000,
-                listener=_AssignmentListener(self),
+                listener=_AssignmentListener(self, fn.__name__),
             )(handle)
             return fn
 
@@ -205,21 +224,39 @@ class Service:
         await self._send(topic.name, topic.key(event), codec.encode(event))
 
     def _send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
-        coro = self.broker.publish(value, topic, key=key, headers=_HEADERS, no_confirm=True)
+        headers = {**_HEADERS, **{k: v.decode() for k, v in self.signer.sign(topic, key, value)}}
+        coro = self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
         return asyncio.ensure_future(_confirm(coro))
+
+    def refuse(self, event: Envelope[Any], code: DeadLetterCode, reason: str) -> None:
+        """Inside a handler: do not act on ``event`` (the handler skips it); it is dead-lettered with
+        ``code`` and ``reason``, confirmed before the batch commits, and so audited like any other."""
+        pending, records = _outbox.get(None), _records.get(None)
+        if pending is None or records is None or id(event) not in records:
+            raise RuntimeError("refuse() is for an event of the batch a handler is handling")
+        pending.append(self._dead_letter(records[id(event)], code, reason, event_type=event.type, event_id=event.id))
 
     # --- consuming --------------------------------------------------------------------------
 
-    def _decoder(self) -> Callable[..., Awaitable[list[Envelope[Any]]]]:
+    def _decoder(self, handler: str) -> Callable[..., Awaitable[list[Envelope[Any]]]]:
         async def decode_batch(message: KafkaMessage, original: Any) -> list[Envelope[Any]]:
             events: list[Envelope[Any]] = []
             rejected: list[asyncio.Future[Any]] = []
+            sources: list[ConsumerRecord] = []
             for record in message.raw_message:
                 topic = BY_NAME.get(record.topic)
                 try:
                     if topic is None:
                         raise codec.DecodeError("wrong_topic", f"topic {record.topic!r} is not in the registry")
-                    events.append(codec.decode_as(record.value, topic.event, max_bytes=self.settings.max_event_bytes))
+                    # Who wrote it is settled before a byte of it is read.
+                    signer = self.keyring.verify(topic, record.key, record.value, record.headers)
+                    if isinstance(signer, Refusal):
+                        raise codec.DecodeError(signer.code, signer.reason)
+                    event = codec.decode_as(record.value, topic.event, max_bytes=self.settings.max_event_bytes)
+                    if (refusal := speaks_for(signer, event)) is not None:
+                        raise codec.DecodeError(refusal.code, refusal.reason, event_type=event.type, event_id=event.id)
+                    events.append(event)
+                    sources.append(record)
                 except codec.DecodeError as exc:
                     if record.topic == DEADLETTER.name:
                         # Already a dead letter: its bytes are safe where they are; another would breed.
@@ -228,22 +265,68 @@ class Service:
                     rejected.append(self._dead_letter(record, exc.code, exc.reason, event_type=exc.event_type, event_id=exc.event_id))
             if rejected:
                 await asyncio.gather(*rejected)
+            message.decoded_from = sources  # type: ignore[attr-defined]  # the record of each event, in order
             return events
 
-        return decode_batch
+        async def tracked(message: KafkaMessage, original: Any) -> list[Envelope[Any]]:
+            first = message.raw_message[0]
+            self.progress.batch_started(handler, f"{first.topic}/{first.partition}/{first.offset}", len(message.raw_message))
+            try:
+                return await decode_batch(message, original)
+            except BaseException as exc:  # the delivery goes back to the broker
+                self.progress.batch_failed(handler, exc)
+                raise
 
-    async def _run_batch(self, fn: Handler[E], events: list[E], message: KafkaMessage) -> None:
+        return tracked
+
+    async def _run_batch(self, fn: Handler[E], events: list[E], message: KafkaMessage, first_seen: Database | None = None) -> None:
+        unreadable = len(message.raw_message) - len(events)  # dead-lettered (or skipped) by the decoder
         if not events:
+            self.progress.batch_done(fn.__name__, handled=0, dead_lettered=unreadable)
             return
+        sources = getattr(message, "decoded_from", None)
+        assert sources is not None and len(sources) == len(events), "events without the records they came from"
+        records = {id(event): record for event, record in zip(events, sources, strict=True)}
+        token = _records.set(records)
+        try:
+            received = len(events)
+            if first_seen is not None:
+                events = await self._without_conflicts(events, first_seen, records)
+            dead_lettered = received - len(events) + (await self._handle(fn, events, records) if events else 0)
+        except BaseException as exc:  # CancelledError too: the delivery goes back to the broker
+            self.progress.batch_failed(fn.__name__, exc)
+            raise
+        finally:
+            _records.reset(token)
+        self.progress.batch_done(fn.__name__, handled=received - dead_lettered, dead_lettered=unreadable + dead_lettered)
+
+    async def _without_conflicts(self, events: list[E], first_seen: Database, records: dict[int, ConsumerRecord]) -> list[E]:
+        """``events`` less those whose id was first seen with other content (dead-lettered: conflict)."""
+        while True:
+            try:
+                clashes = await seen.conflicts(first_seen.pool, events)
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                self.log.warning("infrastructure fault, retrying", check="first seen", error=repr(exc))
+                await asyncio.sleep(1.0)
+        if not clashes:
+            return events
+        await asyncio.gather(*(self._dead_letter(records[id(events[i])], "conflict", why, event_type=events[i].type, event_id=events[i].id) for i, why in clashes.items()))
+        return [e for i, e in enumerate(events) if i not in clashes]
+
+    async def _handle(self, fn: Handler[E], events: list[E], records: dict[int, ConsumerRecord]) -> int:
+        """The batch whole, or else one event at a time; returns how many events were dead-lettered."""
         for attempt in range(self.settings.poison_retries + 1):
             try:
                 await self._attempt(fn, events)
-                return
+                return 0
             except Exception as exc:  # a bug, or an event the handler cannot take: find which
                 if is_transient(exc):
                     raise
                 self.log.warning("batch failed", handler=fn.__name__, size=len(events), attempt=attempt + 1, error=repr(exc))
-        records = self._records_by_event_id(message.raw_message)
+        dead_lettered = 0
         for event in events:
             try:
                 await self._attempt(fn, [event])
@@ -252,7 +335,9 @@ class Service:
                     raise
                 self.log.exception("event dead-lettered", handler=fn.__name__, event_id=event.id, ticket_id=event.correlation_id)
                 reason = f"{fn.__name__} failed on this event: {exc!r}"
-                await self._dead_letter(records[event.id], "processing", reason, event_type=event.type, event_id=event.id)
+                await self._dead_letter(records[id(event)], "processing", reason, event_type=event.type, event_id=event.id)
+                dead_lettered += 1
+        return dead_lettered
 
     async def _attempt(self, fn: Handler[E], events: list[E]) -> None:
         """One call of the handler, then wait for everything it emitted; infrastructure faults are retried."""
@@ -280,14 +365,19 @@ class Service:
         self.log.warning("dead-lettered", reason_code=code, reason=reason[:300], position=f"{record.topic}/{record.partition}/{record.offset}", event_id=event_id)
         return self._send(DEADLETTER.name, DEADLETTER.key(event), codec.encode(event))
 
-    def _records_by_event_id(self, records: Sequence[ConsumerRecord]) -> dict[str, ConsumerRecord]:
-        by_id = {}
-        for record in records:
-            try:
-                by_id[codec.decode(record.value, max_bytes=self.settings.max_event_bytes).id] = record
-            except codec.DecodeError:
-                continue
-        return by_id
+    def _refused_row(self, record: ConsumerRecord, code: DeadLetterCode, reason: str) -> None:
+        """A table record that is not a row its owner wrote: dead-lettered (each service once; its
+        instances agree on the dead letter's id). Tables load before the broker connects: those
+        found then are sent once it has."""
+        if self._unsent_rows is not None:
+            self._unsent_rows.append((record, code, reason))
+            return
+        future = self._dead_letter(record, code, reason, event_type=None, event_id=None)
+        future.add_done_callback(lambda f: f.cancelled() or f.exception() is None or self.log.error("dead letter of a table record failed", error=repr(f.exception())))
+
+    async def _send_refused_rows(self) -> None:
+        unsent, self._unsent_rows = self._unsent_rows or [], None
+        await asyncio.gather(*(self._dead_letter(r, code, reason, event_type=None, event_id=None) for r, code, reason in unsent))
 
     # --- health and start -------------------------------------------------------------------
 
@@ -307,12 +397,40 @@ class Service:
                     checks[check.__name__] = bool(await asyncio.wait_for(check(), 2.0))
                 except Exception:
                     checks[check.__name__] = False
+            stuck = self.progress.stuck()
+            checks["consumers"] = not stuck
             ok = all(checks.values())
             assigned = {topic: sorted(parts) for topic, parts in sorted(self.assignment.items()) if parts}
-            body = json.dumps({"service": self.name, "instance": self.settings.instance_id, "ready": ok, "checks": checks, "assigned": assigned}).encode()
+            body = json.dumps({"service": self.name, "instance": self.settings.instance_id, "ready": ok, "checks": checks, "stuck": stuck, "assigned": assigned}).encode()
             return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
 
         return ready
+
+    def _metrics_route(self) -> Any:
+        @get(include_in_schema=False)
+        async def metrics(scope: Any) -> AsgiResponse:
+            return AsgiResponse(self.progress.render(), 200, headers={"content-type": CONTENT_TYPE})
+
+        return metrics
+
+    @property
+    def keyring(self) -> Keyring:
+        """The keys every record read is verified with (read when first needed, so building a
+        service, say for its AsyncAPI document, needs none)."""
+        if self._keyring is None:
+            self._keyring = Keyring.from_env()
+        return self._keyring
+
+    @property
+    def signer(self) -> Signer:
+        """This service's own key: every record it writes is signed with it."""
+        if self._signer is None:
+            self._signer = self.keyring.signer(self.signs_as)
+        return self._signer
+
+    async def _load_keys(self) -> None:
+        """Fail at start, not at the first record, when the keys are missing."""
+        assert self.signer is not None
 
     async def _ensure_topics(self) -> None:
         await ensure_topics(self.settings.kafka_bootstrap_servers, replication_factor=self.settings.kafka_replication_factor)
@@ -346,12 +464,15 @@ _HEADERS = {"content-type": "application/cloudevents+json"}
 class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Keeps ``service.assignment`` current, so an operator can see who owns which partitions."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, handler: str) -> None:
         self.service = service
+        self.handler = handler
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         for tp in revoked:
             self.service.assignment.get(tp.topic, set()).discard(tp.partition)
+        if revoked:  # what it had not handled goes to the partitions' next owner
+            self.service.progress.released(self.handler)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         for tp in assigned:

@@ -31,4 +31,8 @@ class ServiceSettings(BaseSettings):
     max_event_bytes: int = Field(default=256 * 1024, ge=1024)
     #: How many times a batch that raises is retried before its events are tried one by one.
     poison_retries: int = Field(default=2, ge=0)
+    #: A consumer is stuck (``/ready`` 503, ``workforce_consumer_stuck`` 1) when its pending work was
+    #: delivered more than this many times, or it has had work this long, with no batch handled.
+    stuck_max_attempts: int = Field(default=3, ge=1)
+    stuck_after_s: float = Field(default=180.0, gt=0)
     instance_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

@@ -14,18 +14,37 @@ from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from aiokafka import ConsumerRecord
+
 from contracts import codec
 from contracts.envelope import Envelope
+from contracts.events import DeadLetterCode
 from contracts.topics import BY_NAME, Topic
 from runtime import logs
+from runtime.signing import Keyring, Refusal, speaks_for
 
 E = TypeVar("E", bound=Envelope[Any])
 log = logs.get(__name__)
 
 
 class TopicTable(Generic[E]):
-    def __init__(self, bootstrap: str, topic: Topic, *, on_change: Callable[[E], None] | None = None, client_id: str = "workforce-table") -> None:
-        self.bootstrap, self.topic, self.on_change, self.client_id = bootstrap, topic, on_change, client_id
+    """``keyring``: rows are believed only when signed by the topic's owner (None: a reader that
+    holds no service keys, such as a person's CLI, shows what the topic holds without that check).
+    ``on_refused(record, code, reason)``: told of every record that is not a row (to dead-letter it)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: Topic,
+        *,
+        keyring: Keyring | None,
+        on_change: Callable[[E], None] | None = None,
+        on_refused: Callable[[ConsumerRecord, DeadLetterCode, str], None] | None = None,
+        client_id: str = "workforce-table",
+    ) -> None:
+        self.bootstrap, self.topic, self.keyring, self.on_change, self.on_refused, self.client_id = bootstrap, topic, keyring, on_change, on_refused, client_id
+        #: Records that were not rows (shown by listings, dead-lettered by services).
+        self.refused = 0
         self.rows: dict[str, E] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -80,33 +99,42 @@ class TopicTable(Generic[E]):
             batch = await self._consumer.getmany(timeout_ms=500, max_records=5000)
             for records in batch.values():
                 for record in records:
-                    self._apply(record.key, record.value)
+                    if (refusal := self._apply(record)) is not None:
+                        self.refused += 1
+                        log.error("table record skipped", topic=self.topic.name, position=f"{record.topic}/{record.partition}/{record.offset}", reason_code=refusal.code, reason=refusal.reason[:300])
+                        if self.on_refused is not None:
+                            self.on_refused(record, refusal.code, refusal.reason)
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
-        """Take one record into the table, or skip it and say why: a record that is not a row its
-        owner would write (no key, a key that is not text, a tombstone, an unreadable value, or a key
-        that is not the event's own) never changes a row, and never stops the table following."""
+    def _apply(self, record: ConsumerRecord) -> Refusal | None:
+        """Take one record into the table, or say why not: a record that is not a row its owner
+        wrote (unsigned or signed by anyone else, no key, a key that is not text, a tombstone, an
+        unreadable value, a key that is not the event's own) never changes a row, and never stops
+        the table following."""
+        key, value = record.key, record.value
+        if self.keyring is not None:
+            signer = self.keyring.verify(self.topic, key, value, record.headers)
+            if isinstance(signer, Refusal):
+                return signer
         try:
             name = key.decode("utf-8") if key is not None else None
         except UnicodeDecodeError:
             name = None
         if name is None:
-            log.error("table record without a readable key skipped", topic=self.topic.name, key=repr(key)[:100])
-            return
+            return Refusal("not_a_row", f"a record with {'no key' if key is None else 'a key that is not UTF-8'} on table {self.topic.name}")
         if value is None:  # nobody deletes rows: a coworker is offboarded, a budget reset, by a new row
-            log.error("tombstone on a table skipped", topic=self.topic.name, key=name[:100])
-            return
+            return Refusal("not_a_row", f"a tombstone for {name[:100]!r} on table {self.topic.name}: rows are changed by new rows, never deleted")
         try:
             event = codec.decode_as(value, self.topic.event)
         except codec.DecodeError as exc:
-            log.error("unreadable table record skipped", topic=self.topic.name, key=name[:100], reason=exc.reason[:300])
-            return
+            return Refusal(exc.code, exc.reason)
+        if self.keyring is not None and (refusal := speaks_for(signer, event)) is not None:
+            return refusal
         if self.topic.key(event).decode() != name:
-            log.error("table record under another row's key skipped", topic=self.topic.name, key=name[:100], subject=str(event.subject)[:100])
-            return
+            return Refusal("not_a_row", f"a record keyed {name[:100]!r} for row {self.topic.key(event).decode()[:100]!r}")
         self.rows[name] = event  # type: ignore[assignment]
         if self.on_change is not None:
             self.on_change(event)  # type: ignore[arg-type]
+        return None
 
 
 async def read_topic(bootstrap: str, name: str) -> list[Any]:

@@ -34,6 +34,25 @@ def var(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("var")
 
 
+#: The people the tests act as through the CLI's code (each signs with a key of their own).
+PEOPLE = ("priya.raman", "service-desk-lead", "auditor", "dpo.office", "dpo", "someone.else", "workforce.admin")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's keyring (``WORKFORCE_KEYS``): every service, the upstream adapter and ``PEOPLE``;
+    the stack adds the example coworkers' managers."""
+    from deploy import keys
+
+    folder = Path(os.environ.get("WORKFORCE_KEYS") or tmp_path_factory.mktemp("keys"))
+    keys.init(folder, people=PEOPLE)
+    previous = os.environ.get("WORKFORCE_KEYS")
+    os.environ["WORKFORCE_KEYS"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("WORKFORCE_KEYS", None)
+
+
 @pytest.fixture(scope="session")
 def server_url(var: Path) -> Iterator[str]:
     """A PostgreSQL server the tests may create databases on."""
@@ -175,7 +194,7 @@ def table_of(*rows, topic=None):  # noqa: ANN001, ANN002, ANN201
     from contracts.topics import COWORKER_STATE
     from runtime.table import TopicTable
 
-    table = TopicTable("unused:9092", topic or COWORKER_STATE)
+    table = TopicTable("unused:9092", topic or COWORKER_STATE, keyring=None)
     for row in rows:
         table.rows[row.subject] = row
     return table

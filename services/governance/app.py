@@ -19,7 +19,7 @@ from runtime.faults import is_transient
 from runtime.service import Service
 from services.governance import checkpoints, coworkers
 from services.governance.audit import connect_as_governance, heads, record
-from services.governance.lifecycle import Accepted, decide, outcome, state_event
+from services.governance.lifecycle import Accepted, authorised, decide, outcome, state_event
 from services.governance.settings import GovernanceSettings
 
 SCHEMA = "governance"
@@ -124,7 +124,7 @@ async def on_any_event(events: list[AnyEvent]) -> None:  # type: ignore[valid-ty
     service.log.debug("audited", received=len(events), new=new)
 
 
-@service.consumer(topics.COWORKER_COMMAND, group="lifecycle", max_records=50)
+@service.consumer(topics.COWORKER_COMMAND, group="lifecycle", max_records=50, first_seen=database)
 async def on_coworker_command(events: list[CoworkerCommanded]) -> None:
     """Apply each lifecycle command in order; a redelivered command replays what it did the first time."""
     for event in events:
@@ -132,7 +132,9 @@ async def on_coworker_command(events: list[CoworkerCommanded]) -> None:
             produced = await coworkers.replay(conn, event.id)
             if produced is None:
                 current = await coworkers.load(conn, event.data.coworker)
-                result = decide(current, event.data, requirements=catalog.requirements, others=await coworkers.load_all(conn), at=event.time)
+                result = authorised(current, event.data, event.actor, admins=settings.workforce_admins) or decide(
+                    current, event.data, requirements=catalog.requirements, others=await coworkers.load_all(conn), at=event.time
+                )
                 if isinstance(result, Accepted) and (current is None or result.coworker != current):
                     await coworkers.save(conn, result.coworker, by=str(event.actor), new_version=result.version if result.new_version else None)
                 produced = outcome(event, result, source=service.source, actor=service.actor)

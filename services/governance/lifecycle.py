@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from contracts.coworkers import CoworkerManifest, LifecycleState, delegation_returns_to, skill_problems
-from contracts.envelope import Actor, Envelope, derived_event_id
+from contracts.envelope import Actor, ActorKind, Envelope, derived_event_id
 from contracts.events import (
     CommandRejection,
     CoworkerChange,
@@ -61,6 +61,26 @@ class Accepted:
 @dataclass(frozen=True)
 class Refused:
     reason: str
+
+
+def authorised(current: Coworker | None, command: CoworkerCommand, by: Actor, *, admins: frozenset[str]) -> Refused | None:
+    """Whether ``by`` may give this command: a workforce administrator may give any; otherwise only
+    the coworker's manager (its active manifest's, else its latest's), and a new coworker only by the
+    manager its manifest names. Who ``by`` is was settled by their signature (runtime/signing.py)."""
+    if by.kind is not ActorKind.human:
+        return Refused(f"{by} is not a person; lifecycle commands come from people")
+    if by.id in admins:
+        return None
+    if current is None:
+        manager = command.manifest.manager if command.manifest is not None else None
+        if manager is not None and manager.handle == by.id:
+            return None
+        return Refused(f"{by} may not create coworker {command.coworker!r}: only a workforce administrator or the manager its manifest names")
+    manifest = current.active or current.versions[current.latest_version]
+    if manifest.manager is not None and manifest.manager.handle == by.id:
+        return None
+    owner = f"its manager human:{manifest.manager.handle}" if manifest.manager is not None else "no manager"
+    return Refused(f"{by} may not {command.command} coworker {command.coworker!r}: it has {owner}; only they or a workforce administrator may")
 
 
 def decide(current: Coworker | None, command: CoworkerCommand, *, requirements: Requirements, others: Mapping[str, Coworker], at: datetime | None = None) -> Accepted | Refused:

@@ -19,5 +19,8 @@ class GovernanceSettings(ServiceSettings):
     #: ``WORKFORCE_SECRETS_KEY``. Never logged.
     audit_signing_key: SecretStr | None = None
     workforce_secrets_key: SecretStr | None = None
+    #: The people (handles) who may give any lifecycle command; everyone else only for the coworkers
+    #: they manage. The local stack's administrator by default (deploy/keys.py).
+    workforce_admins: frozenset[str] = frozenset({"workforce.admin"})
     #: Retention of the audit trail for teams without a setting of their own (`workforce audit retention`).
     audit_retention_days: int = Field(default=2557, ge=1)  # seven years

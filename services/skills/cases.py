@@ -77,6 +77,9 @@ class Case:
     prepare: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
     autonomy: Literal["autonomous", "supervised"] | None = None  # override the coworker's autonomy for the skill
     recall: tuple[RecalledMemory, ...] = ()  # when the skill asks memory first: what memory answers
+    #: The requester's email as the ticket gives it (default: ``requester@acme.example``); another
+    #: person's email is a ticket whose id and email disagree.
+    email: str | None = None
 
 
 @dataclass
@@ -112,8 +115,8 @@ class Workbench:
 
     def __init__(self, database: Database, vault: Vault, workforce: Mapping[str, CoworkerManifest], skills: Mapping[str, Skill], catalog: Catalog, *, systems: Systems | None = None) -> None:
         self.database, self.vault, self.workforce = database, vault, dict(workforce)
-        self.coworkers = TopicTable[CoworkerStated]("unused:9092", COWORKER_STATE)
-        self.registry = Registry(self.coworkers, TopicTable("unused:9092", BUDGET_STATE))
+        self.coworkers = TopicTable[CoworkerStated]("unused:9092", COWORKER_STATE, keyring=None)
+        self.registry = Registry(self.coworkers, TopicTable("unused:9092", BUDGET_STATE, keyring=None))
         self.runner = Runner(database, self.registry, vault, skills, catalog, source="/services/skills", queue="service-desk", systems=systems, backoff_s=0.01)
         self._versions: dict[str, int] = {}
 
@@ -136,7 +139,7 @@ class Workbench:
 
     def request(self, case: Case, *, ticket_id: str | None = None) -> SkillRequested:
         ticket_id = ticket_id or f"T-{uuid.uuid4().hex[:10]}"
-        requester = Requester(id=case.requester, email=f"{case.requester}@acme.example")
+        requester = Requester(id=case.requester, email=case.email or f"{case.requester}@acme.example")
         created = TicketCreated.create(
             Ticket(ticket_id=ticket_id, title=case.text[:200], description=case.text, requester=requester),
             source="/upstream/cases",

@@ -110,7 +110,7 @@ async def _triage(events: list[TicketCreated]) -> list:
     return waiting
 
 
-@service.consumer(TICKET_CREATED)
+@service.consumer(TICKET_CREATED, first_seen=database)
 async def on_ticket_created(events: list[TicketCreated]) -> None:
     """Classify each new ticket, prioritise it, and route it to a coworker's skill; split it, ask
     its requester for what is missing, or escalate it to a person."""
@@ -121,7 +121,7 @@ async def on_ticket_created(events: list[TicketCreated]) -> None:
                 await pending.park(conn, event, question)
 
 
-@service.consumer(TICKET_ANSWERED, group="answers", max_records=100)
+@service.consumer(TICKET_ANSWERED, group="answers", max_records=100, first_seen=database)
 async def on_ticket_answered(events: list[TicketAnswered]) -> None:
     """A requester answered a question: triage the ticket again with the answer in it."""
     for answer in events:
@@ -136,7 +136,7 @@ async def on_ticket_answered(events: list[TicketAnswered]) -> None:
                 await pending.park(conn, event, question)
 
 
-@service.consumer(TICKET_REROUTED, TICKET_RESOLVED, group="learning", max_records=500)
+@service.consumer(TICKET_REROUTED, TICKET_RESOLVED, group="learning", max_records=500, first_seen=database)
 async def on_outcome(events: list[TicketRerouted | TicketResolved]) -> None:
     """A person's re-route, or a resolution, becomes a labelled example for the next similar ticket."""
     async with database.pool.acquire() as conn:

@@ -16,10 +16,11 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from contracts import codec, topics
-from contracts.envelope import Envelope
+from contracts.envelope import ActorKind, Envelope
 from contracts.events import TicketCreated
 from deploy import report
 from deploy.stack import Stack
+from runtime.signing import Keyring
 from runtime.table import read_topic
 from services.skills.sandbox.seed import employees
 from tests.conftest import FIXTURES, ticket
@@ -31,12 +32,44 @@ PASSWORD_TEXTS = [
 ]
 
 
+def rightful_writer(topic: topics.Topic, value: bytes | None) -> str:
+    """Who would write this record on ``topic``: the person it names (where people may write it), the
+    upstream adapter, the service it comes from, or else the topic's first writer (for junk)."""
+    try:
+        event = codec.decode_as(value or b"", topic.event)
+    except codec.DecodeError:
+        event = None
+    if event is not None and event.actor.kind is ActorKind.human and topics.PEOPLE in topic.writers:
+        return str(event.actor)
+    upstream_may = event is None or event.actor.kind is not ActorKind.coworker
+    if topics.UPSTREAM in topic.writers and upstream_may and (event is None or not event.source.startswith("/services/")):
+        return topics.UPSTREAM
+    if event is not None and (service := event.source.removeprefix("/services/")) in topic.writers:
+        return service
+    return next(w for w in (topics.UPSTREAM, *topics.SERVICES) if w in topic.writers)
+
+
+def signature(topic: str, key: bytes | None, value: bytes | None, signer: str | None = None) -> list[tuple[str, bytes]]:
+    """The headers ``signer`` (by default the record's rightful writer) would put on this record."""
+    name = signer or rightful_writer(topics.BY_NAME[topic], value)
+    return Keyring.from_env().signer(name).sign(topic, key, value or b"")
+
+
 @dataclass
 class Kafka:
     bootstrap: str
 
-    def produce_with_librdkafka(self, records: Sequence[tuple[bytes | None, bytes]], topic: str = topics.TICKET_CREATED.name, *, max_bytes: int = 1_000_000, headers: Sequence[tuple[str, bytes | None]] = ()) -> list[tuple[int, int]]:
-        """Produce with librdkafka (confluent-kafka), a client that is not ours; return (partition, offset) per record."""
+    def produce_with_librdkafka(
+        self,
+        records: Sequence[tuple[bytes | None, bytes]],
+        topic: str = topics.TICKET_CREATED.name,
+        *,
+        max_bytes: int = 1_000_000,
+        headers: Sequence[tuple[str, bytes | None]] = (),
+        sign: bool | str = True,
+    ) -> list[tuple[int, int]]:
+        """Produce with librdkafka (confluent-kafka), a client that is not ours; return (partition, offset) per record.
+        Each record is signed by its rightful writer (``sign=True``), by the writer named, or not at all."""
         from confluent_kafka import Producer
 
         producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 5, "enable.idempotence": False, "message.max.bytes": max_bytes})
@@ -51,7 +84,8 @@ class Kafka:
             return report_
 
         for index, (key, value) in enumerate(records):
-            producer.produce(topic, value=value, key=key, headers=[("content-type", b"application/cloudevents+json"), *headers], on_delivery=delivered(index))
+            signed = signature(topic, key, value, sign if isinstance(sign, str) else None) if sign else []
+            producer.produce(topic, value=value, key=key, headers=[("content-type", b"application/cloudevents+json"), *headers, *signed], on_delivery=delivered(index))
             producer.poll(0)
         remaining = producer.flush(60)
         assert remaining == 0, f"{remaining} records not delivered"
@@ -60,6 +94,12 @@ class Kafka:
 
     def publish_tickets(self, events: Sequence[TicketCreated]) -> None:
         self.produce_with_librdkafka([(e.correlation_id.encode(), codec.encode(e)) for e in events])
+
+    def send(self, *events: Envelope[Any]) -> None:
+        """Produce events of any type, keyed per the registry, each signed by its rightful writer."""
+        for event in events:
+            topic = topics.topic_of(event)
+            self.produce_with_librdkafka([(topic.key(event), codec.encode(event))], topic=topic.name)
 
     async def read(self, topic: str) -> list[ConsumerRecord]:
         """Every record on ``topic`` now, read from the start without a consumer group."""

@@ -41,11 +41,11 @@ async def test_memory_remembers_recalls_per_team_supersedes_corrections_and_forg
     right = right.model_copy(update={"time": wrong.time + timedelta(seconds=5)})
     flows = {e.correlation_id for e in (mine, theirs, elsewhere, wrong)}
     async with Follower(kafka.bootstrap, topics.MEMORY_RECORDED.name) as recorded:
-        await desk._send(mine, theirs, elsewhere, wrong)  # noqa: SLF001
+        kafka.send(mine, theirs, elsewhere, wrong)
         seen: set[str] = set()
         while seen != flows:
             seen.add((await recorded.wait_for(lambda e: e.correlation_id in flows - seen, 120)).correlation_id)
-        await desk._send(right)  # noqa: SLF001
+        kafka.send(right)
         await recorded.wait_for(lambda e: e.causation_id == right.id, 60)
 
     answer = await desk.recall(team, "my vpn keeps dropping", requester_id=ana, token_budget=300)
@@ -85,9 +85,9 @@ async def test_an_escalated_ticket_gets_a_handoff_recall_and_a_package_with_fact
     seen_before = resolved(team, words, "It was a keyboard set to the wrong layout; switched it back.", "cy.diaz")
     created = ticket(team=team, title=words, requester="ana.silva")
     async with Follower(kafka.bootstrap, topics.MEMORY_RECORDED.name, topics.TICKET_ESCALATED.name, topics.MEMORY_RECALLED.name) as follow:
-        await desk._send(seen_before)  # noqa: SLF001
+        kafka.send(seen_before)
         await follow.wait_for(lambda e: e.causation_id == seen_before.id, 120)
-        await desk._send(created)  # noqa: SLF001
+        kafka.send(created)
         escalated = await follow.wait_for(lambda e: e.type == "ticket.escalated" and e.correlation_id == created.data.ticket_id, 120)
         recalled = await follow.wait_for(lambda e: e.type == "memory.recall" and e.data.request_id == f"handoff:{escalated.id}", 120)
     assert escalated.data.reason_code in {"unreadable", "low_confidence"}
@@ -111,9 +111,9 @@ async def test_a_failed_skills_handoff_from_the_tickets_own_events_has_every_fie
     names = [topics.MEMORY_RECORDED.name, topics.MEMORY_RECALLED.name, topics.TICKET_TRIAGED.name, topics.SKILL_REQUESTED.name, topics.SKILL_STEP.name,
              topics.SKILL_FAILED.name, topics.TICKET_ESCALATED.name, topics.TICKET_QUESTION.name, topics.TICKET_ANSWERED.name]
     async with Follower(kafka.bootstrap, *names) as follow:
-        await desk._send(seen_before)  # noqa: SLF001
+        kafka.send(seen_before)
         await follow.wait_for(lambda e: e.causation_id == seen_before.id, 120)
-        await desk._send(created)  # noqa: SLF001
+        kafka.send(created)
         escalated = await follow.wait_for(lambda e: e.type == "ticket.escalated" and e.correlation_id == flow, 180)
         await follow.wait_for(lambda e: e.type == "memory.recall" and e.data.request_id == f"handoff:{escalated.id}", 120)
         failed = next(e for e in follow.seen if e.type == "skill.failed" and e.correlation_id == flow)
@@ -175,7 +175,7 @@ async def test_a_forty_turn_conversation_reaches_memory_as_events_and_its_workin
     desk = MemoryDesk(kafka.bootstrap, DPO)
     async with Follower(kafka.bootstrap, topics.MEMORY_RECORDED.name) as follow:
         for event in events:
-            await desk._send(event)  # noqa: SLF001
+            kafka.send(event)
         for event in events:
             await follow.wait_for(lambda e, cause=event.id: e.causation_id == cause, 120)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "WORKFORCE_USER": "priya.raman"}
@@ -215,7 +215,7 @@ async def test_knowledge_answer_asks_memory_over_kafka_and_answers_from_the_team
     requested = created.caused(SkillRequested, SkillRequest(ticket_id=flow, skill="knowledge-answer", coworker="atom", coworker_version=version, ticket=created.data, confidence=0.9),
                                source="/services/triage", actor=Actor.coworker("atom"))
     async with Follower(kafka.bootstrap, topics.MEMORY_RECALL_REQUESTED.name, topics.MEMORY_RECALLED.name, topics.TICKET_RESOLVED.name, topics.TICKET_ESCALATED.name) as follow:
-        await desk._send(requested)  # noqa: SLF001
+        kafka.send(requested)
         outcome = await follow.wait_for(lambda e: e.type in {"ticket.resolved", "ticket.escalated"} and e.correlation_id == flow, 120)
     asked = next(e for e in follow.seen if e.type == "memory.recall.requested" and e.correlation_id == flow)
     answered = next(e for e in follow.seen if e.type == "memory.recall" and e.causation_id == asked.id)

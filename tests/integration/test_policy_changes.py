@@ -26,7 +26,7 @@ SOURCE = "/services/skills"
 async def start_skills(bootstrap: str, topic, path: Path) -> PolicyChanged | None:  # noqa: ANN001
     """What skills does about its policy at start: read the policy topic whole, announce if changed."""
     loaded = load_policy(path)
-    table: TopicTable[PolicyChanged] = TopicTable(bootstrap, topic)
+    table: TopicTable[PolicyChanged] = TopicTable(bootstrap, topic, keyring=None)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await table.start()
     await producer.start()

@@ -32,9 +32,10 @@ async def dead_letters_of(bootstrap: str, service: str, team: str) -> list:
 
 @pytest.fixture
 async def shell(broker):  # noqa: ANN001, ANN201
-    """A fresh service on the session broker, its own consumer group, reading ticket.created."""
+    """A fresh service on the session broker, its own consumer group, reading ticket.created (and
+    writing it, so it signs as the upstream adapter)."""
     name = f"rt-{uuid.uuid4().hex[:8]}"
-    service = Service(name, ServiceSettings(kafka_bootstrap_servers=broker.bootstrap, batch_timeout_ms=20, poison_retries=1), description="test shell")
+    service = Service(name, ServiceSettings(kafka_bootstrap_servers=broker.bootstrap, batch_timeout_ms=20, poison_retries=1), description="test shell", signs_as="upstream")
     yield service
     await service.broker.stop()
 
@@ -99,3 +100,31 @@ async def test_emit_outside_a_handler_is_refused_and_says_what_to_use(shell: Ser
     created = ticket()
     with pytest.raises(RuntimeError, match="use `await service.publish"):
         shell.emit(created)
+
+
+async def test_a_second_event_under_an_id_seen_with_other_content_is_a_conflict_dead_lettered_not_acted_on(shell: Service, broker, service_database) -> None:  # noqa: ANN001
+    team = f"rt-{uuid.uuid4().hex[:8]}"
+    database = await service_database("triage")
+    handled: list[tuple[str, str]] = []
+
+    @shell.consumer(topics.TICKET_CREATED, first_seen=database)
+    async def on_ticket(events: list[TicketCreated]) -> None:
+        handled.extend((e.id, e.data.title) for e in events if e.team == team)
+
+    await shell._ensure_topics()  # noqa: SLF001
+    await shell.broker.start()
+    first = ticket(team=team, title="Confluence access for ana.silva")
+    again = first.model_copy(update={"time": first.time.replace(year=first.time.year - 1)})  # the same event sent again later
+    other = first.model_copy(update={"data": first.data.model_copy(update={"title": "GitHub admin for mallory"})})
+    for event in (first, again, other):
+        await shell.publish(event)
+    await wait_for(lambda: len(handled) >= 2)
+    for _ in range(100):
+        letters = await dead_letters_of(broker.bootstrap, shell.name, team)
+        if letters:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1)  # nothing more arrives
+    assert handled == [(first.id, first.data.title)] * 2, "the redelivery is handled (the handler dedupes), the other content never"
+    assert [(d.reason_code, d.original_id) for d in letters] == [("conflict", first.id)]
+    assert codec.decode(letters[0].original).data.title == "GitHub admin for mallory"

@@ -106,3 +106,27 @@ def test_publishing_a_version_that_would_make_delegation_loop_is_refused() -> No
     draft = Coworker("device-agent", LifecycleState.active, {1: WORKFORCE["device-agent"], 2: looping}, active_version=1, draft_version=2)
     refused = decide(draft, CoworkerCommand(command="publish", coworker="device-agent"), requirements=REQUIREMENTS, others=OTHERS)
     assert isinstance(refused, Refused) and "delegation from 'device-agent' would come back to it" in refused.reason
+
+
+def test_only_the_coworkers_manager_or_an_administrator_may_command_it() -> None:
+    from contracts.envelope import Actor
+    from services.governance.lifecycle import authorised
+
+    admins = frozenset({"workforce.admin"})
+    manager = Actor.human(JORDAN.manager.handle)
+    live = at(LifecycleState.active)
+    for command in ("suspend", "resume", "offboard", "publish"):
+        asked = CoworkerCommand(command=command, coworker="jordan")
+        assert authorised(live, asked, manager, admins=admins) is None
+        assert authorised(live, asked, Actor.human("workforce.admin"), admins=admins) is None
+        refused = authorised(live, asked, Actor.human("mallory.nobody"), admins=admins)
+        assert isinstance(refused, Refused) and f"its manager human:{JORDAN.manager.handle}" in refused.reason
+        assert isinstance(authorised(live, asked, Actor.system("anything"), admins=admins), Refused)
+    # A new coworker: by an administrator, or by the manager its manifest names (who answers for it).
+    shadow = CoworkerCommand(command="apply", coworker="jordan", manifest=JORDAN)
+    assert authorised(None, shadow, manager, admins=admins) is None
+    assert isinstance(authorised(None, shadow, Actor.human("mallory.nobody"), admins=admins), Refused)
+    # Handing a coworker to another manager is its current manager's call, not the new one's.
+    handed = CoworkerCommand(command="apply", coworker="jordan", manifest=JORDAN.model_copy(update={"manager": JORDAN.manager.model_copy(update={"email": "mallory.nobody@acme.example"})}))
+    assert isinstance(authorised(live, handed, Actor.human("mallory.nobody"), admins=admins), Refused)
+    assert authorised(live, handed, manager, admins=admins) is None
