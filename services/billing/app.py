@@ -26,7 +26,7 @@ from contracts.topics import (
 from runtime.service import Service
 from services.billing import budgets, leases, reports
 from services.billing.config import load_config
-from services.billing.ledger import Unbillable, book, split
+from services.billing.ledger import book, split
 from services.billing.periods import Period
 from services.billing.prices import PriceTable
 from services.billing.settings import BillingSettings
@@ -35,11 +35,7 @@ SCHEMA = "billing"
 
 settings = BillingSettings()
 config = load_config(settings.billing_config)
-prices = PriceTable.load(
-    settings.billing_price_table,
-    local=config.local_prices(embed_usd_per_million_tokens=settings.embed_usd_per_million_tokens),
-    default=config.default_price.price(),
-)
+prices = PriceTable.load(settings.billing_price_table, local=config.local_prices(embed_usd_per_million_tokens=settings.embed_usd_per_million_tokens))
 service = Service(
     "billing",
     settings,
@@ -70,8 +66,13 @@ async def _announce(conn, standing: list[budgets.Standing], now: datetime) -> No
 
 @service.consumer(LLM_USAGE)
 async def on_llm_usage(events: list[LlmUsage]) -> None:
-    """Price and book each usage event once; publish the state of the budgets it moved, and alerts."""
+    """Price and book each usage event once; publish the state of the budgets it moved, and alerts.
+    Usage that cannot be billed (a model with no price, counts no real call has) is refused: not
+    booked, not counted against any budget, dead-lettered with the reason."""
     good, bad = split(events, prices)
+    for problem in bad:
+        service.refuse(problem.event, problem.code, problem.reason)
+        service.log.warning("usage refused", event_id=problem.event.id, ticket_id=problem.event.data.ticket_id, coworker=problem.event.data.coworker, model=problem.event.data.model, reason_code=problem.code)
     now = datetime.now(UTC)
     async with database.pool.acquire() as conn:
         new = await book(conn, good, prices)
@@ -79,10 +80,6 @@ async def on_llm_usage(events: list[LlmUsage]) -> None:
         standing = await budgets.standings(conn, touched, now, grace_s=settings.lease_grace_s)
         await _announce(conn, standing, now)
     service.log.debug("booked", received=len(events), new=new, refused=len(bad))
-    if bad:
-        # The good ones are booked (idempotently); failing the batch makes the runtime find and
-        # dead-letter exactly the bad ones, with this reason.
-        raise Unbillable("; ".join(f"{p.event.id}: {p.reason}" for p in bad)[:1000])
 
 
 @service.consumer(BUDGET_LEASE_REQUESTED, group="leases", max_records=500)
@@ -145,6 +142,12 @@ async def publish_reports(now: datetime) -> int:
                 await service.publish(report)
                 sent += 1
     return sent
+
+
+@service.after_startup
+async def warn_of_ignored_config() -> None:
+    if config.default_price is not None:
+        service.log.warning("default_price in the billing config is ignored: a model with no price is refused, not priced by a default; remove it", config=str(settings.billing_config))
 
 
 @service.after_startup

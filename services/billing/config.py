@@ -1,5 +1,6 @@
 """Billing's configuration file (``deploy/workforce/budgets.yaml``): team and skill budgets, the
-per-ticket caps, how local models are priced, and the human baseline per team."""
+per-ticket caps, the prices of local models (the only models priced here: any other model needs a
+price in the snapshot, or its usage is refused), and the human baseline per team."""
 
 from __future__ import annotations
 
@@ -78,21 +79,15 @@ class LocalPrice(_Strict):
         return Price(usd_per_input_token=rate, usd_per_cached_input_token=rate, usd_per_second=self.usd_per_cpu_second)
 
 
-class DefaultPrice(_Strict):
-    usd_per_million_input: PerMillion = Decimal(15)
-    usd_per_million_output: PerMillion = Decimal(60)
-
-    def price(self) -> Price:
-        rate = self.usd_per_million_input / MILLION
-        return Price(usd_per_input_token=rate, usd_per_cached_input_token=rate, usd_per_output_token=self.usd_per_million_output / MILLION)
-
-
 class BillingConfig(_Strict):
     alerts_pct: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(max_length=10)] = [50, 80, 95, 100]
     report_every_s: Annotated[float, Field(gt=0)] = 3600
     coworker_period: PeriodSpec = PeriodSpec()
-    default_price: DefaultPrice = DefaultPrice()
+    #: Models billing prices by configuration (besides the snapshot's); a model in neither is refused.
     local_models: dict[str, LocalPrice] = {}
+    #: No longer used: a model with no price is refused, never priced by a default. Still accepted, so
+    #: an older file loads (the service warns that it is ignored); remove it from the file.
+    default_price: dict[str, Decimal] | None = None
     teams: dict[str, TeamSpec] = {}
 
     def local_prices(self, *, embed_usd_per_million_tokens: Decimal | None = None) -> dict[str, Price]:

@@ -34,7 +34,8 @@ def budgets_for(request: BudgetLeaseRequested, budgets: Budgets, now: datetime) 
 
 
 def decide(request: BudgetLeaseRequested, standing: list[Standing], ticket_cap: Decimal | None, prices: PriceTable, now: datetime, *, ttl_s: float, actor: Actor, source: str) -> BudgetLeaseGranted:
-    """How much of what it asked the holder gets: never more than any applicable budget has left."""
+    """How much of what it asked the holder gets: never more than any applicable budget has left, and
+    nothing for a call to a model with no price (its usage would be refused, so the call is refused first)."""
     data = request.data
     expires = now + timedelta(seconds=ttl_s)
     amount: Decimal | None = None
@@ -44,6 +45,10 @@ def decide(request: BudgetLeaseRequested, standing: list[Standing], ticket_cap: 
         amount = max(Decimal(0), min(data.amount_usd, tightest.available_usd))
         expires = min([expires, *(s.budget.window.end for s in standing)])
         reason = tightest.refusal() if amount <= 0 else f"tightest budget {tightest.budget.id}: {tightest.available_usd:.4f} USD left"
+    unpriced = next((why for why in map(prices.refusal, data.models) if why is not None), None)
+    if unpriced is not None:
+        amount, reason = Decimal(0), unpriced
+    known = {m: price for m in data.models if (price := prices.lookup(m)) is not None}
     grant = LeaseGrant(
         lease_id=data.lease_id,
         holder=data.holder,
@@ -53,7 +58,7 @@ def decide(request: BudgetLeaseRequested, standing: list[Standing], ticket_cap: 
         expires_at=expires,
         reason=reason[:500],
         ticket_cap_usd=ticket_cap,
-        prices={m: prices.lookup(m)[0] for m in data.models},
+        prices=known,
         price_version=prices.version,
     )
     return request.caused(BudgetLeaseGranted, grant, source=source, actor=actor, subject=data.holder)

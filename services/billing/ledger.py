@@ -4,7 +4,8 @@ skill / model, per ticket) and to the leases they were reserved against.
 
 All of that is one statement, so the roll-ups always equal the sum of the stored events, whatever is
 redelivered and whenever a process dies; a replay of the topic into an empty schema rebuilds the
-same totals (with the same price table version).
+same totals (with the same price table version). Usage that cannot be billed (``check``: a model
+with no price, counts no real call has) is never booked: the handler dead-letters it with the reason.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC
 
 import asyncpg
 
-from contracts.events import LlmUsage
+from contracts.events import DeadLetterCode, LlmUsage
 from services.billing.prices import PriceTable
 
 COLUMNS = (
@@ -22,28 +23,47 @@ COLUMNS = (
     "cached_tokens", "latency_ms", "reported_cost_usd", "litellm_cost_usd", "price_version", "flags", "leases",
 )
 
-#: A call that reads more than this many times its model's context window is a broken counter, not a bill.
+#: A call that reads, or writes, more than this many times its model's context window (the price
+#: table's ``max_input``) is a broken or lying counter, not a bill.
 CONTEXT_SLACK = 2
-
-
-class Unbillable(ValueError):
-    """A usage event that cannot be billed as it is; the message says why (it is dead-lettered)."""
+#: The most tokens one call may read, or write, when the table does not know the model's window (local
+#: models, a few snapshot entries): twice a 1,048,576-token window (Gemini's), which all but a few dozen
+#: of the table's thousands of models are within. (The contract's own cap is 10M per field.)
+UNKNOWN_WINDOW_MAX_TOKENS = CONTEXT_SLACK * 1_048_576
+#: The longest call billed by the second (local models priced per CPU-second): ten minutes, 20 times
+#: the longest default model-call timeout of any service (memory's 30 s). The contract's own cap is a day.
+MAX_CALL_SECONDS = 600
 
 
 @dataclass(frozen=True)
 class Problem:
     event: LlmUsage
+    code: DeadLetterCode
     reason: str
 
 
-def check(event: LlmUsage, prices: PriceTable) -> str | None:
-    """Why ``event`` cannot be billed, or None. (Negative counts and a missing team fail the schema.)"""
+def check(event: LlmUsage, prices: PriceTable) -> tuple[DeadLetterCode, str] | None:
+    """Why ``event`` cannot be billed, as a dead-letter code and a reason, or None.
+
+    ``unknown_model``: the model has no price (it is refused, never priced by a guess). ``schema``: counts
+    no real call has: cached more than prompt, more tokens than twice the model's context window (or
+    than ``UNKNOWN_WINDOW_MAX_TOKENS``), longer than ``MAX_CALL_SECONDS`` when billed by the second.
+    (Negative counts and a missing team already fail the contract, before billing sees the event.)"""
     usage = event.data
+    unknown = prices.refusal(usage.model)
+    if unknown is not None:
+        return "unknown_model", unknown
     if usage.cached_tokens > usage.prompt_tokens:
-        return f"cached_tokens {usage.cached_tokens} is more than prompt_tokens {usage.prompt_tokens}; cached tokens are part of the prompt"
+        return "schema", f"cached_tokens {usage.cached_tokens} is more than prompt_tokens {usage.prompt_tokens}; cached tokens are part of the prompt"
     window = prices.max_input_tokens(usage.model)
-    if window is not None and usage.prompt_tokens > CONTEXT_SLACK * window:
-        return f"prompt_tokens {usage.prompt_tokens:,} is absurd for {usage.model}, whose context window is {window:,} tokens"
+    bound = CONTEXT_SLACK * window if window is not None else UNKNOWN_WINDOW_MAX_TOKENS
+    for field, count in (("prompt_tokens", usage.prompt_tokens), ("completion_tokens", usage.completion_tokens)):
+        if count > bound:
+            why = f"whose context window is {window:,} tokens" if window is not None else f"whose context window is not in the price table (at most {bound:,} tokens a call)"
+            return "schema", f"{field} {count:,} is absurd for {usage.model}, {why}"
+    price = prices.lookup(usage.model)
+    if price is not None and price.usd_per_second and usage.latency_ms > MAX_CALL_SECONDS * 1000:
+        return "schema", f"latency_ms {usage.latency_ms:,.0f} is absurd for {usage.model}, billed by the second: no call lasts more than {MAX_CALL_SECONDS} s"
     return None
 
 
@@ -59,13 +79,14 @@ def row(event: LlmUsage, prices: PriceTable) -> tuple[object, ...]:
 
 
 def split(events: list[LlmUsage], prices: PriceTable) -> tuple[list[LlmUsage], list[Problem]]:
+    """The events that can be billed, and why each of the others cannot."""
     good, bad = [], []
     for event in events:
-        reason = check(event, prices)
-        if reason is None:
+        refused = check(event, prices)
+        if refused is None:
             good.append(event)
         else:
-            bad.append(Problem(event, reason))
+            bad.append(Problem(event, *refused))
     return good, bad
 
 

@@ -5,8 +5,9 @@ bundled with litellm, never the network), checked in under ``prices/`` and named
 Upgrading litellm changes nothing until someone runs ``python -m services.billing.prices`` and
 checks the new snapshot in; every booked call records the version that priced it. Local models are
 priced by configuration (per million tokens or per CPU-second, zero by default). A model in neither
-is priced by a configured default and flagged ``unknown_model``. Where litellm knows the model, its
-own cost is computed beside ours and a disagreement is flagged ``price_mismatch``.
+has no price: its usage is refused (dead-lettered ``unknown_model``), never priced by a guess, and a
+lease for a call to it is refused before the call. Where litellm knows the model, its own cost is
+computed beside ours and a disagreement is flagged ``price_mismatch``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 FOLDER = Path(__file__).parent / "prices"
 MODES = ("chat", "completion", "embedding", "responses")
 FIELDS = {"input_cost_per_token": "in", "output_cost_per_token": "out", "cache_read_input_token_cost": "cached"}
-#: What an unknown model costs unless configured: high on purpose (15 / 60 USD per million tokens), never free.
-DEFAULT_PRICE = Price(usd_per_input_token=Decimal("0.000015"), usd_per_cached_input_token=Decimal("0.000015"), usd_per_output_token=Decimal("0.00006"))
 #: litellm and ours may round differently; anything past this relative gap is a real disagreement.
 TOLERANCE = Decimal("0.001")
+
+
+class UnknownModel(LookupError):
+    """A model with no price in the table (its usage is refused before it gets here; see ``refusal``)."""
 
 
 @dataclass(frozen=True)
@@ -42,17 +45,16 @@ class Priced:
 
 
 class PriceTable:
-    """Prices by model name (with or without its ``provider/`` prefix), plus local models and a default."""
+    """Prices by model name (with or without its ``provider/`` prefix), plus local models. Nothing else has a price."""
 
-    def __init__(self, prices: Mapping[str, Price], *, version: str, local: Mapping[str, Price] | None = None, default: Price | None = None, context: Mapping[str, int] | None = None) -> None:
+    def __init__(self, prices: Mapping[str, Price], *, version: str, local: Mapping[str, Price] | None = None, context: Mapping[str, int] | None = None) -> None:
         self.prices, self.local = dict(prices), dict(local or {})
-        self.default = default or DEFAULT_PRICE
         self.context = dict(context or {})
-        suffix = hashlib.sha256(json.dumps({k: v.model_dump(mode="json") for k, v in sorted(self.local.items())} | {"": self.default.model_dump(mode="json")}, sort_keys=True).encode()).hexdigest()[:8]
+        suffix = hashlib.sha256(json.dumps({k: v.model_dump(mode="json") for k, v in sorted(self.local.items())}, sort_keys=True).encode()).hexdigest()[:8]
         self.version = f"{version}+local.{suffix}"
 
     @classmethod
-    def load(cls, snapshot: Path | None = None, *, local: Mapping[str, Price] | None = None, default: Price | None = None) -> PriceTable:
+    def load(cls, snapshot: Path | None = None, *, local: Mapping[str, Price] | None = None) -> PriceTable:
         path = snapshot or latest_snapshot()
         raw = json.loads(path.read_text())
         prices = {
@@ -60,25 +62,38 @@ class PriceTable:
             for name, p in raw["models"].items()
         }
         context = {name: int(p["max_input"]) for name, p in raw["models"].items() if p.get("max_input")}
-        return cls(prices, version=raw["version"], local=local, default=default, context=context)
+        return cls(prices, version=raw["version"], local=local, context=context)
 
-    def lookup(self, model: str) -> tuple[Price, bool]:
-        """The price of ``model`` and whether it is known (local models first: configuration wins)."""
+    def lookup(self, model: str) -> Price | None:
+        """The price of ``model``, or None if it has none (local models first: configuration wins)."""
         for name in (model, model.split("/", 1)[-1]):
             if name in self.local:
-                return self.local[name], True
+                return self.local[name]
             if name in self.prices:
-                return self.prices[name], True
-        return self.default, False
+                return self.prices[name]
+        return None
+
+    def refusal(self, model: str) -> str | None:
+        """None if ``model`` has a price; otherwise why a call to it is refused, and how it gets one."""
+        if self.lookup(model) is not None:
+            return None
+        return (
+            f"model {model!r} has no price in billing's price table {self.version}: a call to it gets no budget lease and its usage is not booked"
+            " (an operator gives a model a price under local_models in billing's config, BILLING_CONFIG, deploy/workforce/budgets.yaml by default,"
+            " or checks in a newer snapshot made by `python -m services.billing.prices`)"
+        )
 
     def max_input_tokens(self, model: str) -> int | None:
         return self.context.get(model) or self.context.get(model.split("/", 1)[-1])
 
     def price(self, model: str, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0, latency_ms: float = 0.0) -> Priced:
-        price, known = self.lookup(model)
-        flags: list[str] = [] if known else ["unknown_model"]
+        """The cost of one call. Raises ``UnknownModel`` for a model with no price (check ``refusal`` first)."""
+        price = self.lookup(model)
+        if price is None:
+            raise UnknownModel(self.refusal(model))
+        flags: list[str] = []
         cost = price.cost(prompt_tokens, completion_tokens, cached_tokens, seconds=latency_ms / 1000 if price.usd_per_second else 0.0)
-        theirs = litellm_cost(model, prompt_tokens, completion_tokens, cached_tokens) if known and not self._is_local(model) else None
+        theirs = litellm_cost(model, prompt_tokens, completion_tokens, cached_tokens) if not self._is_local(model) else None
         if theirs is not None and abs(theirs - cost) > max(cost, theirs) * TOLERANCE + Decimal("0.0000000001"):
             flags.append("price_mismatch")
         return Priced(cost, self.version, tuple(flags), theirs)

@@ -20,7 +20,7 @@ from services.billing.prices import PriceTable
 from tests.conftest import ticket
 from tests.e2e.conftest import unique_team
 
-MODELS = ["gpt-4o-mini", "text-embedding-3-small", "claude-haiku-4-5", "acme/unknown-model"]
+MODELS = ["gpt-4o-mini", "text-embedding-3-small", "claude-haiku-4-5"]
 
 
 def usage_stream(team: str, count: int, seed: int = 11) -> list[LlmUsage]:
@@ -34,7 +34,7 @@ def usage_stream(team: str, count: int, seed: int = 11) -> list[LlmUsage]:
             cached_tokens=rng.randint(0, prompt), cost_usd=Decimal(0), latency_ms=rng.random() * 900, ticket_id=created.data.ticket_id,
             coworker=rng.choice(["ava", "ben", None]), skill=rng.choice(["password-reset", None]),
         )
-        out.append(created.caused(LlmUsage, data, source="/services/e2e", actor=Actor.system("e2e"), ordinal=i))
+        out.append(created.caused(LlmUsage, data, source="/services/triage", actor=Actor.system("triage"), ordinal=i))
     return out
 
 
@@ -42,8 +42,11 @@ def bad_usage(team: str) -> list[LlmUsage]:
     created = ticket(f"{team}-bad", team=team)
     absurd = TokenUsage(purpose="e2e.call", model="gpt-4o-mini", provider="test", prompt_tokens=5_000_000, cost_usd=Decimal(0), ticket_id=created.data.ticket_id)
     inconsistent = TokenUsage(purpose="e2e.call", model="gpt-4o-mini", provider="test", prompt_tokens=10, cached_tokens=50, cost_usd=Decimal(0), ticket_id=created.data.ticket_id)
-    return [created.caused(LlmUsage, absurd, source="/services/e2e", actor=Actor.system("e2e"), ordinal="absurd"),
-            created.caused(LlmUsage, inconsistent, source="/services/e2e", actor=Actor.system("e2e"), ordinal="cached")]
+    # 10M tokens of a model nobody prices: once priced high and booked (a team's whole budget), now refused.
+    unpriced = TokenUsage(purpose="e2e.call", model="acme/unknown-model", provider="test", prompt_tokens=10_000_000, cost_usd=Decimal(0), ticket_id=created.data.ticket_id)
+    return [created.caused(LlmUsage, unpriced, source="/services/triage", actor=Actor.system("triage"), ordinal="unpriced"),
+            created.caused(LlmUsage, absurd, source="/services/triage", actor=Actor.system("triage"), ordinal="absurd"),
+            created.caused(LlmUsage, inconsistent, source="/services/triage", actor=Actor.system("triage"), ordinal="cached")]
 
 
 async def test_billing_killed_mid_stream_books_every_call_once_and_refuses_the_bad_ones(kafka, db, stack) -> None:  # noqa: ANN001
@@ -82,18 +85,19 @@ async def test_billing_killed_mid_stream_books_every_call_once_and_refuses_the_b
     )
     assert {(r["coworker"], r["skill"], r["model"]): [r["calls"], r["tokens"], r["cost"]] for r in rows} == expected
     assert await db.fetchval("SELECT sum(cost_usd) FROM billing.spend_daily WHERE team = $1", team) == sum(v[2] for v in expected.values())
-    flagged = await db.fetchval("SELECT count(*) FROM billing.usage_events WHERE team = $1 AND 'unknown_model' = ANY(flags)", team)
-    assert flagged == sum(1 for e in good if e.data.model == "acme/unknown-model") > 0
+    assert not await db.fetchval("SELECT count(*) FROM billing.usage_events WHERE team = $1 AND model = 'acme/unknown-model'", team)
 
     letters = []
     for _ in range(200):
         letters = [d for d in (codec.decode(r.value) for r in await kafka.read(topics.DEADLETTER.name)) if d.data.service == "billing" and d.team == team]
-        if len(letters) >= 2:
+        if len(letters) >= len(bad):
             break
         await asyncio.sleep(0.3)
     assert Counter(d.data.original_id for d in letters).keys() == {b.id for b in bad}
     reasons = " ".join(d.data.reason for d in letters)
     assert "absurd for gpt-4o-mini" in reasons and "cached_tokens 50 is more than prompt_tokens 10" in reasons
+    assert [d.data.reason_code for d in letters if d.data.original_id == bad[0].id][:1] == ["unknown_model"]
+    assert "model 'acme/unknown-model' has no price" in reasons
 
     # Finance's topic: a spend.report for the team, with the same total.
     total = sum(v[2] for v in expected.values())
@@ -111,7 +115,7 @@ async def test_billing_killed_mid_stream_books_every_call_once_and_refuses_the_b
     env = {**os.environ, "DATABASE_URL": stack.database_url, "KAFKA_BOOTSTRAP_SERVERS": stack.broker.bootstrap}
     printed = subprocess.run([sys.executable, "-m", "deploy.cli", "spend", "--team", team, "--by", "model"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert printed.returncode == 0, printed.stderr
-    assert f"{total:.6f}" in printed.stdout and "acme/unknown-model" in printed.stdout
+    assert f"{total:.6f}" in printed.stdout and "claude-haiku-4-5" in printed.stdout
 
     # Back to a billing with the default schedule for the rest of the session.
     stack.kill("billing")

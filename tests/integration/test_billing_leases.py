@@ -1,6 +1,7 @@
 """Budgets enforced before the call, against the real billing service, broker and PostgreSQL:
 1,000 concurrent calls from two caller instances at a budget's edge never overspend; at exactly the
-limit the call is refused, naming the budget; nested budgets and per-ticket caps all hold."""
+limit the call is refused, naming the budget; nested budgets and per-ticket caps all hold; a model
+with no price gets no lease, and its usage is dead-lettered, not booked."""
 
 from __future__ import annotations
 
@@ -16,18 +17,18 @@ from decimal import Decimal
 import asyncpg
 import pytest
 import yaml
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import codec
 from contracts.envelope import Actor
-from contracts.events import LlmUsage, TokenUsage
-from contracts.topics import BUDGET_LEASE_REQUESTED, COWORKER_STATE, LLM_USAGE
+from contracts.events import DeadLetter, LlmUsage, TokenUsage
+from contracts.topics import BUDGET_LEASE_REQUESTED, COWORKER_STATE, DEADLETTER, LLM_USAGE
 from deploy.stack import Broker, Stack, free_port
 from runtime.budget import BudgetClient, BudgetRefused
 from tests.conftest import _create_database, _drop_database, coworker_row, ticket
 
 RUN = uuid.uuid4().hex[:6]
-EDGE, NESTED, SKILLED, FREED = f"edge-{RUN}", f"nested-{RUN}", f"skilled-{RUN}", f"freed-{RUN}"
+EDGE, NESTED, SKILLED, FREED, UNPRICED = f"edge-{RUN}", f"nested-{RUN}", f"skilled-{RUN}", f"freed-{RUN}", f"unpriced-{RUN}"
 COWORKER = f"capped-{RUN}"
 MODEL = "edge-model"  # priced by configuration: $0.001 a token, so 10 tokens is one cent
 
@@ -51,6 +52,7 @@ def billing(tmp_path_factory, server_url, workforce) -> Iterator[Billing]:  # no
         "teams": {
             EDGE: {"budget": {"limit_usd": "0.05", "period": "month"}},
             FREED: {"budget": {"limit_usd": "0.05", "period": "month"}},
+            UNPRICED: {"budget": {"limit_usd": "200", "period": "month"}},
             NESTED: {"budget": {"limit_usd": "10", "period": "month"}, "per_ticket_usd": "0.50"},
             SKILLED: {"budget": {"limit_usd": "10", "period": "day"}, "skills": {"password-reset": {"limit_usd": "0.02", "period": "week"}}},
         },
@@ -80,25 +82,46 @@ def billing(tmp_path_factory, server_url, workforce) -> Iterator[Billing]:  # no
 
 async def _produce(bootstrap: str, topic: str, events: list) -> None:  # noqa: ANN001
     from contracts.topics import BY_NAME
+    from tests.e2e.conftest import signature
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        await asyncio.gather(*(producer.send_and_wait(topic, codec.encode(e), key=BY_NAME[topic].key(e), headers=list(codec.HEADERS)) for e in events))
+        records = [(BY_NAME[topic].key(e), codec.encode(e)) for e in events]
+        await asyncio.gather(*(producer.send_and_wait(topic, value, key=key, headers=[*codec.HEADERS, *signature(topic, key, value)]) for key, value in records))
     finally:
         await producer.stop()
 
 
 async def clients(bootstrap: str, n: int) -> list[BudgetClient]:
-    started = [BudgetClient(bootstrap, service="tests", call_timeout_s=30) for _ in range(n)]  # generous: a loaded machine answers slowly; this is about money, not speed
+    started = [BudgetClient(bootstrap, service="triage", call_timeout_s=30) for _ in range(n)]  # generous: a loaded machine answers slowly; this is about money, not speed
     await asyncio.gather(*(c.start() for c in started))
     return started
 
 
-def usage_of(team: str, ticket_id: str | None, cost: Decimal, leases: list[str], *, coworker: str | None = None, skill: str | None = None, tokens: int = 10) -> LlmUsage:
+def usage_of(team: str, ticket_id: str | None, cost: Decimal, leases: list[str], *, coworker: str | None = None, skill: str | None = None, tokens: int = 10, model: str = MODEL, completion: int = 0) -> LlmUsage:
     created = ticket(ticket_id, team=team)
-    data = TokenUsage(purpose="tests.call", model=MODEL, provider="local", prompt_tokens=tokens, cost_usd=cost, ticket_id=ticket_id, coworker=coworker, skill=skill, leases=leases)
-    return created.caused(LlmUsage, data, source="/services/tests", actor=Actor.system("tests"))
+    data = TokenUsage(purpose="tests.call", model=model, provider="local", prompt_tokens=tokens, completion_tokens=completion, cost_usd=cost, ticket_id=ticket_id, coworker=coworker, skill=skill, leases=leases)
+    return created.caused(LlmUsage, data, source="/services/triage", actor=Actor.system("triage"))
+
+
+async def dead_letters(bootstrap: str, ids: set[str], timeout_s: float = 60) -> dict[str, DeadLetter]:
+    """The dead letters of the events ``ids`` (waiting for all of them), by event id."""
+    consumer = AIOKafkaConsumer(DEADLETTER.name, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: dict[str, DeadLetter] = {}
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not ids <= found.keys():
+            assert time.monotonic() < deadline, f"no dead letter for {sorted(ids - found.keys())}"
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    letter = codec.decode(record.value)
+                    if letter.data.original_id in ids:
+                        found[letter.data.original_id] = letter.data
+    finally:
+        await consumer.stop()
+    return found
 
 
 async def booked(database_url: str, team: str, calls: int, timeout_s: float = 60) -> Decimal:
@@ -210,3 +233,32 @@ async def test_what_a_caller_did_not_spend_goes_back_to_the_budget_when_it_retur
         assert second.leases()[0].grant.amount_usd == Decimal("0.04"), "what the first caller spent stays counted until it is booked"
     finally:
         await second.stop()
+
+
+async def test_usage_of_a_model_with_no_price_is_dead_lettered_and_spends_no_budget(billing: Billing) -> None:
+    # Issue 14: 10M tokens of a model nobody prices, once priced by a high default: $600 of a $200 budget.
+    attack = usage_of(UNPRICED, f"{UNPRICED}-1", Decimal(0), [], model="acme/secret-model-9", tokens=0, completion=10_000_000)
+    absurd = usage_of(UNPRICED, f"{UNPRICED}-2", Decimal(0), [], tokens=3_000_000)  # a local model, no window known: 2,097,152 at most
+    fine = usage_of(UNPRICED, f"{UNPRICED}-3", Decimal("0.01"), [])
+    await _produce(billing.bootstrap, LLM_USAGE.name, [attack, absurd, fine])
+    letters = await dead_letters(billing.bootstrap, {attack.id, absurd.id})
+    assert (letters[attack.id].reason_code, letters[attack.id].service) == ("unknown_model", "billing")
+    assert letters[attack.id].reason.startswith("model 'acme/secret-model-9' has no price in billing's price table")
+    assert letters[absurd.id].reason_code == "schema" and f"prompt_tokens 3,000,000 is absurd for {MODEL}" in letters[absurd.id].reason
+    assert await booked(billing.database_url, UNPRICED, 1) == Decimal("0.01"), "only the priced call is booked"
+    conn = await asyncpg.connect(billing.database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM billing.usage_events WHERE team = $1", UNPRICED) == 1
+    finally:
+        await conn.close()
+
+
+async def test_a_call_to_a_model_with_no_price_is_refused_before_it_is_made(billing: Billing) -> None:
+    (caller,) = await clients(billing.bootstrap, 1)
+    try:
+        with pytest.raises(BudgetRefused, match="model 'acme/secret-model-9' has no price in billing's price table"):
+            await caller.reserve(UNPRICED, coworker=None, ticket_id=f"{UNPRICED}-4", model="acme/secret-model-9", prompt_tokens=10, completion_tokens=0)
+        await asyncio.sleep(1.1)  # past the caller's memory of that refusal, which holds for its whole scope
+        assert await caller.reserve(UNPRICED, coworker=None, ticket_id=f"{UNPRICED}-5", model=MODEL, prompt_tokens=10, completion_tokens=0) is not None
+    finally:
+        await caller.stop()

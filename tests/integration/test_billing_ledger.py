@@ -1,5 +1,6 @@
 """The billing ledger in a real PostgreSQL: every call priced by billing and booked once, roll-ups
-that add up, replays that rebuild the same totals, bad usage refused, alerts once per period."""
+that add up, replays that rebuild the same totals, bad usage (and usage of a model with no price)
+refused, alerts once per period."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from runtime.db import Database
 from services.billing import budgets as budgets_
 from services.billing.config import BillingConfig
 from services.billing.ledger import book, split
-from services.billing.prices import PriceTable
+from services.billing.prices import PriceTable, UnknownModel
 from services.billing.reports import summary, table
 from services.billing.periods import Period
 from tests.conftest import ticket
@@ -39,14 +40,27 @@ def usage(team: str, prompt: int, completion: int = 0, *, model: str = "m", cowo
 
 
 async def test_billing_prices_each_call_itself_and_records_the_version_and_what_the_caller_said(db: Database) -> None:
-    events = [usage("it-support", 100, 10, reported="99"), usage("it-support", 1000, 100, model="gpt-4o-mini", cached=400), usage("hr", 10, model="acme/unknown-model")]
+    events = [usage("it-support", 100, 10, reported="99"), usage("it-support", 1000, 100, model="gpt-4o-mini", cached=400)]
     async with db.pool.acquire() as conn:
-        assert await book(conn, events, PRICES) == 3
+        assert await book(conn, events, PRICES) == 2
     rows = {r["model"]: r for r in await db.pool.fetch("SELECT * FROM billing.usage_events")}
     assert rows["m"]["cost_usd"] == Decimal("0.12") and rows["m"]["reported_cost_usd"] == Decimal("99")  # the caller's figure is kept, not billed
     assert rows["gpt-4o-mini"]["cost_usd"] == Decimal("0.00018") == rows["gpt-4o-mini"]["litellm_cost_usd"]  # 600 x .15 + 400 x .075 + 100 x .60 per M
-    assert rows["acme/unknown-model"]["flags"] == ["unknown_model"] and rows["acme/unknown-model"]["cost_usd"] > 0
-    assert {r["price_version"] for r in rows.values()} == {PRICES.version}
+    assert {r["price_version"] for r in rows.values()} == {PRICES.version} and all(r["flags"] == [] for r in rows.values())
+
+
+async def test_usage_of_a_model_with_no_price_is_refused_and_counts_against_no_budget(db: Database) -> None:
+    config = BillingConfig.model_validate({"teams": {"it-support": {"budget": {"limit_usd": 200, "period": "month"}}}})
+    attack = usage("it-support", 0, 10_000_000, model="acme/unknown-model")  # issue 14: priced by the old default, $600 of a $200 budget
+    good, bad = split([usage("it-support", 100), attack], PRICES)
+    assert [p.event.id for p in bad] == [attack.id] and bad[0].code == "unknown_model" and "'acme/unknown-model' has no price" in bad[0].reason
+    async with db.pool.acquire() as conn:
+        with pytest.raises(UnknownModel):
+            await book(conn, [attack], PRICES)  # even unchecked, it is never priced by a guess
+        assert await book(conn, good, PRICES) == 1
+        (standing,) = await budgets_.standings(conn, budgets_.Budgets(config, {}).touched([("it-support", None, None)], NOW), NOW, grace_s=30)
+    assert standing.spent_usd == Decimal("0.1")
+    assert await db.pool.fetchval("SELECT count(*) FROM billing.usage_events WHERE model = 'acme/unknown-model'") == 0
 
 
 async def test_spend_rolls_up_per_team_coworker_skill_model_hour_and_ticket(db: Database) -> None:
@@ -124,7 +138,7 @@ async def test_a_replay_in_any_order_with_redeliveries_rebuilds_identical_totals
 )
 def test_absurd_usage_is_refused_with_the_reason_never_billed(prompt: int, cached: int, model: str, why: str) -> None:
     good, bad = split([usage("it-support", 10), usage("it-support", prompt, cached=cached, model=model)], PRICES)
-    assert len(good) == 1 and len(bad) == 1 and bad[0].reason.startswith(why)
+    assert len(good) == 1 and len(bad) == 1 and bad[0].code == "schema" and bad[0].reason.startswith(why)
 
 
 def test_negative_counts_and_a_missing_team_fail_the_contract_and_are_dead_lettered_by_the_runtime() -> None:

@@ -70,8 +70,8 @@ def test_a_period_resets_at_its_stated_time_in_its_time_zone(period: Period, mom
     assert moment in window and window.end not in window
 
 
-def _request(amount: str, kind: str = "scope") -> BudgetLeaseRequested:
-    data = LeaseRequest(lease_id="l-1", holder="h", kind=kind, coworker="jordan", ticket_id="T-1", amount_usd=Decimal(amount), models=["gpt-4o-mini"])
+def _request(amount: str, kind: str = "scope", model: str = "gpt-4o-mini") -> BudgetLeaseRequested:
+    data = LeaseRequest(lease_id="l-1", holder="h", kind=kind, coworker="jordan", ticket_id="T-1", amount_usd=Decimal(amount), models=[model])
     return BudgetLeaseRequested.create(data, source="/tests", team="it-support", actor=Actor.system("tests"), correlation_id="T-1")
 
 
@@ -110,6 +110,13 @@ def test_a_lease_ends_when_the_first_of_its_budgets_resets() -> None:
 def test_no_budget_means_no_cap() -> None:
     grant = decide(_request("1"), [], None, PRICES, NOW, ttl_s=60, actor=Actor.system("billing"), source="/s").data
     assert grant.amount_usd is None and grant.budgets == []
+
+
+@pytest.mark.parametrize("standing", [[_standing("team:it-support", "600", "0")], []], ids=["within a budget", "no budget applies"])
+def test_a_call_to_a_model_with_no_price_gets_no_lease_and_is_told_why(standing: list[Standing]) -> None:
+    grant = decide(_request("0.50", model="acme/secret-model-9"), standing, None, PRICES, NOW, ttl_s=60, actor=Actor.system("billing"), source="/s").data
+    assert grant.amount_usd == 0 and grant.prices == {}
+    assert grant.reason.startswith(f"model 'acme/secret-model-9' has no price in billing's price table {PRICES.version}: a call to it gets no budget lease")
 
 
 @pytest.mark.parametrize(("spent", "alerts"), [("49.99", []), ("50", [50]), ("80.5", [50, 80]), ("95", [50, 80, 95]), ("100", [50, 80, 95, 100]), ("130", [50, 80, 95, 100])])

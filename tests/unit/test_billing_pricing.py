@@ -7,14 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from contracts.events import Price
+from contracts.envelope import Actor
+from contracts.events import LlmUsage, Price, TokenUsage
 from services.billing.config import BillingConfig, ConfigError, load_config
-from services.billing.prices import PriceTable, latest_snapshot, litellm_cost
+from services.billing.ledger import check
+from services.billing.prices import PriceTable, UnknownModel, latest_snapshot, litellm_cost
 
 
 @pytest.fixture(scope="module")
 def table() -> PriceTable:
-    return PriceTable.load(local={"all-MiniLM-L6-v2": Price(usd_per_input_token=Decimal("0.00000005"))}, default=Price(usd_per_input_token=Decimal("0.000015"), usd_per_output_token=Decimal("0.00006")))
+    return PriceTable.load(local={"all-MiniLM-L6-v2": Price(usd_per_input_token=Decimal("0.00000005"))})
 
 
 def test_the_price_table_is_a_checked_in_snapshot_named_by_its_version() -> None:
@@ -54,10 +56,44 @@ def test_a_local_model_is_priced_by_configuration_not_by_litellm(table: PriceTab
     assert per_second.price("llama-local", 500, 50, latency_ms=1500).cost_usd == Decimal("0.003")
 
 
-def test_an_unknown_model_is_priced_by_the_default_and_flagged(table: PriceTable) -> None:
-    priced = table.price("acme/secret-model-9", 1000, 1000)
-    assert priced.flags == ("unknown_model",)
-    assert priced.cost_usd == Decimal("0.075")  # 1000 x $15/M + 1000 x $60/M: priced high, never free
+def test_an_unknown_model_has_no_price_and_is_refused_naming_the_model_and_how_to_add_it(table: PriceTable) -> None:
+    assert table.lookup("acme/secret-model-9") is None
+    why = table.refusal("acme/secret-model-9")
+    assert why is not None and why.startswith(f"model 'acme/secret-model-9' has no price in billing's price table {table.version}")
+    assert "local_models" in why and "python -m services.billing.prices" in why
+    with pytest.raises(UnknownModel, match="acme/secret-model-9"):
+        table.price("acme/secret-model-9", 1000, 1000)  # never priced by a guess
+    assert table.refusal("openai/gpt-4o-mini") is None and table.refusal("all-MiniLM-L6-v2") is None
+
+
+def _usage(model: str, prompt: int, completion: int = 0, *, cached: int = 0, latency_ms: float = 0.0) -> LlmUsage:
+    data = TokenUsage(purpose="triage.classify", model=model, provider="test", prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached, latency_ms=latency_ms, cost_usd=Decimal(0))
+    return LlmUsage.create(data, source="/services/triage", team="it-support", actor=Actor.system("triage"), correlation_id="T-1")
+
+
+def test_usage_claiming_ten_million_tokens_of_an_unknown_model_is_refused_not_billed(table: PriceTable) -> None:
+    code, why = check(_usage("acme/secret-model-9", 10_000_000, 10_000_000), table)
+    assert code == "unknown_model" and "'acme/secret-model-9' has no price" in why
+
+
+@pytest.mark.parametrize(
+    ("usage", "why"),
+    [
+        (_usage("gpt-4o-mini", 10, cached=11), "cached_tokens 11 is more than prompt_tokens 10; cached tokens are part of the prompt"),
+        (_usage("gpt-4o-mini", 300_000), "prompt_tokens 300,000 is absurd for gpt-4o-mini, whose context window is 128,000 tokens"),
+        (_usage("gpt-4o-mini", 1_000, 300_000), "completion_tokens 300,000 is absurd for gpt-4o-mini, whose context window is 128,000 tokens"),
+        (_usage("all-MiniLM-L6-v2", 3_000_000), "prompt_tokens 3,000,000 is absurd for all-MiniLM-L6-v2, whose context window is not in the price table (at most 2,097,152 tokens a call)"),
+        (_usage("llama-local", 500, 50, latency_ms=3_600_000), "latency_ms 3,600,000 is absurd for llama-local, billed by the second: no call lasts more than 600 s"),
+    ],
+)
+def test_counts_no_real_call_has_are_refused_as_not_fitting_the_contract(usage: LlmUsage, why: str) -> None:
+    table = PriceTable.load(local={"all-MiniLM-L6-v2": Price(), "llama-local": Price(usd_per_second=Decimal("0.002"))})
+    assert check(usage, table) == ("schema", why)
+
+
+@pytest.mark.parametrize("usage", [_usage("gpt-4o-mini", 128_000, 16_384, cached=1_000), _usage("all-MiniLM-L6-v2", 2_097_152), _usage("gemini/gemini-2.5-flash", 1_048_576, 65_535)])
+def test_a_large_real_call_is_billed(table: PriceTable, usage: LlmUsage) -> None:
+    assert check(usage, table) is None
 
 
 def test_a_price_that_disagrees_with_litellm_is_flagged() -> None:
