@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 
 from contracts.events import SkillRequest
+from services.skills import identity
 from services.skills.connectors.errors import ApiError
+from services.skills.identity import Person
+from services.skills.sandbox.okta import User
 from services.skills.skill import NeedInput, StepContext, StepFailed
 
 #: The codes with which each system refuses a caller a scope (Okta, Graph for Entra and SharePoint,
@@ -19,6 +22,22 @@ SCOPE_REFUSALS = frozenset({"E0000006", "Authorization_RequestDenied", "accessDe
 def requester(request: SkillRequest) -> str:
     """The requester's login (their email), which is also their Okta login."""
     return request.ticket.requester.email or request.ticket.requester.id
+
+
+def resolved(ctx: StepContext) -> Person:
+    """Who asked, as the directory resolved them before the first step ran."""
+    if ctx.requester is None:
+        raise StepFailed(identity.UNVERIFIABLE, "the requester was not resolved in the directory before this step; a person must check who asked")
+    return ctx.requester
+
+
+def the_requester(ctx: StepContext, user: User) -> User:
+    """``user``, the account a step found for the requester, when it is the person the directory
+    resolved them as (the step then acts on the right account); else the step stops."""
+    person = resolved(ctx)
+    if user.id != person.user_id:
+        raise StepFailed(identity.MISMATCH, f"the account found for the requester ({user.login}) is not the person the directory resolved them as ({person.login}); nothing was changed")
+    return user
 
 
 def person(value: str) -> str:

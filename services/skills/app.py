@@ -34,6 +34,7 @@ from contracts.topics import (
 from runtime.service import Service
 from services.skills import credentials
 from services.skills.credentials import Vault
+from services.skills.identity import NotTheRequester
 from services.skills.library import SKILLS, check
 from services.skills.mcp_server import Listener, SkillTools, serve
 from services.skills.policy_file import announce, load_policy
@@ -152,7 +153,7 @@ async def on_skill_requested(events: list[SkillRequested]) -> None:
         service.log.debug("skill ran", ticket_id=event.data.ticket_id, event_id=event.id, coworker=event.data.coworker, skill=event.data.skill)
 
 
-@service.consumer(APPROVAL_GRANTED, APPROVAL_REJECTED, group="approvals", max_records=100)
+@service.consumer(APPROVAL_GRANTED, APPROVAL_REJECTED, group="approvals", max_records=100, first_seen=database)
 async def on_approval(events: list[ApprovalGranted | ApprovalRejected]) -> None:
     """Record a manager's decision and resume the request that waited for it."""
     for event in events:
@@ -180,9 +181,16 @@ async def on_recall(events: list[MemoryRecalled]) -> None:
             service.emit(out)
 
 
-@service.consumer(TICKET_ANSWERED, group="answers", max_records=100)
+@service.consumer(TICKET_ANSWERED, group="answers", max_records=100, first_seen=database)
 async def on_answer(events: list[TicketAnswered]) -> None:
-    """A requester answered a skill's question: resume the request that asked."""
+    """A requester answered a skill's question: resume the request that asked. An answer from
+    anyone else is not applied (the request keeps waiting) and is dead-lettered as ``not_a_writer``."""
     for event in events:
-        for out in await runner.answered(event):
+        try:
+            resumed = await runner.answered(event)
+        except NotTheRequester as refused:
+            service.log.warning("answer refused", ticket_id=event.data.ticket_id, event_id=event.id, by=str(event.actor), reason=refused.reason)
+            service.refuse(event, "not_a_writer", refused.reason)
+            continue
+        for out in resumed:
             service.emit(out)

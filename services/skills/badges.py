@@ -195,8 +195,8 @@ CASES = (
          inputs={"zone": "HQ-L9"}, approve=True, error_code="zone_unknown", check=_badge("ana.silva", "active", {"HQ-L1", "HQ-L2"})),
     Case("a suspended badge goes to security", "badge-access", "onboarding-manager", "lisa.wong", "my badge stopped working", "escalated",
          inputs={"zone": "HQ-L4"}, error_code="badge_suspended", check=_badge("lisa.wong", "suspended")),
-    Case("someone who is not a cardholder", "badge-access", "onboarding-manager", "nobody.here", "badge please", "escalated",
-         inputs={"zone": "HQ-L1"}, error_code="cardholder_not_found"),
+    Case("someone the directory does not know", "badge-access", "onboarding-manager", "nobody.here", "badge please", "escalated",
+         inputs={"zone": "HQ-L1"}, error_code="identity_mismatch"),
     Case("the manager rejects: the badge issued for it is returned", "badge-access", "onboarding-manager", "ana.silva", "badge for jane lee", "escalated",
          inputs={"employee": "jane.lee", "zone": "HQ-L2"}, approve=False, error_code="approval_rejected", check=_badge("jane.lee", None, returned=1)),
 )

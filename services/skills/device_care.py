@@ -130,7 +130,7 @@ CASES = (
     Case("encryption off is reported", "device-health", "device-agent", "linda.brown", "check whether my device is encrypted", "resolved", check=reported("NOT encrypted", "full-disk encryption", changed_nothing="linda.brown")),
     Case("pending updates are reported", "device-health", "device-agent", "james.garcia", "is my laptop up to date with patches", "resolved", check=reported("3 update(s) pending", "install the pending updates", changed_nothing="james.garcia")),
     Case("an offline device is not reported from stale data", "device-health", "device-agent", "sarah.anderson", "is my laptop healthy", "escalated", error_code="device_offline"),
-    Case("someone JumpCloud does not know", "device-health", "device-agent", "nobody.here", "is my laptop healthy", "escalated", error_code="user_not_found"),
+    Case("someone the directory does not know", "device-health", "device-agent", "nobody.here", "is my laptop healthy", "escalated", error_code="identity_mismatch"),
     Case("a revoked API key is refused", "device-health", "device-agent", "john.miller", "my disk is almost full what can be removed", "escalated", error_code="credential_refused", prepare=_revoke("device-agent")),
     Case("outlook with a corrupt cache is repaired", "app-crash", "device-agent", "reyansh.chopra", "outlook crashes every time i open it", "resolved", inputs={"app": "outlook"}, approve=True,
          check=_app_state("reyansh.chopra", "Microsoft Outlook", "running", ["repair_app"])),

@@ -78,10 +78,9 @@ def check_country(subject: Worker, country: str, skill: str) -> None:
 
 
 def worker_outputs(worker: Worker) -> dict[str, Any]:
-    """What a step says about a worker: who, where, for whom; never their pay."""
+    """What a step says about a worker: who, where, for whom; never their pay or their employee id."""
     return {
         "worker_id": worker.id,
-        "employee_id": worker.employee_id,
         "name": worker.name,
         "email": worker.email,
         "country": worker.country,

@@ -316,7 +316,9 @@ CASES = (
         check=_balance_told("ana.silva", ["Ana Silva", "Vacation"], ["Priya", "Earned Leave", "John", "Miller", "INR"]),
     ),
     Case("pre-hire has no leave yet", "leave-balance", "bob", "jane.lee", "how many vacation days do i get", "escalated", error_code="worker_not_active"),
-    Case("unknown to Workday", "leave-balance", "bob", "nobody.here", "how many vacation days do i have left", "escalated", error_code="worker_not_found"),
+    Case("someone the directory does not know", "leave-balance", "bob", "nobody.here", "how many vacation days do i have left", "escalated", error_code="identity_mismatch"),
+    Case("a made-up id with a colleague's email reads none of their pay", "leave-balance", "bob", "ghost.fuzzer", "what was my last payslip", "escalated",
+         email="ana.silva@acme.example", error_code="identity_mismatch"),
     Case(
         "vacation week, dates asked",
         "leave-request",

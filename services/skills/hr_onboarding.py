@@ -67,6 +67,11 @@ def _pan(request: SkillRequest, name: str) -> str:
     return pan
 
 
+def _masked(number: str | None) -> str | None:
+    """``XXXXXXXX4321``: a UAN as its holder recognises it, not as anyone could use it."""
+    return None if not number else "X" * max(0, len(number) - 4) + number[-4:]
+
+
 def _filing_status(request: SkillRequest) -> str | None:
     given = str(request.inputs.get("w4_filing_status", "")).strip().lower().replace(" ", "_").replace("-", "_")
     if not given:
@@ -98,7 +103,7 @@ def find_pre_hire(country: str, skill: str) -> Callable[[StepContext], Awaitable
             **worker_outputs(hire),
             "start_date": hire.hire_date.isoformat(),
             "location": hire.location,
-            "annual_salary": str(hire.annual_salary),  # for payroll: Workday holds the offer's compensation
+            "_annual_salary": str(hire.annual_salary),  # for payroll only: Workday holds the offer's compensation
             "currency": hire.currency,
             "requested_by": asker.name,
         }
@@ -110,7 +115,7 @@ async def complete_hire(ctx: StepContext) -> dict[str, Any]:
     workday: Workday = ctx.system
     with refusals("Workday", {"A178": "not_a_pre_hire", "not_found": "worker_not_found"}, default="hire_refused"):
         event = await workday.hire(ctx.earlier["find-pre-hire"]["worker_id"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    return {"event_id": event.id, "status": event.status, "employee_id": event.employee_id, "effective_date": event.effective_date.isoformat()}
+    return {"event_id": event.id, "status": event.status, "_employee_id": event.employee_id, "effective_date": event.effective_date.isoformat()}  # the new id is for payroll, not the record
 
 
 async def rescind_hire(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,12 +135,12 @@ async def enrol_in_payroll(ctx: StepContext) -> dict[str, Any]:
         try:
             enrolment = await payroll.enrol(
                 worker_id=hire["worker_id"],
-                employee_id=hired["employee_id"],
+                employee_id=hired["_employee_id"],
                 name=hire["name"],
                 country=country,
                 location=hire["location"],
                 hire_date=date.fromisoformat(hire["start_date"]),
-                annual_salary=Decimal(hire["annual_salary"]),
+                annual_salary=Decimal(hire["_annual_salary"]),
                 currency=hire["currency"],
                 w4_filing_status=_filing_status(ctx.request) if country == "US" else None,
                 pan=pan,
@@ -145,9 +150,11 @@ async def enrol_in_payroll(ctx: StepContext) -> dict[str, Any]:
             )
         except ApiError as exc:
             if exc.code == "CONFLICT" and getattr(exc, "field", None) == "pan":  # someone else's PAN: HR must check it
-                raise StepFailed("pan_already_registered", f"Payroll refused: {exc.summary} ({exc.code})") from None
+                # Payroll names whose it is; the ticket does not (that is another person's record).
+                raise StepFailed("pan_already_registered", f"Payroll refused: the PAN given for {hire['name']} ({mask_pan(pan)}) is already registered to another active payroll employee ({exc.code}); HR must check which is right") from None
             raise
-    out: dict[str, Any] = {"payroll_id": enrolment.id, "status": enrolment.status, "country": enrolment.country, "currency": enrolment.currency}
+    # Payroll's id for the employee carries their employee id: kept for later steps, not shown.
+    out: dict[str, Any] = {"_payroll_id": enrolment.id, "status": enrolment.status, "country": enrolment.country, "currency": enrolment.currency}
     if country == "US":
         out |= {
             "w4_filing_status": enrolment.w4_filing_status,
@@ -156,15 +163,15 @@ async def enrol_in_payroll(ctx: StepContext) -> dict[str, Any]:
             "i9_section2_due": enrolment.i9_section2_due.isoformat() if enrolment.i9_section2_due else None,
         }
     else:
-        out |= {"pan": enrolment.pan_masked, "uan": enrolment.uan, "uan_new": not ctx.inputs.get("uan"), "pf_member": enrolment.pf_member}
+        out |= {"tax_id_masked": enrolment.pan_masked, "uan_masked": _masked(enrolment.uan), "uan_new": not ctx.inputs.get("uan"), "pf_member": enrolment.pf_member}
     return out
 
 
 def _summary(outputs: Mapping[str, Mapping[str, Any]]) -> str:
     hire, hired, pay = outputs["find-pre-hire"], outputs["hire"], outputs["enrol-payroll"]
     done = (
-        f"Hired {hire['name']} in Workday (employee ID {hired['employee_id']}, {hire['job_title']}, {hire['department']}, "
-        f"starting {hired['effective_date']}, reporting to {hire['manager']}) and enrolled them in payroll as {pay['payroll_id']}."
+        f"Hired {hire['name']} in Workday ({hire['job_title']}, {hire['department']}, "
+        f"starting {hired['effective_date']}, reporting to {hire['manager']}) and enrolled them in payroll; their employee ID is in Workday."
     )
     if pay["country"] == "US":
         w4 = (
@@ -173,8 +180,8 @@ def _summary(outputs: Mapping[str, Mapping[str, Any]]) -> str:
             else " No W-4 yet, so federal tax is withheld as single with no adjustments until they submit one."
         )
         return done + w4 + f" I-9: {pay['i9_status']}; Section 2 (documents seen by HR) by {pay['i9_section2_due']}. Still needed from them: the I-9 documents" + ("." if pay["w4_furnished"] else " and a W-4.")
-    uan = f"a new UAN {pay['uan']} was generated" if pay["uan_new"] else f"their existing UAN {pay['uan']} is kept"
-    return done + f" PAN {pay['pan']} is on file, they are a provident fund member and {uan}. Still needed from them: bank details and Form 11 (PF declaration)."
+    uan = f"a new UAN ({pay['uan_masked']}) was generated" if pay["uan_new"] else f"their existing UAN ({pay['uan_masked']}) is kept"
+    return done + f" PAN {pay['tax_id_masked']} is on file, they are a provident fund member and {uan}. Still needed from them: bank details and Form 11 (PF declaration)."
 
 
 def _describe(request: SkillRequest) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import asyncpg
 
 from contracts.envelope import Envelope
 from contracts.events import SkillRequest
-from services.skills.access_common import failed, requester
+from services.skills.access_common import failed, requester, resolved, the_requester
 from services.skills.cases import Case, Check
 from services.skills.connectors.entra import Entra
 from services.skills.connectors.errors import ApiError
@@ -51,20 +51,24 @@ async def find_user(ctx: StepContext) -> dict[str, Any]:
         user = await okta.get_user(requester(ctx.request))
     except ApiError as exc:
         raise failed(ctx, "Okta", exc, "user_not_found", f"no Okta user {requester(ctx.request)!r}") from None
+    the_requester(ctx, user)
     if user.status not in RECOVERABLE:
         raise StepFailed("user_not_active", f"Okta user {user.login} is {user.status}; MFA is recovered only for an account that may sign in")
     return {"user_id": user.id, "login": user.login, "status": user.status}
 
 
 async def verify_identity(ctx: StepContext) -> dict[str, Any]:
-    """Compare the requester's answer with the directory's record; the record is never shown."""
+    """Compare the requester's answer with the directory's record of the person the requester was
+    resolved as (never of anyone an answer or a ticket names); the record is never shown. Only the
+    requester's own answer reaches this step (the runner refuses anyone else's)."""
     answer = str(ctx.inputs.get("employee_id", "")).strip()
     if not answer:
         raise NeedInput("employee_id", EMPLOYEE_ID_QUESTION)
     okta: Okta = ctx.system
-    login = ctx.earlier["find-user"]["login"]
+    person = resolved(ctx)
+    login = person.login
     try:
-        user = await okta.get_user(ctx.earlier["find-user"]["user_id"])
+        user = await okta.get_user(person.user_id)
     except ApiError as exc:
         raise failed(ctx, "Okta", exc, "user_not_found", f"could not read {login}'s profile") from None
     if not user.employee_number:
@@ -215,7 +219,9 @@ CASES = (
          "escalated", error_code="account_at_risk", answers={"employee_id": PRIYA}, prepare=_at_risk, check=_factors("priya.sharma", {"push/OKTA"}, 0)),
     Case("no factor enrolled: nothing to reset", "mfa-recovery", "jordan", "priya.sharma", "MFA not working", "escalated", error_code="no_factor",
          answers={"employee_id": PRIYA}, prepare=_no_factors, check=_factors("priya.sharma", set(), 0)),
-    Case("unknown user", "mfa-recovery", "jordan", "nobody.here", "lost my phone", "escalated", error_code="user_not_found"),
+    Case("someone the directory does not know", "mfa-recovery", "jordan", "nobody.here", "lost my phone", "escalated", error_code="identity_mismatch"),
+    Case("a made-up id with a colleague's email resets no factor", "mfa-recovery", "jordan", "ghost.fuzzer", "lost my phone, reset Okta Verify",
+         "escalated", email="ana.silva@acme.example", error_code="identity_mismatch", check=_factors("ana.silva", {"push/OKTA", "sms/OKTA"}, 0)),
     Case("the manager rejects the reset", "mfa-recovery", "jordan", "ana.silva", "lost my phone, Okta Verify push needs resetting",
          "escalated", error_code="approval_rejected", answers={"employee_id": ANA}, approve=False, check=_factors("ana.silva", {"push/OKTA", "sms/OKTA"}, 0)),
 )

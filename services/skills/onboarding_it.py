@@ -80,7 +80,7 @@ def _is_new(worker: Any) -> bool:
 def _hire_outputs(worker: Any) -> dict[str, Any]:
     return {
         "worker_id": worker.id, "email": worker.email, "first_name": worker.first_name, "last_name": worker.last_name, "country": worker.country,
-        "department": worker.department, "title": worker.job_title, "employee_id": worker.employee_id, "start_date": worker.hire_date.isoformat(),
+        "department": worker.department, "title": worker.job_title, "_employee_id": worker.employee_id, "start_date": worker.hire_date.isoformat(),
         "manager_email": worker.manager_email, "workday_status": worker.status,
     }
 
@@ -108,7 +108,7 @@ async def create_account(ctx: StepContext) -> dict[str, Any]:
                 raise failed(ctx, "Okta", exc, "account_unreadable", f"could not look up the manager {hire['manager_email']}") from None
     profile = NewUser(
         login=hire["email"], email=hire["email"], first_name=hire["first_name"], last_name=hire["last_name"], country=hire["country"],
-        department=hire["department"], title=hire["title"], employee_number=hire["employee_id"], manager_id=manager_id,
+        department=hire["department"], title=hire["title"], employee_number=hire["_employee_id"], manager_id=manager_id,
     )
     try:
         user = await okta.create_user(profile, idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)

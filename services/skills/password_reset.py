@@ -10,6 +10,7 @@ import asyncpg
 from contracts.envelope import Envelope
 from contracts.events import SkillRequest
 from runtime.redact import mask_email
+from services.skills.access_common import the_requester
 from services.skills.cases import Case, Check
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import Okta
@@ -42,6 +43,7 @@ async def find_user(ctx: StepContext) -> dict[str, Any]:
         if refused := _refused(ctx, exc):
             raise refused from None
         raise StepFailed("user_not_found", f"Okta has no user {_target(ctx.request)!r} ({exc.code})") from None
+    the_requester(ctx, user)
     if user.status not in okta.RESETTABLE:
         raise StepFailed("user_not_active", f"Okta user {user.login} is {user.status}; a password can be reset only for an active user")
     return {"user_id": user.id, "login": user.login, "status": user.status}
@@ -96,7 +98,11 @@ CASES = (
     Case("active user resets", "password-reset", "jordan", "ana.silva", "I forgot my password", "resolved", check=_okta_status("ana.silva", "RECOVERY", 1)),
     Case("locked-out user is unlocked by recovery", "password-reset", "jordan", "priya.sharma", "locked out of my account", "resolved", check=_okta_status("priya.sharma", "RECOVERY", 1)),
     Case("suspended user is not reset", "password-reset", "jordan", "lisa.wong", "reset my password please", "escalated", error_code="user_not_active", check=_okta_status("lisa.wong", "SUSPENDED", 0)),
-    Case("unknown user", "password-reset", "jordan", "nobody.here", "I forgot my password", "escalated", error_code="user_not_found"),
+    Case("someone the directory does not know", "password-reset", "jordan", "nobody.here", "I forgot my password", "escalated", error_code="identity_mismatch"),
+    Case("a made-up id with a colleague's email resets nothing", "password-reset", "jordan", "ghost.fuzzer", "I forgot my password", "escalated",
+         email="ana.silva@acme.example", error_code="identity_mismatch", check=_okta_status("ana.silva", "ACTIVE", 0)),
+    Case("one person's id with another's email resets nothing", "password-reset", "jordan", "john.miller", "I forgot my password", "escalated",
+         email="ana.silva@acme.example", error_code="identity_mismatch", check=_okta_status("ana.silva", "ACTIVE", 0)),
     Case("supervised, manager approves", "password-reset", "jordan", "john.miller", "password expired", "resolved", autonomy="supervised", approve=True, check=_okta_status("john.miller", "RECOVERY", 1)),
     Case("supervised, manager rejects", "password-reset", "jordan", "john.miller", "password expired", "escalated", autonomy="supervised", approve=False, error_code="approval_rejected", check=_okta_status("john.miller", "PASSWORD_EXPIRED", 0)),
 )

@@ -7,7 +7,9 @@ anything: the request is parked, and resumed when the decision arrives as an eve
 outcome is stored under its idempotency key (ticket, skill, step) in the same transaction as its
 action on the sandbox; a redelivered request replays what was recorded instead of acting again.
 Work a coworker holds only through its sub-agents is handed down, and the receiver's own
-authorisation applies.
+authorisation applies. Before the first step, the requester is resolved to one person in the
+directory (``identity``); a requester the directory does not know as one person goes to a person,
+and no step runs. Only that person's answers resume a request that asked them something.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from contracts.events import (
     Question,
     RecalledMemory,
     RecallRequest,
+    Requester,
     Resolution,
     SkillCompleted,
     SkillFailed,
@@ -59,13 +62,14 @@ from contracts.events import (
 )
 from runtime.db import Database
 from runtime.redact import redact
-from services.skills import credentials
+from services.skills import credentials, identity
 from services.skills.credentials import Vault
+from services.skills.identity import NotTheRequester, Person, Unbound
 from services.skills.policy import Decision, Facts, authorize, delegation
 from services.skills.policy_file import BUILTIN, LoadedPolicy
 from services.skills.registry import Registry
 from services.skills.connectors.errors import ApiError
-from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
+from services.skills.skill import PERSONAL_IDS, NeedInput, Skill, Step, StepContext, StepFailed, shown
 from services.skills.systems import Systems
 
 
@@ -128,6 +132,7 @@ async def execute(
     decision: Decision,
     systems: Systems | None = None,
     backoff_s: float = 0.2,
+    requester: Person | None = None,
 ) -> StepRun:
     """Run an authorised step unless its outcome is already recorded; either way return the outcome.
 
@@ -145,7 +150,7 @@ async def execute(
         except ApiError as exc:
             run = StepRun("failed", {}, "not_connected", exc.summary, _decision_record(decision))
         else:
-            run = await _attempt(step, StepContext(conn, event.data, key, earlier, credential, connector), step.run, decision, backoff_s)
+            run = await _attempt(step, StepContext(conn, event.data, key, earlier, credential, connector, requester), step.run, decision, backoff_s)
         await _store(conn, event, number, run)
         return run
 
@@ -174,7 +179,9 @@ async def _attempt(step: Step, ctx: StepContext, action: Callable[[StepContext],
     return StepRun("failed", {}, "system_unavailable", f"{last} (gave up after {step.attempts} attempts)", _decision_record(decision), attempts=step.attempts)
 
 
-async def compensate(pool: asyncpg.Pool, skill: Skill, number: int, event: SkillRequested, outputs: Mapping[str, Any], *, credential: str | None, systems: Systems, backoff_s: float = 0.2) -> StepRun:
+async def compensate(
+    pool: asyncpg.Pool, skill: Skill, number: int, event: SkillRequested, outputs: Mapping[str, Any], *, credential: str | None, systems: Systems, backoff_s: float = 0.2, requester: Person | None = None
+) -> StepRun:
     """Undo step ``number`` (done earlier in this request), at most once."""
     step = skill.steps[number - 1]
     assert step.compensate is not None
@@ -184,7 +191,7 @@ async def compensate(pool: asyncpg.Pool, skill: Skill, number: int, event: Skill
         row = await conn.fetchrow("SELECT status, outputs, error_code, error, attempts FROM step_runs WHERE idempotency_key = $1 AND request_id = $2", key, event.id)
         if row is not None:
             return StepRun(row["status"], json.loads(row["outputs"]), row["error_code"], row["error"], attempts=row["attempts"])
-        ctx = StepContext(conn, event.data, key, {step.name: outputs}, credential, systems.open(step.system, conn, credential))
+        ctx = StepContext(conn, event.data, key, {step.name: outputs}, credential, systems.open(step.system, conn, credential), requester)
         undo = step.compensate
         run = await _attempt(step, ctx, lambda c: undo(c, outputs), None, backoff_s)
         await _store(conn, event, number, run, key=key, kind="compensation")
@@ -299,6 +306,10 @@ class Runner:
             available = ", ".join(sorted(self.skills))
             reason = f"this deployment does not run {request.skill!r} yet; it runs: {available}"
             return self._failed(event, facts, "skill_unavailable", reason, step=None, tried=[], to_manager=False)
+        who = await self.identify(event)
+        if isinstance(who, Unbound):
+            tried = [Attempt(what=f"look the requester up in the directory ({identity.DIRECTORY})", outcome="failed", detail=who.reason)]
+            return self._failed(event, facts, who.code, who.reason, step=None, tried=tried, to_manager=False)
         spec = self.catalog.get(request.skill)
         for needed in spec.inputs if spec else []:
             if not str(request.inputs.get(needed.name, "")).strip():
@@ -308,7 +319,57 @@ class Runner:
             if recalled is None:
                 return await self._ask_memory(event)
             event = event.model_copy(update={"data": request.model_copy(update={"recall": recalled})})
-        return await self._steps(event, skill)
+        return await self._steps(event, skill, who)
+
+    # --- who asked --------------------------------------------------------------------------
+
+    async def identify(self, event: SkillRequested) -> Person | Unbound:
+        """The person the request's requester is in the directory, or why they are not one: looked up
+        once per request, then read from the record (a redelivery or a resume gets the same answer)."""
+        if (known := await self._identity_of(event.id)) is not None:
+            return known
+        person: Person | None = None
+        try:
+            person, outcome, reason = await self._resolve(event.data.ticket.requester), "bound", ""
+        except Unbound as unbound:
+            outcome, reason = unbound.code, unbound.reason
+        await self.pool.execute(
+            "INSERT INTO requester_identities (request_id, ticket_id, outcome, user_id, login, email, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (request_id) DO NOTHING",  # two deliveries at once: the first answer counts
+            event.id,
+            event.data.ticket_id,
+            outcome,
+            person.user_id if person else None,
+            person.login if person else None,
+            person.email if person else None,
+            reason,
+        )
+        recorded = await self._identity_of(event.id)
+        assert recorded is not None
+        return recorded
+
+    async def _identity_of(self, request_id: str) -> Person | Unbound | None:
+        """What the directory said of the request's requester, as recorded (None: not asked yet)."""
+        row = await self.pool.fetchrow("SELECT outcome, user_id, login, email, reason FROM requester_identities WHERE request_id = $1", request_id)
+        if row is None:
+            return None
+        return Person(row["user_id"], row["login"], row["email"]) if row["outcome"] == "bound" else Unbound(row["outcome"], row["reason"])
+
+    async def _resolve(self, requester: Requester) -> Person:
+        real = self.systems.is_real(identity.DIRECTORY)
+        async with self.pool.acquire() as conn:
+            secret = await identity.reader_credential(conn, self.vault, real=real)
+            if secret is None:
+                raise Unbound(
+                    identity.UNVERIFIABLE,
+                    f"the skills service has no credential of its own on {identity.DIRECTORY} to look requesters up; store the one the administrator issued"
+                    f" as {identity.READER!r} version {identity.READER_VERSION} (services.skills.credentials.store)",
+                )
+            try:
+                directory = self.systems.open(identity.DIRECTORY, conn, secret)
+            except ApiError as exc:
+                raise Unbound(identity.UNVERIFIABLE, f"the directory ({identity.DIRECTORY}) is not connected: {exc.summary}") from None
+            return await identity.resolve(directory, requester, backoff_s=self.backoff_s)
 
     # --- memory first -----------------------------------------------------------------------
 
@@ -381,7 +442,7 @@ class Runner:
         inputs = {**event.data.inputs, **{r["field"]: r["value"] for r in rows}}  # an answer is newer than the request
         return event.model_copy(update={"data": event.data.model_copy(update={"inputs": inputs})})
 
-    async def _steps(self, event: SkillRequested, skill: Skill) -> list[Envelope]:
+    async def _steps(self, event: SkillRequested, skill: Skill, requester: Person) -> list[Envelope]:
         request = event.data
         out: list[Envelope] = []
         outputs: dict[str, Mapping[str, Any]] = {}
@@ -405,7 +466,7 @@ class Runner:
                     else:
                         async with self.pool.acquire() as conn:
                             secret = await credentials.credential(conn, self.vault, request.coworker, step.system, request.coworker_version)
-                        run = await execute(self.pool, step, number, event, outputs, credential=secret, decision=decision, systems=self.systems, backoff_s=self.backoff_s)
+                        run = await execute(self.pool, step, number, event, outputs, credential=secret, decision=decision, systems=self.systems, backoff_s=self.backoff_s, requester=requester)
             if run.decision is not None:
                 out.append(self._decision_event(event, facts, _decision_from(run.decision), number, step))
             what = f"{step.name} ({step.system} {step.operation})"
@@ -417,18 +478,20 @@ class Runner:
                 if authorised:
                     out.append(self._step_event(event, step, number, run))
                 tried.append(Attempt(what=what, outcome="failed" if authorised else "not_attempted", detail=run.error or ""))
-                return out + await self._undo(event, skill, done, outputs, facts, run.error_code or "step_failed", run.error or "", number, tried)
+                return out + await self._undo(event, skill, done, outputs, facts, run.error_code or "step_failed", run.error or "", number, tried, requester)
             out.append(self._step_event(event, step, number, run))
             tried.append(Attempt(what=what, outcome="succeeded"))
             outputs[step.name] = run.outputs
             done.append(number)
-        summary = skill.summarise(outputs)
+        summary = skill.summarise({name: shown(o) for name, o in outputs.items()})  # from what the records show, never from internal values
         actor = Actor.coworker(request.coworker)
         out.append(event.caused(SkillCompleted, SkillOutcome(ticket_id=request.ticket_id, skill=skill.name, coworker=request.coworker, steps=len(skill.steps), summary=summary), source=self.source, actor=actor))
         out.append(event.caused(TicketResolved, Resolution(ticket_id=request.ticket_id, ticket=request.ticket, resolution=summary, skill=skill.name), source=self.source, actor=actor))
         return out
 
-    async def _undo(self, event: SkillRequested, skill: Skill, done: list[int], outputs: Mapping[str, Mapping[str, Any]], facts: Facts, code: str, reason: str, failed: int, tried: list[Attempt]) -> list[Envelope]:
+    async def _undo(
+        self, event: SkillRequested, skill: Skill, done: list[int], outputs: Mapping[str, Mapping[str, Any]], facts: Facts, code: str, reason: str, failed: int, tried: list[Attempt], requester: Person
+    ) -> list[Envelope]:
         """A step failed: undo the earlier steps that can be undone, newest first, then hand the ticket on."""
         request = event.data
         out: list[Envelope] = []
@@ -439,7 +502,7 @@ class Runner:
                 continue
             async with self.pool.acquire() as conn:
                 secret = await credentials.credential(conn, self.vault, request.coworker, step.system, request.coworker_version)
-            run = await compensate(self.pool, skill, number, event, outputs[step.name], credential=secret, systems=self.systems, backoff_s=self.backoff_s)
+            run = await compensate(self.pool, skill, number, event, outputs[step.name], credential=secret, systems=self.systems, backoff_s=self.backoff_s, requester=requester)
             out.append(self._step_event(event, step, number, run, kind="compensation"))
             tried.append(Attempt(what=f"undo {step.name} ({step.system})", outcome="succeeded" if run.status == "done" else "failed", detail=run.error or ""))
             if run.status == "done":
@@ -468,13 +531,19 @@ class Runner:
         return [event.caused(TicketQuestion, question_data, source=self.source, actor=Actor.coworker(request.coworker), ordinal=f"ask:{field}:{previous}")]
 
     async def answered(self, answer: TicketAnswered) -> list[Envelope]:
-        """The requester answered: keep the answer and resume the request that asked, if one did."""
+        """The requester answered: keep the answer and resume the request that asked, if one did.
+        An answer from anyone but the person the request's requester was resolved as is not applied
+        (``NotTheRequester``: the caller refuses it); the request keeps waiting for theirs."""
         row = await self.pool.fetchrow(
-            "SELECT event, field FROM pending_requests WHERE ticket_id = $1 AND waiting_for = 'answer' AND finished_at IS NULL ORDER BY waiting_since DESC LIMIT 1",
+            "SELECT request_id, event, field FROM pending_requests WHERE ticket_id = $1 AND waiting_for = 'answer' AND finished_at IS NULL ORDER BY waiting_since DESC LIMIT 1",
             answer.data.ticket_id,
         )
         if row is None:
             return []  # not ours to resume (triage asked, or it is over)
+        waiting = SkillRequested.model_validate_json(row["event"])
+        known = await self._identity_of(row["request_id"])  # None: asked before requesters were resolved
+        if (why := identity.not_the_requester(answer.actor, waiting.data.ticket.requester, known if isinstance(known, Person) else None)) is not None:
+            raise NotTheRequester(why)
         await self.pool.execute(
             "INSERT INTO answers (ticket_id, field, value, answer_id, answered_at) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (ticket_id, field) DO UPDATE SET value = excluded.value, answer_id = excluded.answer_id, answered_at = excluded.answered_at"
@@ -485,7 +554,7 @@ class Runner:
             answer.id,
             answer.time,
         )
-        return await self.run(SkillRequested.model_validate_json(row["event"]))
+        return await self.run(waiting)
 
     async def _decide(self, event: SkillRequested, facts: Facts, step: Step, number: int) -> Decision:
         row = await self.pool.fetchrow("SELECT granted, decided_by FROM approvals WHERE approval_id = $1", approval_id(event, number))
@@ -606,7 +675,7 @@ class Runner:
             attempts=run.attempts,
             status=run.status,  # type: ignore[arg-type]
             inputs=redact(step.describe(request)),
-            outputs=redact(dict(run.outputs)),
+            outputs=redact(shown(run.outputs)),
             error=(run.error or "")[:500] or None,
         )
         ordinal = number if kind == "action" else f"{number}:undo"
@@ -627,8 +696,8 @@ class Runner:
         step_name = skill.steps[step - 1].name if (skill is not None and step is not None and 0 < step <= len(skill.steps)) else None
         escalation = Escalation(
             ticket_id=request.ticket_id,
-            reason_code="budget_exhausted" if code == "budget_exhausted" else "policy_denied" if code in {"policy_denied", "approval_rejected"} else "skill_failed",
-            reason=f"{request.skill} failed: {reason}"[:500],
+            reason_code="budget_exhausted" if code == "budget_exhausted" else "policy_denied" if code in {"policy_denied", "approval_rejected"} else "identity_mismatch" if code == identity.MISMATCH else "skill_failed",
+            reason=(f"{request.skill} was not started: {reason}" if code in {identity.MISMATCH, identity.UNVERIFIABLE} else f"{request.skill} failed: {reason}")[:500],
             queue=queue,
             handoff=Handoff(
                 ticket=ticket,
@@ -651,7 +720,7 @@ def escalation_facts(request: Any, facts: Facts, code: str, step: int | None, st
         f"skill: {request.skill}, run by {request.coworker} v{request.coworker_version}" + (f" (manager {manager.handle})" if manager else ""),
         f"failed: {code}" + (f" at step {step} ({step_name})" if step_name else " before any step ran"),
     ]
-    lines += [f"input {name}: {value}"[:500] for name, value in sorted(redact(dict(request.inputs)).items())]
+    lines += [f"input {name}: {'(given; a personal identifier, not shown)' if name in PERSONAL_IDS else value}"[:500] for name, value in sorted(redact(dict(request.inputs)).items())]
     if compensated:
         lines.append(f"undone: {', '.join(compensated)}"[:500])
     return lines[:50]
@@ -667,6 +736,10 @@ def next_action(request: Any, code: str, step_name: str | None, compensated: lis
         return f"Decide whether {request.coworker} may do {request.skill}: grant it, or do the request yourself."
     if code == "skill_unavailable":
         return f"Do {request.skill} by hand: the coworker cannot run it now."
+    if code == identity.MISMATCH:
+        return "Find out who really asked before doing anything (contact the person the directory has for the ticket's email, not the ticket's sender): the requester's id and email are not one person in the directory. Nothing was done."
+    if code == identity.UNVERIFIABLE:
+        return f"Check the requester against the directory by hand, then do {request.skill} for them or send it again; nothing was done."
     undone = f" (undone: {', '.join(compensated)})" if compensated else ""
     where = f"at {step_name}" if step_name else "before it started"
     return f"Finish {request.skill} by hand from where it stopped {where}{undone}; the tries are listed above."

@@ -5,6 +5,11 @@ would want to approve: a supervised coworker asks its manager first; an autonomo
 how long one attempt may take and how often a transient failure is retried, and how to undo it
 (its *compensation*) if a later step fails. A skill also has a time budget: past it, it stops
 before its next step and a person takes over.
+
+A step's outputs are its record (``skill.step``) and what the steps after it read. Personal
+identifiers (an employee id, a PAN, a national id, a bank account) are not put in a record: a value
+a later step needs is kept under a key starting with ``_`` (``_employee_id``), which later steps and
+the step's undo read, and which no record, summary or resolution shows (``shown``).
 """
 
 from __future__ import annotations
@@ -16,10 +21,21 @@ from typing import Any
 import asyncpg
 
 from contracts.events import SkillRequest
+from services.skills.identity import Person
 
 MAX_STEPS = 5
 
 Outputs = Mapping[str, Mapping[str, Any]]
+
+#: Output keys of this form are for later steps only (see the module's docstring).
+INTERNAL = "_"
+#: Names under which a value is a personal identifier: never shown in a record, whatever a step returns.
+PERSONAL_IDS = frozenset({"employee_id", "employee_number", "pan", "pan_corrected", "uan", "ssn", "aadhaar", "national_id", "bank_account", "iban", "card_number"})
+
+
+def shown(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What a record shows of a step's outputs: all but its internal values and personal identifiers."""
+    return {k: v for k, v in outputs.items() if not k.startswith(INTERNAL) and k not in PERSONAL_IDS}
 
 
 class StepFailed(Exception):
@@ -47,6 +63,7 @@ class StepContext:
     earlier: Outputs  # outputs of the steps before, by step name
     credential: str | None = None  # the coworker's own credential for the step's system; never logged
     system: Any = None  # the connector for the step's system (sandbox or real), opened with ``credential``
+    requester: Person | None = None  # who asked, as the directory resolved them before the first step
 
     @property
     def inputs(self) -> Mapping[str, Any]:

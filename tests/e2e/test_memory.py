@@ -99,8 +99,9 @@ async def test_an_escalated_ticket_gets_a_handoff_recall_and_a_package_with_fact
 
 
 async def test_a_failed_skills_handoff_from_the_tickets_own_events_has_every_field_and_the_coworker_keeps_the_lesson(kafka) -> None:  # noqa: ANN001
-    """Triage routes a password reset, the skill finds no such user in Okta and escalates; memory
-    answers the recall the skill asked for. The package is built from those events alone."""
+    """Triage routes a password reset from someone the directory does not know; the skill stops before
+    any step (identity_mismatch) and escalates; memory answers the recall the skill asked for. The
+    package is built from those events alone."""
     from deploy.handoff import package
 
     team = unique_team("handoff-skill")
@@ -119,13 +120,14 @@ async def test_a_failed_skills_handoff_from_the_tickets_own_events_has_every_fie
         failed = next(e for e in follow.seen if e.type == "skill.failed" and e.correlation_id == flow)
         lesson = await follow.wait_for(lambda e: e.type == "memory.recorded" and e.causation_id == failed.id, 120)
         events = [created, *(e for e in follow.seen if e.correlation_id == flow)]
-    assert failed.data.error_code == "user_not_found" and lesson.data.scope == "coworker", "the coworker remembers why it stopped"
+    assert failed.data.error_code == "identity_mismatch" and lesson.data.scope == "coworker", "the coworker remembers why it stopped"
+    assert not [e for e in events if e.type == "skill.step"], "nothing was done for someone the directory does not know"
     handoff = package(events)
     assert handoff.ticket == created.data and handoff.transcript[0].text == created.data.text
-    assert "could not complete password-reset" in handoff.why and "Okta has no user" in handoff.why
-    assert [a.outcome for a in handoff.tried] == ["failed"] and handoff.tried[0].what.startswith("find-user")
-    assert "failed: user_not_found at step 1 (find-user)" in handoff.facts and any(f.startswith("skill: password-reset, run by ") for f in handoff.facts)
-    assert handoff.next_action == "Finish password-reset by hand from where it stopped at find-user; the tries are listed above."
+    assert "could not complete password-reset" in handoff.why and "is anyone the directory (okta) knows" in handoff.why
+    assert [a.outcome for a in handoff.tried] == ["failed"] and handoff.tried[0].what == "look the requester up in the directory (okta)"
+    assert "failed: identity_mismatch before any step ran" in handoff.facts and any(f.startswith("skill: password-reset, run by ") for f in handoff.facts)
+    assert handoff.next_action.startswith("Find out who really asked before doing anything")
     # the coworker's lesson from this very failure may be stored before memory answers, and rank first
     assert any("never created in Okta" in m.text for m in handoff.recall), "the person sees how the same thing was solved before"
     assert all("bo.chen" not in m.text for m in handoff.recall), "another requester's name stays in their own memory"

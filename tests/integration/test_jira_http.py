@@ -29,6 +29,7 @@ from services.skills.credentials import Vault
 from services.skills.library import SKILLS
 from services.skills.policy import Decision
 from services.skills.runner import execute
+from services.skills.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.systems import Systems
 
@@ -180,6 +181,8 @@ async def jira() -> AsyncIterator[FakeJira]:
 @pytest.fixture
 async def bench(service_database, workforce, jira: FakeJira) -> AsyncIterator[Workbench]:  # noqa: ANN001
     database: Database = await service_database("skills")
+    async with database.pool.acquire() as conn:
+        await seed_okta(conn, 10)  # the (sandboxed) directory the requester is looked up in
     systems = Systems(real={"jira": jira.url})
     workbench = Workbench(database, Vault(SecretStr(Fernet.generate_key().decode())), workforce, SKILLS, load_catalog(DEFAULT_CATALOG), systems=systems)
     await workbench.hire_all()

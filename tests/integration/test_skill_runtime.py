@@ -19,6 +19,7 @@ from services.skills.cases import Case, Workbench
 from services.skills.connectors.errors import ApiError
 from services.skills.credentials import Vault
 from services.skills.runner import execute
+from services.skills.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 
@@ -86,6 +87,8 @@ def _calls() -> None:
 async def make_bench(service_database, workforce):  # noqa: ANN001, ANN201
     database = await service_database("skills")
     await database.pool.execute("CREATE TABLE ledger (id serial PRIMARY KEY, ticket_id text, what text)")
+    async with database.pool.acquire() as conn:
+        await seed_okta(conn, 10)  # the directory the requester is looked up in before the first step
     vault = Vault(SecretStr(Fernet.generate_key().decode()))
     catalog: Catalog = load_catalog(DEFAULT_CATALOG)
 
@@ -188,6 +191,8 @@ async def test_an_answer_for_a_ticket_nobody_asked_about_changes_nothing(make_be
 
 async def test_a_missing_declared_input_is_asked_for_before_any_step_runs(service_database, workforce) -> None:  # noqa: ANN001
     database = await service_database("skills")
+    async with database.pool.acquire() as conn:
+        await seed_okta(conn, 10)
     vault = Vault(SecretStr(Fernet.generate_key().decode()))
     ran: list[str] = []
 

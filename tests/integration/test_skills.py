@@ -32,6 +32,7 @@ from runtime.db import Database
 from services.skills import app as skills_app
 from services.skills import credentials
 from services.skills.credentials import Vault
+from services.skills.identity import Person
 from services.skills.registry import Registry
 from services.skills.runner import Runner, execute
 from services.skills.sandbox.seed import seed_okta
@@ -130,7 +131,9 @@ async def test_a_crash_between_steps_resumes_at_the_next_step(runner: Runner, db
 
     async with db.pool.acquire() as conn:
         token = await credentials.credential(conn, runner.vault, "jordan", "okta", 1)
-    await execute(db.pool, find_user, 1, requested, {}, credential=token, decision=authorize(facts, skill="password-reset", system="okta", scope="users.read"))  # then the process died
+    who = await runner.identify(requested)  # the requester is resolved before the first step
+    assert isinstance(who, Person) and who.login == "priya.sharma@acme.example"
+    await execute(db.pool, find_user, 1, requested, {}, credential=token, decision=authorize(facts, skill="password-reset", system="okta", scope="users.read"), requester=who)  # then the process died
     assert await resets(db) == 0
     events = await runner.run(requested)
     assert isinstance(events[-1], TicketResolved)
@@ -152,9 +155,12 @@ async def test_a_suspended_user_is_not_reset_and_a_human_gets_the_ticket(runner:
     assert await resets(db) == 0
 
 
-async def test_an_unknown_user_fails_with_oktas_own_error_code(runner: Runner) -> None:
+async def test_a_requester_the_directory_does_not_know_goes_to_a_person_before_any_step(runner: Runner, db: Database) -> None:
     events = await runner.run(request("nobody.here"))
-    assert events[2].data.error_code == "user_not_found" and "E0000007" in events[2].data.reason
+    assert [type(e) for e in events] == [SkillFailed, MemoryRecallRequested, TicketEscalated]
+    assert events[0].data.error_code == "identity_mismatch" and events[0].data.reason == "neither the requester's id 'nobody.here' nor their email nobody.here@acme.example is anyone the directory (okta) knows"
+    assert (events[2].data.reason_code, events[2].data.queue) == ("identity_mismatch", "service-desk")
+    assert await db.pool.fetchval("SELECT count(*) FROM skills.step_runs") == 0
 
 
 async def test_the_reset_link_goes_to_the_users_own_inbox_and_nothing_secret_comes_back(runner: Runner, db: Database) -> None:

@@ -82,14 +82,16 @@ _USER_COLUMNS = "id, login, email, first_name, last_name, status, country, depar
 
 async def get_user(conn: asyncpg.Connection, caller: Caller, login_or_id: str) -> User:
     _require(caller, "users.read")
-    row = await conn.fetchrow(
-        # An id, a login, or a login's short name (``jane.lee``), as Okta accepts in the path.
-        f"SELECT {_USER_COLUMNS} FROM okta_users WHERE login = lower($1) OR id = $1 OR split_part(login, '@', 1) = lower($1) LIMIT 1",
+    rows = await conn.fetch(
+        # An id, a login, or a login's short name (``jane.lee``) as long as it is unambiguous, as Okta
+        # accepts in the path: a short name two logins share (jane.lee@a, jane.lee@b) names nobody.
+        f"SELECT {_USER_COLUMNS}, (login = lower($1) OR id = $1) AS exact FROM okta_users"
+        " WHERE login = lower($1) OR id = $1 OR split_part(login, '@', 1) = lower($1) ORDER BY exact DESC LIMIT 2",
         login_or_id,
     )
-    if row is None:
+    if not rows or (len(rows) > 1 and not rows[0]["exact"]):
         raise OktaError(404, "E0000007", f"Not found: Resource not found: {login_or_id} (User)")
-    return User(**dict(row))
+    return User(**{k: v for k, v in dict(rows[0]).items() if k != "exact"})
 
 
 async def reset_password(conn: asyncpg.Connection, caller: Caller, user_id: str, *, idempotency_key: str, ticket_id: str, send_email: bool = True) -> Reset:
