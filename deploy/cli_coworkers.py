@@ -109,7 +109,11 @@ def _await(work: Coroutine[Any, Any, T], bootstrap: str) -> T:
 
 def _table(var: Path, actor: Actor = READER) -> dict[str, CoworkerState]:
     bootstrap, _ = _connect(var)
-    return _await(Workforce(bootstrap, actor).table(), bootstrap)
+    workforce = Workforce(bootstrap, actor)
+    table = _await(workforce.table(), bootstrap)
+    if workforce.skipped:
+        err.print(Text(f"{workforce.skipped} record(s) on coworker.state are not rows governance wrote and were skipped", style="yellow"))
+    return table
 
 
 def _row(table: dict[str, CoworkerState], name: str) -> CoworkerState:

@@ -124,6 +124,7 @@ class Workforce:
         await table.start()
         try:
             await table.caught_up()
+            self.skipped = table.refused
             return {row.data.coworker: row.data for row in table}
         finally:
             await table.stop()

@@ -32,7 +32,7 @@ from contracts import codec
 from contracts.envelope import Actor, Envelope
 from contracts.events import BudgetLeaseGranted, BudgetLeaseRequested, BudgetLeaseReturned, LeaseGrant, LeaseRequest, LeaseReturn, Price
 from contracts.topics import BUDGET_LEASE_GRANTED, BUDGET_LEASE_REQUESTED, BUDGET_LEASE_RETURNED, Topic
-from runtime import logs
+from runtime import header_keys, logs
 from runtime.signing import Keyring, Refusal, Signer
 
 log = logs.get(__name__)
@@ -150,6 +150,7 @@ class BudgetClient:
         self._signer = self._keyring.signer(self.service)
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=1, client_id=f"workforce-budget-{self.holder}")
         await self._producer.start()
+        header_keys.install()
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20, client_id=f"workforce-budget-{self.holder}")
         await self._consumer.start()
         partitions = [TopicPartition(BUDGET_LEASE_GRANTED.name, p) for p in range(BUDGET_LEASE_GRANTED.partitions)]
@@ -312,6 +313,9 @@ class BudgetClient:
             for records in batch.values():
                 for record in records:
                     if record.key != self._holder_key:
+                        continue
+                    if (why := header_keys.why_unreadable(record.headers)) is not None:
+                        log.error("lease grant skipped", reason_code="schema", reason=why)
                         continue
                     signer = self._keyring.verify(BUDGET_LEASE_GRANTED, record.key, record.value, record.headers) if self._keyring else "billing"
                     if isinstance(signer, Refusal):  # only billing grants leases

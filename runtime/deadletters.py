@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from contracts.envelope import Actor, derived_event_id
 from contracts.events import DeadLetter, DeadLetterCode, DeadLettered
+from runtime.header_keys import readable
 
 MAX_ORIGINAL_BYTES = 128 * 1024
 
@@ -52,8 +53,10 @@ def dead_letter(
     team, ticket = _best_effort_ids(value)
     return DeadLettered(
         # The record's timestamp joins its position: a broker that starts its offsets again
-        # (Tansu keeps topics in memory) must not make a new bad record look like an old one.
-        id=derived_event_id(f"{position}@{record.timestamp}", DeadLettered.event_type(), service),
+        # (Tansu keeps topics in memory) must not make a new bad record look like an old one. The
+        # reason joins the service: two readers in one service may refuse a record for different
+        # reasons (its table as not a row, its consumer as not JSON), and each is kept.
+        id=derived_event_id(f"{position}@{record.timestamp}", DeadLettered.event_type(), f"{service}/{code}"),
         source=f"/services/{service}",
         subject=ticket,
         team=team,
@@ -68,7 +71,7 @@ def dead_letter(
             partition=record.partition,
             offset=record.offset,
             key=record.key[:4096] if record.key else None,
-            headers={fit(str(k), 200): (v or b"").decode("utf-8", "replace")[:1000] for k, v in list(record.headers or ())[:50]},
+            headers={fit(readable(str(k)), 200): (v or b"").decode("utf-8", "replace")[:1000] for k, v in list(record.headers or ())[:50]},
             original=value[:MAX_ORIGINAL_BYTES],
             original_size=len(value),
             original_sha256=hashlib.sha256(value).hexdigest(),

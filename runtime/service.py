@@ -32,7 +32,7 @@ from contracts import codec
 from contracts.envelope import Actor, Envelope
 from contracts.events import DeadLetterCode
 from contracts.topics import BY_NAME, DEADLETTER, Topic, topic_of
-from runtime import logs, seen
+from runtime import header_keys, logs, seen
 from runtime.db import Database
 from runtime.deadletters import dead_letter
 from runtime.faults import is_transient
@@ -56,6 +56,7 @@ class Service:
 
     def __init__(self, name: str, settings: ServiceSettings, *, description: str, signs_as: str | None = None) -> None:
         logs.configure(name, level=settings.log_level, fmt=settings.log_format)
+        header_keys.install()  # before the broker's consumers fetch: a header key that is not UTF-8 reaches the decoder
         self.name = name
         self.settings = settings
         self.group_id = f"workforce.{name}"
@@ -248,6 +249,8 @@ class Service:
                 try:
                     if topic is None:
                         raise codec.DecodeError("wrong_topic", f"topic {record.topic!r} is not in the registry")
+                    if (why := header_keys.why_unreadable(record.headers)) is not None:
+                        raise codec.DecodeError("schema", why)
                     # Who wrote it is settled before a byte of it is read.
                     signer = self.keyring.verify(topic, record.key, record.value, record.headers)
                     if isinstance(signer, Refusal):

@@ -183,6 +183,8 @@ def speaks_for(signer: str, event: Envelope[Any]) -> Refusal | None:
         # which manager changed it), having verified that person's own signed record; or one of its parts, such as system:policy): never another service.
         if actor.kind is ActorKind.system and actor.id in SERVICES and actor.id != signer:
             return Refusal("not_a_writer", f"service {signer} signed a record whose actor is {str(actor)[:100]}")
+        if event.source != f"/services/{signer}":  # so a consumer may believe the source: billing, whose call it was
+            return Refusal("not_a_writer", f"service {signer} signed a record whose source is {event.source[:100]}")
     elif signer == UPSTREAM:
         if actor.kind is ActorKind.coworker or (actor.kind is ActorKind.system and actor.id in SERVICES):
             return Refusal("not_a_writer", f"the upstream adapter signed a record whose actor is {str(actor)[:100]}")

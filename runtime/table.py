@@ -20,7 +20,7 @@ from contracts import codec
 from contracts.envelope import Envelope
 from contracts.events import DeadLetterCode
 from contracts.topics import BY_NAME, Topic
-from runtime import logs
+from runtime import header_keys, logs
 from runtime.signing import Keyring, Refusal, speaks_for
 
 E = TypeVar("E", bound=Envelope[Any])
@@ -68,6 +68,7 @@ class TopicTable(Generic[E]):
         return {key: event.data for key, event in self.rows.items()}
 
     async def start(self) -> None:
+        header_keys.install()
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, client_id=self.client_id, fetch_max_wait_ms=50)
         await self._consumer.start()
         self._partitions = [TopicPartition(self.topic.name, p) for p in range(self.topic.partitions)]
@@ -111,6 +112,8 @@ class TopicTable(Generic[E]):
         unreadable value, a key that is not the event's own) never changes a row, and never stops
         the table following."""
         key, value = record.key, record.value
+        if (why := header_keys.why_unreadable(record.headers)) is not None:
+            return Refusal("schema", why)
         if self.keyring is not None:
             signer = self.keyring.verify(self.topic, key, value, record.headers)
             if isinstance(signer, Refusal):
@@ -139,6 +142,7 @@ class TopicTable(Generic[E]):
 
 async def read_topic(bootstrap: str, name: str) -> list[Any]:
     """Every record on topic ``name`` now (to each partition's high watermark), without a group."""
+    header_keys.install()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
     await consumer.start()
     try:
