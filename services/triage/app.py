@@ -125,8 +125,13 @@ async def on_ticket_created(events: list[TicketCreated]) -> None:
 async def on_ticket_answered(events: list[TicketAnswered]) -> None:
     """A requester answered a question: triage the ticket again with the answer in it."""
     for answer in events:
-        async with database.pool.acquire() as conn:
-            resumed = await pending.resume(conn, answer)
+        try:
+            async with database.pool.acquire() as conn:
+                resumed = await pending.resume(conn, answer)
+        except pending.NotTheRequester as refused:
+            service.log.warning("answer refused", ticket_id=answer.data.ticket_id, event_id=answer.id, by=str(answer.actor))
+            service.refuse(answer, "not_a_writer", str(refused))
+            continue
         if resumed is None:
             service.log.info("answer to no open question", ticket_id=answer.data.ticket_id, event_id=answer.id)
             continue

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
+import os
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,7 +23,7 @@ from contracts.envelope import ActorKind, Envelope
 from contracts.events import TicketCreated
 from deploy import report
 from deploy.stack import Stack
-from runtime.signing import Keyring
+from runtime.signing import Keyring, Signer
 from runtime.table import read_topic
 from services.skills.sandbox.seed import employees
 from tests.conftest import FIXTURES, ticket
@@ -52,7 +55,12 @@ def rightful_writer(topic: topics.Topic, value: bytes | None) -> str:
 def signature(topic: str, key: bytes | None, value: bytes | None, signer: str | None = None) -> list[tuple[str, bytes]]:
     """The headers ``signer`` (by default the record's rightful writer) would put on this record."""
     name = signer or rightful_writer(topics.BY_NAME[topic], value)
-    return Keyring.from_env().signer(name).sign(topic, key, value or b"")
+    return _signer(os.environ["WORKFORCE_KEYS"], name).sign(topic, key, value or b"")
+
+
+@functools.cache
+def _signer(folder: str, name: str) -> Signer:
+    return Keyring(Path(folder)).signer(name)
 
 
 @dataclass
@@ -233,3 +241,93 @@ async def triage_decisions(kafka: Kafka, ids: set[str]) -> list[Envelope[Any]]:
     """Triage's first word on each ticket: triaged, escalated, split or asked about (every copy)."""
     names = ("ticket.triaged", "ticket.escalated", "ticket.split", "ticket.question")
     return [e for name in names for e in await kafka.events(name, ids) if e.source == "/services/triage" and e.data.ticket_id in ids]
+
+
+#: Where a record landed: topic, partition, offset.
+Position = tuple[str, int, int]
+
+
+def produce_one(kafka: Kafka, topic: topics.Topic, key: bytes | None, value: bytes | None, *, sign: bool | str = True, headers: Sequence[tuple[str, bytes | None]] = ()) -> Position:
+    """Produce one record exactly as given (junk, unsigned or signed by whoever ``sign`` names); return where it landed."""
+    ((partition, offset),) = kafka.produce_with_librdkafka([(key, value)], topic=topic.name, sign=sign, headers=headers)  # type: ignore[list-item]
+    return (topic.name, partition, offset)
+
+
+async def dead_letters_at(kafka: Kafka, expected: dict[Position, set[str]], *, timeout_s: float = 90) -> dict[Position, dict[str, Envelope[Any]]]:
+    """The dead letters of the records at these positions, by the service that wrote each, once every
+    service expected to refuse each record has (or ``timeout_s`` passed: the caller's assertions say
+    what is missing). Positions expected to be refused by nobody are reported too (they should stay empty)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found: dict[Position, dict[str, Envelope[Any]]] = {p: {} for p in expected}
+        for record in await kafka.read(topics.DEADLETTER.name):
+            try:
+                letter = codec.decode_as(record.value, topics.DEADLETTER.event)
+            except codec.DecodeError:
+                continue
+            at = (letter.data.source_topic, letter.data.partition, letter.data.offset)
+            if at in found:
+                found[at].setdefault(letter.data.service, letter)
+        if all(services <= set(found[p]) for p, services in expected.items()) or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.5)
+
+
+async def consumer_lag(bootstrap: str) -> dict[tuple[str, str, int], int]:
+    """How far each ``workforce.*`` consumer group's committed offset is behind each partition's high
+    watermark, for every partition of the registry the group has committed on (lag 0: drained).
+
+    The watermarks are what a plain fetch reports (as ``read_topic`` reads them), not ListOffsets,
+    which the local Tansu broker answers wrongly; the committed offsets are asked for by partition
+    (Tansu's answer to OffsetFetch for "all partitions" does not decode)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    everything = [TopicPartition(t.name, p) for t in topics.ALL for p in range(t.partitions)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        groups = sorted(g for g, *_ in await admin.list_consumer_groups() if g.startswith("workforce."))
+        committed = {g: {tp: o.offset for tp, o in (await admin.list_consumer_group_offsets(g, partitions=everything)).items() if o.offset >= 0} for g in groups}
+    finally:
+        await admin.close()
+    partitions = sorted({tp for offsets in committed.values() for tp in offsets})
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, max(offsets.get(tp, 0) for offsets in committed.values()))
+        deadline = time.monotonic() + 30
+        while any(consumer.highwater(tp) is None for tp in partitions):
+            assert time.monotonic() < deadline, "no high watermark for some partitions after 30 s"
+            await consumer.getmany(timeout_ms=100, max_records=10_000)
+        return {(g, tp.topic, tp.partition): consumer.highwater(tp) - offset for g, offsets in committed.items() for tp, offset in offsets.items()}
+    finally:
+        await consumer.stop()
+
+
+async def assert_drained(kafka: Kafka, stack: Stack, *, timeout_s: float = 60) -> None:
+    """Every consumer group of every service has committed up to the end of every partition it
+    reads, and every service says it is ready (``/ready`` 200: no consumer stuck)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lags = await consumer_lag(kafka.bootstrap)
+        behind = {where: lag for where, lag in lags.items() if lag}
+        if not behind or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
+    groups = {group for group, *_ in lags}
+    assert {f"workforce.{name}" for name in stack.running} <= groups, f"consumer groups with committed offsets: {sorted(groups)}"
+    assert not behind, f"consumer groups behind after {timeout_s:.0f}s (group, topic, partition: records): {dict(sorted(behind.items())[:20])}"
+    for name, procs in stack.running.items():
+        for proc in procs:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{proc.health_port}/ready", timeout=5) as response:
+                    status = response.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            assert status == 200, f"{name} /ready is {status}: {proc.status()}"

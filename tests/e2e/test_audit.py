@@ -23,7 +23,7 @@ def alerts(team: str, n: int) -> list[BudgetAlert]:
     return [
         BudgetAlert.create(
             BudgetThreshold(budget=f"team:{team}", period="2026-11", threshold_pct=80, spent_usd=Decimal(i), limit_usd=Decimal(100_000)),
-            source="/tests/audit", team=team, actor=Actor.system("tests"), correlation_id=f"{team}-{i}",
+            source="/services/billing", team=team, actor=Actor.system("billing"), correlation_id=f"{team}-{i}",
         )
         for i in range(n)
     ]  # fmt: skip

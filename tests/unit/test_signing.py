@@ -57,10 +57,12 @@ def test_a_person_speaks_only_for_themselves_and_a_service_never_as_another_serv
     assert speaks_for("human:mallory", granted("priya.raman")).code == "not_a_writer"
     created = ticket("T-1")
     assert speaks_for("upstream", created) is None
+    assert speaks_for("triage", created.model_copy(update={"actor": Actor.coworker("jordan")})).code == "not_a_writer"  # its source is upstream's
+    created = created.model_copy(update={"source": "/services/triage"})
     assert speaks_for("triage", created.model_copy(update={"actor": Actor.coworker("jordan")})) is None
     assert speaks_for("triage", created.model_copy(update={"actor": Actor.system("triage")})) is None
     assert speaks_for("triage", created.model_copy(update={"actor": Actor.system("governance")})).code == "not_a_writer"
-    assert speaks_for("governance", created.model_copy(update={"actor": Actor.human("priya.raman")})) is None  # the manager it acted for
+    assert speaks_for("governance", created.model_copy(update={"actor": Actor.human("priya.raman"), "source": "/services/governance"})) is None  # the manager it acted for
     assert speaks_for("upstream", created.model_copy(update={"actor": Actor.system("governance")})).code == "not_a_writer"
 
 

@@ -222,3 +222,18 @@ def test_text_that_is_not_a_workplace_request_is_never_acted_on(triager: Triager
     (escalated,) = decide(triager, model, table, created).events
     assert isinstance(escalated, TicketEscalated) and escalated.data.reason_code == "not_a_ticket"
     assert escalated.data.queue == "service-desk" and "not a ticket" in escalated.data.reason
+
+
+def test_only_the_requester_answers_triages_question() -> None:
+    from contracts.events import Answer, TicketAnswered
+    from services.triage.pending import not_the_requester
+
+    asked = ticket("T-1", requester="ana.silva")
+
+    def answer(by: Actor) -> TicketAnswered:
+        return TicketAnswered.create(Answer(ticket_id="T-1", text="GitHub"), source="/upstream/servicenow", team="it-support", actor=by, correlation_id="T-1")
+
+    assert not_the_requester(answer(Actor.human("ana.silva")), asked.data.requester) is None
+    assert not_the_requester(answer(Actor.human("Ana.Silva@acme.example")), asked.data.requester) is None  # the upstream's login for her
+    for impostor in (Actor.human("someone.else"), Actor.system("servicenow"), Actor.coworker("ana.silva")):
+        assert "not from the requester human:ana.silva" in not_the_requester(answer(impostor), asked.data.requester)
