@@ -71,9 +71,14 @@ def publish(
 ) -> None:
     """Publish tickets as ticket.created events, the way an upstream ticketing system does."""
     from deploy import upstream
+    from runtime.signing import KeysMissing
 
-    sent = asyncio.run(upstream.publish(bootstrap, [upstream.ticket_event(t) for t in upstream.load(tickets)]))
-    typer.echo(f"published {sent} ticket(s) to {bootstrap}")
+    try:
+        sent = asyncio.run(upstream.publish(bootstrap, [upstream.ticket_event(t) for t in upstream.load(tickets)]))
+    except KeysMissing as exc:  # unsigned, every service would refuse them
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"published {sent} ticket(s) to {bootstrap}, signed as the upstream adapter")
 
 
 @app.command()

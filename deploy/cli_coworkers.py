@@ -444,7 +444,7 @@ def approvals_list(var: VarOption = DEFAULT_VAR) -> None:
     asked, decided = _await(workforce.approvals(), bootstrap)
     pending = _pending(asked, decided)
     if workforce.skipped:
-        out.print(f"[yellow]{workforce.skipped} record(s) on the approval topics are not approvals and were skipped[/yellow]")
+        out.print(f"[yellow]{workforce.skipped} record(s) on the approval topics are not approvals signed by their writers and were skipped[/yellow]")
     if not pending:
         out.print("no approvals waiting")
         return

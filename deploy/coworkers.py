@@ -25,7 +25,7 @@ from contracts.events import (
     CoworkerState,
 )
 from deploy import producing
-from runtime.signing import reader_keyring
+from runtime.signing import Keyring, Refusal, reader_keyring
 from runtime.table import TopicTable, read_topic
 
 
@@ -70,17 +70,20 @@ class Follower:
                         continue
 
 
-def approvals_in(records: dict[str, list[Any]]) -> tuple[list[ApprovalRequest], list[Envelope[ApprovalDecision]], int]:
+def approvals_in(records: dict[str, list[Any]], keyring: Keyring | None = None) -> tuple[list[ApprovalRequest], list[Envelope[ApprovalDecision]], int]:
     """The approval requests and decisions among each topic's records, and how many records were
-    not what their topic carries (skipped: a junk record must not hide every approval)."""
+    not what their topic carries or, with ``keyring``, not signed by one of its writers (skipped: a
+    junk record must not hide every approval, a forged one must not be shown as asked)."""
     asked: list[ApprovalRequest] = []
     decided: list[Envelope[ApprovalDecision]] = []
     skipped = 0
     for name, found in records.items():
-        expected = topics.BY_NAME[name].event
+        topic = topics.BY_NAME[name]
         for record in found:
             try:
-                event = codec.decode_as(record.value, expected)
+                if keyring is not None and isinstance(keyring.verify(topic, record.key, record.value, record.headers), Refusal):
+                    raise codec.DecodeError("forged", "not signed by a writer of its topic")
+                event = codec.decode_as(record.value, topic.event)
             except codec.DecodeError:
                 skipped += 1
                 continue
@@ -144,7 +147,7 @@ class Workforce:
         """Every approval asked for, and every decision taken, as the topics hold them. A record
         that is not one (junk, another event type) is skipped and counted in ``self.skipped``."""
         records = {name: await read_topic(self.bootstrap, name) for name in (topics.APPROVAL_REQUESTED.name, topics.APPROVAL_GRANTED.name, topics.APPROVAL_REJECTED.name)}
-        asked, decided, self.skipped = approvals_in(records)
+        asked, decided, self.skipped = approvals_in(records, reader_keyring())
         return asked, decided
 
     async def decide(self, approval_id: str, *, grant: bool, comment: str = "") -> None:

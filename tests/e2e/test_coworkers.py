@@ -24,7 +24,7 @@ def people(kafka) -> Workforce:  # noqa: ANN001
 
 async def test_a_coworkers_whole_lifecycle_is_driven_by_people_and_recorded(people: Workforce, workforce, db) -> None:  # noqa: ANN001
     name = f"temp-{uuid.uuid4().hex[:6]}"
-    manifest = workforce["atom"].model_copy(update={"name": name, "display_name": "Temp"})
+    manifest = workforce["atom"].model_copy(update={"name": name, "display_name": "Temp", "manager": workforce["jordan"].manager})  # Priya's: only she (or an administrator) may drive it
 
     applied = await people.command("apply", name, manifest=manifest)
     assert (applied.data.to_state, applied.data.version) == (LifecycleState.draft, 1)
@@ -58,11 +58,25 @@ async def test_a_coworkers_whole_lifecycle_is_driven_by_people_and_recorded(peop
     assert sum(r["type"] == "coworker.rejected" for r in audited) == 2
 
 
-async def test_a_coworker_without_a_manager_stays_a_draft(people: Workforce, workforce) -> None:  # noqa: ANN001
+async def test_a_coworker_without_a_manager_stays_a_draft(kafka, workforce) -> None:  # noqa: ANN001
+    admin = Workforce(kafka.bootstrap, Actor.human("workforce.admin"))  # nobody manages it: an administrator drafts it
     name = f"temp-{uuid.uuid4().hex[:6]}"
-    await people.command("apply", name, manifest=workforce["atom"].model_copy(update={"name": name, "manager": None}))
+    await admin.command("apply", name, manifest=workforce["atom"].model_copy(update={"name": name, "manager": None}))
     with pytest.raises(Refused, match="without a named human manager cannot be activated"):
+        await admin.command("publish", name)
+
+
+async def test_only_a_coworkers_manager_or_an_administrator_commands_it(people: Workforce, kafka, workforce) -> None:  # noqa: ANN001
+    name = f"temp-{uuid.uuid4().hex[:6]}"
+    theirs = workforce["atom"].model_copy(update={"name": name})  # Maria Gonzalez manages it
+    with pytest.raises(Refused, match=f"human:priya.raman may not create coworker '{name}'"):
+        await people.command("apply", name, manifest=theirs)
+    admin = Workforce(kafka.bootstrap, Actor.human("workforce.admin"))
+    await admin.command("apply", name, manifest=theirs)
+    with pytest.raises(Refused, match="it has its manager human:maria.gonzalez; only they or a workforce administrator may"):
         await people.command("publish", name)
+    assert (await admin.command("publish", name)).data.to_state is LifecycleState.active
+    await admin.command("offboard", name)
 
 
 async def test_suspension_is_a_kill_switch_and_resuming_brings_the_coworker_back(people: Workforce, kafka, db) -> None:  # noqa: ANN001

@@ -186,3 +186,24 @@ def test_junk_on_the_approval_topics_is_skipped_and_counted_not_fatal() -> None:
     }
     found, decided, skipped = approvals_in(records)
     assert [a.approval_id for a in found] == ["A-1"] and decided == [] and skipped == 3
+
+
+def test_a_listing_that_holds_the_services_keys_skips_approval_requests_no_service_signed(keyring) -> None:  # noqa: ANN001
+    from types import SimpleNamespace
+
+    from contracts import codec, topics
+    from contracts.events import ApprovalRequest, ApprovalRequested
+    from deploy.coworkers import approvals_in
+    from runtime.signing import Keyring
+
+    ring = Keyring(keyring)
+    request = ApprovalRequest(approval_id="A-1", ticket_id="T-1", coworker="jordan", coworker_version=1, skill="password-reset", step=2, system="okta", operation="users.reset_password", action="reset the password", approver="priya.raman")
+    asked = codec.encode(ApprovalRequested.create(request, source="/services/skills", team="it-support", actor=Actor.coworker("jordan"), correlation_id="T-1"))
+    name = topics.APPROVAL_REQUESTED.name
+
+    def record(signer: str | None) -> SimpleNamespace:
+        return SimpleNamespace(key=b"T-1", value=asked, headers=ring.signer(signer).sign(name, b"T-1", asked) if signer else [])
+
+    records = {name: [record("skills"), record(None), record("upstream")], topics.APPROVAL_GRANTED.name: [], topics.APPROVAL_REJECTED.name: []}
+    found, _, skipped = approvals_in(records, ring)
+    assert [a.approval_id for a in found] == ["A-1"] and skipped == 2, "one asked by skills; the unsigned and the adapter's are not shown"
