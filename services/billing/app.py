@@ -67,9 +67,10 @@ async def _announce(conn, standing: list[budgets.Standing], now: datetime) -> No
 @service.consumer(LLM_USAGE)
 async def on_llm_usage(events: list[LlmUsage]) -> None:
     """Price and book each usage event once; publish the state of the budgets it moved, and alerts.
-    Usage that cannot be billed (a model with no price, counts no real call has) is refused: not
+    Usage that cannot be billed (a model with no price, or one its service is not configured to call;
+    counts no real call has) is refused: not
     booked, not counted against any budget, dead-lettered with the reason."""
-    good, bad = split(events, prices)
+    good, bad = split(events, prices, config.caller_refusal)
     for problem in bad:
         service.refuse(problem.event, problem.code, problem.reason)
         service.log.warning("usage refused", event_id=problem.event.id, ticket_id=problem.event.data.ticket_id, coworker=problem.event.data.coworker, model=problem.event.data.model, reason_code=problem.code)
@@ -90,7 +91,9 @@ async def on_lease_requested(events: list[BudgetLeaseRequested]) -> None:
     moved: dict[str, budgets.Standing] = {}
     async with database.pool.acquire() as conn:
         for request in events:
-            answer, standing = await leases.grant(conn, request, table, prices, now, ttl_s=settings.lease_ttl_s, grace_s=settings.lease_grace_s, actor=service.actor, source=service.source)
+            answer, standing = await leases.grant(
+                conn, request, table, prices, now, ttl_s=settings.lease_ttl_s, grace_s=settings.lease_grace_s, actor=service.actor, source=service.source, callers=config.caller_refusal
+            )
             service.emit(answer)
             moved.update({s.budget.id: s for s in standing if s.budget.of_ticket is None})
             service.log.debug("lease", lease_id=answer.data.lease_id, holder=answer.data.holder, amount_usd=str(answer.data.amount_usd), ticket_id=request.data.ticket_id)

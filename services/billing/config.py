@@ -88,7 +88,23 @@ class BillingConfig(_Strict):
     #: No longer used: a model with no price is refused, never priced by a default. Still accepted, so
     #: an older file loads (the service warns that it is ignored); remove it from the file.
     default_price: dict[str, Decimal] | None = None
+    #: The models each service is configured to call (its own setting, declared here once more for
+    #: the meter): a lease for, or usage of, any other model from that service is refused, and a
+    #: service not named may bill none. Empty: any priced model from any writer of llm.usage.
+    callers: dict[str, list[Annotated[str, Field(min_length=1, max_length=200)]]] = {}
     teams: dict[str, TeamSpec] = {}
+
+    def caller_refusal(self, source: str, model: str) -> str | None:
+        """Why ``source`` (``/services/<name>``, which its signature vouches for) may not bill ``model``."""
+        if not self.callers:
+            return None
+        service = source.removeprefix("/services/")
+        allowed = self.callers.get(service)
+        if allowed is None:
+            return f"billing's configuration names no models for {service!r} (callers in BILLING_CONFIG): its calls are not billed, so not made"
+        if model not in allowed:
+            return f"{service} is not configured to call {model!r} (billing's callers.{service}: {', '.join(allowed)}): add it there if it should"
+        return None
 
     def local_prices(self, *, embed_usd_per_million_tokens: Decimal | None = None) -> dict[str, Price]:
         prices = {name: spec.price() for name, spec in self.local_models.items()}

@@ -17,6 +17,7 @@ import asyncpg
 from contracts.envelope import Actor
 from contracts.events import BudgetLeaseGranted, BudgetLeaseRequested, BudgetLeaseReturned, LeaseGrant
 from services.billing.budgets import Budget, Budgets, Standing, standings
+from services.billing.ledger import Callers
 from services.billing.prices import PriceTable
 
 
@@ -33,9 +34,12 @@ def budgets_for(request: BudgetLeaseRequested, budgets: Budgets, now: datetime) 
     return budgets.chain(request.team, data.coworker, data.skill, now), budgets.ticket_cap(request.team, data.coworker)
 
 
-def decide(request: BudgetLeaseRequested, standing: list[Standing], ticket_cap: Decimal | None, prices: PriceTable, now: datetime, *, ttl_s: float, actor: Actor, source: str) -> BudgetLeaseGranted:
+def decide(
+    request: BudgetLeaseRequested, standing: list[Standing], ticket_cap: Decimal | None, prices: PriceTable, now: datetime, *, ttl_s: float, actor: Actor, source: str, callers: Callers | None = None
+) -> BudgetLeaseGranted:
     """How much of what it asked the holder gets: never more than any applicable budget has left, and
-    nothing for a call to a model with no price (its usage would be refused, so the call is refused first)."""
+    nothing for a call to a model with no price, or one the holder's service is not configured to call
+    (its usage would be refused, so the call is refused first)."""
     data = request.data
     expires = now + timedelta(seconds=ttl_s)
     amount: Decimal | None = None
@@ -45,7 +49,8 @@ def decide(request: BudgetLeaseRequested, standing: list[Standing], ticket_cap: 
         amount = max(Decimal(0), min(data.amount_usd, tightest.available_usd))
         expires = min([expires, *(s.budget.window.end for s in standing)])
         reason = tightest.refusal() if amount <= 0 else f"tightest budget {tightest.budget.id}: {tightest.available_usd:.4f} USD left"
-    unpriced = next((why for why in map(prices.refusal, data.models) if why is not None), None)
+    refusals = (prices.refusal(m) or (callers(request.source, m) if callers is not None else None) for m in data.models)
+    unpriced = next((why for why in refusals if why is not None), None)
     if unpriced is not None:
         amount, reason = Decimal(0), unpriced
     known = {m: price for m in data.models if (price := prices.lookup(m)) is not None}
@@ -64,7 +69,9 @@ def decide(request: BudgetLeaseRequested, standing: list[Standing], ticket_cap: 
     return request.caused(BudgetLeaseGranted, grant, source=source, actor=actor, subject=data.holder)
 
 
-async def grant(conn: asyncpg.Connection, request: BudgetLeaseRequested, budgets: Budgets, prices: PriceTable, now: datetime, *, ttl_s: float, grace_s: float, actor: Actor, source: str) -> tuple[BudgetLeaseGranted, list[Standing]]:
+async def grant(
+    conn: asyncpg.Connection, request: BudgetLeaseRequested, budgets: Budgets, prices: PriceTable, now: datetime, *, ttl_s: float, grace_s: float, actor: Actor, source: str, callers: Callers | None = None
+) -> tuple[BudgetLeaseGranted, list[Standing]]:
     """Decide and store the answer to ``request`` (or find the answer given before)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", team_lock(request.team))
@@ -74,7 +81,7 @@ async def grant(conn: asyncpg.Connection, request: BudgetLeaseRequested, budgets
         chain, cap = budgets_for(request, budgets, now)
         # Read after the lock: every grant decided before this one is in this statement's snapshot.
         standing = await standings(conn, chain, now, grace_s=grace_s)
-        answer = decide(request, standing, cap, prices, now, ttl_s=ttl_s, actor=actor, source=source)
+        answer = decide(request, standing, cap, prices, now, ttl_s=ttl_s, actor=actor, source=source, callers=callers)
         g = answer.data
         await conn.execute(
             "INSERT INTO leases (lease_id, holder, team, kind, budgets, amount_usd, granted_at, expires_at, grant_event)"

@@ -10,6 +10,7 @@ with no price, counts no real call has) is never booked: the handler dead-letter
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -17,6 +18,9 @@ import asyncpg
 
 from contracts.events import DeadLetterCode, LlmUsage
 from services.billing.prices import PriceTable
+
+#: Why the service that sent a usage (its source) may not bill this model, or None (BillingConfig.caller_refusal).
+Callers = Callable[[str, str], str | None]
 
 COLUMNS = (
     "event_id", "team", "coworker", "skill", "ticket_id", "purpose", "model", "provider", "prompt_tokens", "completion_tokens", "cost_usd", "occurred_at",
@@ -42,15 +46,16 @@ class Problem:
     reason: str
 
 
-def check(event: LlmUsage, prices: PriceTable) -> tuple[DeadLetterCode, str] | None:
+def check(event: LlmUsage, prices: PriceTable, callers: Callers | None = None) -> tuple[DeadLetterCode, str] | None:
     """Why ``event`` cannot be billed, as a dead-letter code and a reason, or None.
 
-    ``unknown_model``: the model has no price (it is refused, never priced by a guess). ``schema``: counts
+    ``unknown_model``: the model has no price (it is refused, never priced by a guess), or the service
+    that made the call is not configured to call it (``callers``: source, model -> why not). ``schema``: counts
     no real call has: cached more than prompt, more tokens than twice the model's context window (or
     than ``UNKNOWN_WINDOW_MAX_TOKENS``), longer than ``MAX_CALL_SECONDS`` when billed by the second.
     (Negative counts and a missing team already fail the contract, before billing sees the event.)"""
     usage = event.data
-    unknown = prices.refusal(usage.model)
+    unknown = prices.refusal(usage.model) or (callers(event.source, usage.model) if callers is not None else None)
     if unknown is not None:
         return "unknown_model", unknown
     if usage.cached_tokens > usage.prompt_tokens:
@@ -78,11 +83,11 @@ def row(event: LlmUsage, prices: PriceTable) -> tuple[object, ...]:
     )
 
 
-def split(events: list[LlmUsage], prices: PriceTable) -> tuple[list[LlmUsage], list[Problem]]:
+def split(events: list[LlmUsage], prices: PriceTable, callers: Callers | None = None) -> tuple[list[LlmUsage], list[Problem]]:
     """The events that can be billed, and why each of the others cannot."""
     good, bad = [], []
     for event in events:
-        refused = check(event, prices)
+        refused = check(event, prices, callers)
         if refused is None:
             good.append(event)
         else:

@@ -44,7 +44,10 @@ def bad_usage(team: str) -> list[LlmUsage]:
     inconsistent = TokenUsage(purpose="e2e.call", model="gpt-4o-mini", provider="test", prompt_tokens=10, cached_tokens=50, cost_usd=Decimal(0), ticket_id=created.data.ticket_id)
     # 10M tokens of a model nobody prices: once priced high and booked (a team's whole budget), now refused.
     unpriced = TokenUsage(purpose="e2e.call", model="acme/unknown-model", provider="test", prompt_tokens=10_000_000, cost_usd=Decimal(0), ticket_id=created.data.ticket_id)
+    # A priced model, signed by memory, which is not configured to call it (callers in budgets.yaml).
+    not_memorys = TokenUsage(purpose="e2e.call", model="claude-haiku-4-5", provider="test", prompt_tokens=1000, cost_usd=Decimal(0), ticket_id=created.data.ticket_id)
     return [created.caused(LlmUsage, unpriced, source="/services/triage", actor=Actor.system("triage"), ordinal="unpriced"),
+            created.caused(LlmUsage, not_memorys, source="/services/memory", actor=Actor.system("memory"), ordinal="not-memorys"),
             created.caused(LlmUsage, absurd, source="/services/triage", actor=Actor.system("triage"), ordinal="absurd"),
             created.caused(LlmUsage, inconsistent, source="/services/triage", actor=Actor.system("triage"), ordinal="cached")]
 
@@ -98,6 +101,8 @@ async def test_billing_killed_mid_stream_books_every_call_once_and_refuses_the_b
     assert "absurd for gpt-4o-mini" in reasons and "cached_tokens 50 is more than prompt_tokens 10" in reasons
     assert [d.data.reason_code for d in letters if d.data.original_id == bad[0].id][:1] == ["unknown_model"]
     assert "model 'acme/unknown-model' has no price" in reasons
+    assert [d.data.reason_code for d in letters if d.data.original_id == bad[1].id][:1] == ["unknown_model"]
+    assert "memory is not configured to call 'claude-haiku-4-5'" in reasons
 
     # Finance's topic: a spend.report for the team, with the same total.
     total = sum(v[2] for v in expected.values())

@@ -187,3 +187,14 @@ def test_a_released_reservation_frees_its_money_and_a_lease_is_not_used_past_its
     assert client.leases()[0].free == Decimal("0.010")
     client.leases()[0].deadline = 0
     assert client.try_reserve("t", coworker="c", skill=None, ticket_id=None, model="m", prompt_tokens=1, completion_tokens=0) is None
+
+
+def test_a_lease_is_refused_for_a_model_its_service_is_not_configured_to_call() -> None:
+    from services.billing.config import BillingConfig
+
+    config = BillingConfig.model_validate({"callers": {"triage": ["gpt-4o-mini"]}})
+    asked = _request("0.50").model_copy(update={"source": "/services/triage"})
+    assert decide(asked, [], None, PRICES, NOW, ttl_s=60, actor=Actor.system("billing"), source="/s", callers=config.caller_refusal).data.amount_usd is None  # no budget applies: granted
+    other = _request("0.50", model="claude-haiku-4-5").model_copy(update={"source": "/services/triage"})
+    grant = decide(other, [], None, PRICES, NOW, ttl_s=60, actor=Actor.system("billing"), source="/s", callers=config.caller_refusal).data
+    assert grant.amount_usd == 0 and "triage is not configured to call 'claude-haiku-4-5'" in grant.reason

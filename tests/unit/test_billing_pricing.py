@@ -117,3 +117,27 @@ def test_the_shipped_configuration_loads_and_errors_name_the_field(tmp_path) -> 
     with pytest.raises(ConfigError, match="whole UTC hour"):
         load_config(bad)
     assert BillingConfig().alerts_pct == [50, 80, 95, 100]
+
+
+def test_a_service_bills_only_the_models_it_is_configured_to_call() -> None:
+    from contracts.envelope import Actor
+    from contracts.events import LlmUsage, TokenUsage
+    from services.billing.config import BillingConfig
+    from services.billing.ledger import check
+    from services.billing.prices import PriceTable
+    from tests.conftest import ticket
+
+    prices = PriceTable.load()
+    config = BillingConfig.model_validate({"callers": {"triage": ["gpt-4o-mini"], "memory": ["text-embedding-3-small"]}})
+
+    def usage(service: str, model: str) -> LlmUsage:
+        data = TokenUsage(purpose="t", model=model, provider="openai", prompt_tokens=100, cost_usd=Decimal(0))
+        return ticket("T-1").caused(LlmUsage, data, source=f"/services/{service}", actor=Actor.system(service))
+
+    assert check(usage("triage", "gpt-4o-mini"), prices, config.caller_refusal) is None
+    code, why = check(usage("memory", "gpt-4o-mini"), prices, config.caller_refusal)  # priced, but not memory's
+    assert code == "unknown_model" and "memory is not configured to call 'gpt-4o-mini'" in why
+    assert check(usage("memory", "gpt-4o-mini"), prices) is None, "no callers configured: any priced model"
+    assert BillingConfig().caller_refusal("/services/memory", "gpt-4o-mini") is None
+    strict = BillingConfig.model_validate({"callers": {"triage": ["gpt-4o-mini"]}})
+    assert "names no models for 'memory'" in strict.caller_refusal("/services/memory", "text-embedding-3-small")
