@@ -21,6 +21,9 @@ E = TypeVar("E", bound=Envelope[Any])
 
 #: The table each keeping service's schema has (a migration of its own: ``seen_events.sql``).
 TABLE = "seen_events"
+#: How long an id is remembered: longer than any guarded topic keeps its records (ticket.rerouted,
+#: 365 days), so Kafka cannot deliver one again after it is forgotten.
+KEEP_DAYS = 400
 
 
 def digest(event: Envelope[Any]) -> bytes:
@@ -46,3 +49,10 @@ async def conflicts(pool: asyncpg.Pool, events: Sequence[E]) -> dict[int, str]:
         for i, (event, d) in enumerate(zip(events, digests, strict=True))
         if stored.get(event.id, first[event.id]) != d
     }
+
+
+async def forget_old(pool: asyncpg.Pool, *, keep_days: int = KEEP_DAYS) -> int:
+    """Delete ids first seen more than ``keep_days`` ago; how many."""
+    async with pool.acquire() as conn:
+        done = await conn.execute(f"DELETE FROM {TABLE} WHERE seen_at < now() - make_interval(days => $1)", keep_days)
+    return int(done.split()[-1])

@@ -73,6 +73,8 @@ class Service:
         self._groups: set[str] = set()
         #: The table topics this service reads whole (for the ACL set, deploy/acls.py).
         self.tables: list[Topic] = []
+        #: The stores that remember first-seen event ids (runtime/seen.py), pruned daily.
+        self._first_seen: list[Database] = []
         #: Whether each consumer gets through its work: ``/ready`` is 503 while one does not.
         self.progress = Progress(name, max_attempts=settings.stuck_max_attempts, stuck_after_s=settings.stuck_after_s)
         self.broker = KafkaBroker(
@@ -99,6 +101,7 @@ class Service:
         self.app.on_startup(self._ensure_topics)
         self._unsent_rows: list[tuple[ConsumerRecord, DeadLetterCode, str]] | None = []
         self.app.after_startup(self._send_refused_rows)
+        self.app.after_startup(self._start_forgetting)
         self.publishes(DEADLETTER)
 
     # --- wiring -----------------------------------------------------------------------------
@@ -163,6 +166,8 @@ class Service:
         FastStream validates and what the AsyncAPI document shows.
         """
         group_id = f"{self.group_id}.{group}" if group else self.group_id
+        if first_seen is not None and first_seen not in self._first_seen:
+            self._first_seen.append(first_seen)
         if group_id in self._groups:
             raise ValueError(f"consumer group {group_id!r} is taken by another handler of {self.name}; name this one with group=")
         self._groups.add(group_id)
@@ -377,6 +382,26 @@ class Service:
             return
         future = self._dead_letter(record, code, reason, event_type=None, event_id=None)
         future.add_done_callback(lambda f: f.cancelled() or f.exception() is None or self.log.error("dead letter of a table record failed", error=repr(f.exception())))
+
+    async def _start_forgetting(self) -> None:
+        if self._first_seen:
+            task = asyncio.create_task(self._forget_daily(), name="forget-seen-ids")
+
+            async def stop() -> None:
+                task.cancel()
+
+            self.on_shutdown(stop)
+
+    async def _forget_daily(self) -> None:
+        """Prune first-seen ids past their topics' retention, at start and then once a day."""
+        while True:
+            for database in self._first_seen:
+                try:
+                    if forgotten := await seen.forget_old(database.pool):
+                        self.log.info("old event ids forgotten", count=forgotten, older_than_days=seen.KEEP_DAYS)
+                except Exception as exc:  # noqa: BLE001 - a missed prune is retried tomorrow; never a reason to stop
+                    self.log.warning("forgetting old event ids failed", error=repr(exc))
+            await asyncio.sleep(24 * 3600)
 
     async def _send_refused_rows(self) -> None:
         unsent, self._unsent_rows = self._unsent_rows or [], None

@@ -128,3 +128,16 @@ async def test_a_second_event_under_an_id_seen_with_other_content_is_a_conflict_
     assert handled == [(first.id, first.data.title)] * 2, "the redelivery is handled (the handler dedupes), the other content never"
     assert [(d.reason_code, d.original_id) for d in letters] == [("conflict", first.id)]
     assert codec.decode(letters[0].original).data.title == "GitHub admin for mallory"
+
+
+async def test_ids_are_forgotten_only_after_every_guarded_topic_has_dropped_them(service_database) -> None:  # noqa: ANN001
+    from runtime import seen
+
+    database = await service_database("triage")
+    old, recent = ticket(title="asked long ago"), ticket(title="asked today")
+    assert await seen.conflicts(database.pool, [old, recent]) == {}
+    async with database.pool.acquire() as conn:
+        await conn.execute("UPDATE seen_events SET seen_at = now() - interval '401 days' WHERE event_id = $1", old.id)
+    assert await seen.forget_old(database.pool) == 1
+    changed = recent.model_copy(update={"data": recent.data.model_copy(update={"title": "something else"})})
+    assert list(await seen.conflicts(database.pool, [changed])) == [0], "a recent id is still remembered"
