@@ -23,7 +23,7 @@ from runtime.db import Database
 from services.skills import credentials
 from services.skills.cases import Case, Workbench
 from services.skills.connectors.errors import ApiError
-from services.skills.connectors.jira import JiraError
+from services.skills.connectors.jira import JiraError, Query
 from services.skills.connectors.jira_http import JiraHttp, idempotency_label, plain
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS
@@ -75,7 +75,8 @@ class FakeJira:
         app = web.Application(middlewares=[self.gate])
         app.router.add_post("/rest/api/3/issue", self.create)
         app.router.add_get("/rest/api/3/issue/{key}", self.get)
-        app.router.add_get("/rest/api/3/search", self.search)
+        app.router.add_get("/rest/api/3/search", self.removed)  # as Jira Cloud does since 2025
+        app.router.add_get("/rest/api/3/search/jql", self.search)
         app.router.add_post("/rest/api/3/issueLink", self.link)
         app.router.add_get("/rest/api/3/issue/{key}/comment", self.list_comments)
         app.router.add_post("/rest/api/3/issue/{key}/comment", self.comment)
@@ -122,9 +123,16 @@ class FakeJira:
             return _errors(404, ["Issue does not exist or you do not have permission to see it."])
         return web.json_response(self.view(key))
 
+    async def removed(self, request: web.Request) -> web.Response:
+        return _errors(410, ["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"])
+
     async def search(self, request: web.Request) -> web.Response:
+        """The enhanced search: bounded JQL only, pages of at most 100, ``nextPageToken`` only while
+        there is a next page (the real one leaves it out on the last page), no total."""
         jql = request.query.get("jql", "")
         where = jql.split(" ORDER BY ")[0]
+        if not where.strip():
+            return _errors(400, ["Unbounded JQL queries are not allowed here. Please add a search restriction to your query."])
         found = list(self.issues)
         for clause in filter(None, where.split(" AND ")):
             if m := re.fullmatch(r'(project|issuetype|labels) = "((?:[^"\\]|\\.)*)"', clause):
@@ -137,11 +145,18 @@ class FakeJira:
                 found = [k for k in found if match(k)]
             elif clause == "statusCategory != Done":
                 found = [k for k in found if self.issues[k]["fields"]["status"]["statusCategory"]["key"] != "done"]
+            elif m := re.fullmatch(r"key not in \((.*)\)", clause):
+                excluded = set(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1)))
+                found = [k for k in found if k not in excluded]
             else:
                 return _errors(400, [f"Error in the JQL Query: the clause '{clause}' is not understood here."])
-        limit = int(request.query.get("maxResults", 50))
-        issues = [self.view(k) for k in reversed(found)][:limit]
-        return web.json_response({"startAt": 0, "maxResults": limit, "total": len(found), "issues": issues})
+        limit = min(int(request.query.get("maxResults", 50)), 100)
+        start = int(request.query.get("nextPageToken") or 0)
+        ordered = list(reversed(found))
+        page = {"issues": [self.view(k) for k in ordered[start : start + limit]], "isLast": start + limit >= len(ordered)}
+        if not page["isLast"]:
+            page["nextPageToken"] = str(start + limit)
+        return web.json_response(page)
 
     async def link(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -251,7 +266,7 @@ async def test_a_401_is_a_refusal_and_is_not_retried(bench: Workbench, jira: Fak
     played = await bench.play(TWO_MONITORS)
     assert played.failure is not None and played.failure.data.error_code == "credential_refused"
     assert "Client must be authenticated" in played.failure.data.reason
-    assert jira.requests == [("GET", "/rest/api/3/search")]  # one call, refused, never retried
+    assert jira.requests == [("GET", "/rest/api/3/search/jql")]  # one call, refused, never retried
     assert jira.issues == {}
 
 
@@ -266,6 +281,20 @@ async def test_jiras_400_keeps_its_field_errors_and_creates_nothing(jira: FakeJi
             await connector.get_issue("PUR-404")
         assert (missing.value.status, missing.value.code) == (404, "Not Found")
         assert jira.issues == {}
+
+
+async def test_search_uses_the_enhanced_endpoint_and_follows_its_pages(jira: FakeJira) -> None:
+    """Jira Cloud removed GET /rest/api/3/search (410 Gone); /search/jql pages by nextPageToken."""
+    async with httpx.AsyncClient() as client:
+        connector = JiraHttp(jira.url, CREDENTIAL, client)
+        made = [await connector.create_issue(project="INC", issue_type="Incident", summary=f"s{i}", description="d", priority="Low", labels=["vpn"], idempotency_key=f"k{i}", ticket_id="T") for i in range(130)]
+        found = await connector.search(Query(project="INC", labels=("vpn",), max_results=150))
+        assert [i.key for i in found] == [m.key for m in reversed(made)], "every issue, newest first, across two pages"
+        assert [i.key for i in await connector.search(Query(project="INC", labels=("vpn",), max_results=5))] == [m.key for m in reversed(made)][:5]
+        assert [i.key for i in await connector.search(Query(project="INC", exclude=(made[-1].key,), max_results=1))] == [made[-2].key]
+        assert {path for method, path in jira.requests if "search" in path} == {"/rest/api/3/search/jql"}, "the connector never asks the removed endpoint"
+        gone = await client.get(f"{jira.url}/rest/api/3/search", params={"jql": 'project = "INC"'}, headers={"Authorization": jira.authorization})
+        assert gone.status_code == 410 and "/rest/api/3/search/jql" in gone.text
 
 
 async def test_links_and_comments_over_http_are_made_once(jira: FakeJira) -> None:

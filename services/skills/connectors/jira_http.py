@@ -1,6 +1,7 @@
 """The Jira connector over Jira Cloud's REST API v3, for a deployment connected to a real Jira.
 
-``POST /rest/api/3/issue``, ``GET /rest/api/3/issue/{key}``, ``GET /rest/api/3/search?jql=``,
+``POST /rest/api/3/issue``, ``GET /rest/api/3/issue/{key}``, ``GET /rest/api/3/search/jql`` (the
+enhanced search, paged by ``nextPageToken``; Jira Cloud answers the old ``/search`` with 410 Gone),
 ``POST /rest/api/3/issueLink`` and ``/rest/api/3/issue/{key}/comment``; descriptions and comments
 travel as Atlassian Document Format (ADF). The credential is ``email:api_token`` (Basic auth) or an
 OAuth/PAT bearer token; it goes in the Authorization header and nowhere else.
@@ -27,6 +28,8 @@ from services.skills.connectors.errors import unreachable
 from services.skills.connectors.jira import Comment, Issue, JiraError, Link, Query
 
 FIELDS = "summary,description,issuetype,project,priority,status,labels,reporter,created,issuelinks"
+#: Issues asked for per page of the enhanced search (Jira returns at most 100 with fields).
+PAGE = 100
 #: How Jira's default link types read from the inward issue.
 INWARD = {"Relates": "relates to", "Blocks": "is blocked by", "Duplicate": "is duplicated by", "Cloners": "is cloned by", "Problem/Incident": "is caused by"}
 
@@ -139,8 +142,20 @@ class JiraHttp:
         return issue_from(await self._call("GET", f"/rest/api/3/issue/{key}", params={"fields": FIELDS}))
 
     async def search(self, query: Query) -> list[Issue]:
-        found = await self._call("GET", "/rest/api/3/search", params={"jql": query.jql(), "maxResults": query.max_results, "fields": FIELDS})
-        return [issue_from(issue) for issue in found.get("issues", [])]
+        """Up to ``query.max_results`` issues, page after page while Jira gives a ``nextPageToken``
+        (it leaves the token out on the last page, whatever ``isLast`` says)."""
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while len(found) < query.max_results:
+            params: dict[str, Any] = {"jql": query.jql(), "maxResults": min(query.max_results - len(found), PAGE), "fields": FIELDS}
+            if token:
+                params["nextPageToken"] = token
+            page = await self._call("GET", "/rest/api/3/search/jql", params=params)
+            found += page.get("issues", [])
+            token = page.get("nextPageToken")
+            if not token or not page.get("issues"):
+                break
+        return [issue_from(issue) for issue in found[: query.max_results]]
 
     async def create_issue(self, *, project: str, issue_type: str, summary: str, description: str, priority: str, labels: Sequence[str], idempotency_key: str, ticket_id: str) -> Issue:
         marker = idempotency_label(idempotency_key)
