@@ -260,9 +260,13 @@ class Service:
                     signer = self.keyring.verify(topic, record.key, record.value, record.headers)
                     if isinstance(signer, Refusal):
                         raise codec.DecodeError(signer.code, signer.reason)
+                    if topic.compacted and record.value is None:
+                        raise codec.DecodeError("not_a_row", f"a tombstone on table {topic.name}: rows are changed by new rows, never deleted")
                     event = codec.decode_as(record.value, topic.event, max_bytes=self.settings.max_event_bytes)
                     if (refusal := speaks_for(signer, event)) is not None:
                         raise codec.DecodeError(refusal.code, refusal.reason, event_type=event.type, event_id=event.id)
+                    if topic.compacted and record.key != topic.key(event):  # as the table readers see it (runtime/table.py)
+                        raise codec.DecodeError("not_a_row", f"a record keyed {record.key!r:.100} for row {topic.key(event).decode()[:100]!r} on table {topic.name}", event_type=event.type, event_id=event.id)
                     events.append(event)
                     sources.append(record)
                 except codec.DecodeError as exc:

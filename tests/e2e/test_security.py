@@ -68,8 +68,6 @@ READERS = {
     topics.APPROVAL_GRANTED.name: {"skills", "governance"},
     topics.LLM_USAGE.name: {"billing", "governance"},
 }
-#: Those that read the coworker table as a table (``service.table``): only they check a row's key.
-TABLE_READERS = {"triage", "skills", "billing"}
 
 
 @dataclass
@@ -430,11 +428,10 @@ async def test_poison_on_the_coworker_table_does_not_stop_the_kill_switch(kafka:
 
     # 6. Records on the coworker table that are no row: keys that are not text, and tombstones for Jordan.
     b = Barrage(kafka)
-    tables = {service: {"not_a_row"} for service in TABLE_READERS}
-    b.send("jordan's row under a key that is not UTF-8, signed by governance", topics.COWORKER_STATE, b"\xff\xfejordan", latest.value, correlation="coworker:jordan", sign="governance", refused=tables)
+    # Tables and consumers of the table topic alike: not a row.
+    b.send("jordan's row under a key that is not UTF-8, signed by governance", topics.COWORKER_STATE, b"\xff\xfejordan", latest.value, correlation="coworker:jordan", sign="governance", refused=by_all(topics.COWORKER_STATE, "not_a_row"))
     b.send("junk under a key that is not UTF-8, unsigned", topics.COWORKER_STATE, b"\xff\xfe", b"\x00\xffjunk", correlation="coworker:jordan", sign=False, refused=by_all(topics.COWORKER_STATE, "unsigned"))
-    # A table says not_a_row; a consumer of the same service, reading events, finds no event (not_json).
-    b.send("a tombstone for jordan, signed by governance", topics.COWORKER_STATE, b"jordan", None, correlation="coworker:jordan", sign="governance", refused={"triage": {"not_a_row"}, "billing": {"not_a_row"}, "skills": {"not_a_row", "not_json"}, "memory": {"not_json"}, "governance": {"not_json"}})
+    b.send("a tombstone for jordan, signed by governance", topics.COWORKER_STATE, b"jordan", None, correlation="coworker:jordan", sign="governance", refused=by_all(topics.COWORKER_STATE, "not_a_row"))
     b.send("a tombstone for jordan, unsigned", topics.COWORKER_STATE, b"jordan", None, correlation="coworker:jordan", sign=False, refused=by_all(topics.COWORKER_STATE, "unsigned"))
     letters = await dead_letters_at(kafka, {s.at: set(s.refused) for s in b.sent})
     assert_refused_as_expected(b.sent, letters)
