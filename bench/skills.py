@@ -72,7 +72,7 @@ async def play_once(server_url: str, case: Case, employees: int) -> tuple[str | 
 
 
 async def main(runs: int, employees: int, only: str | None) -> dict:
-    postgres = Postgres.resolve(ROOT / "var")
+    postgres = Postgres.resolve(ROOT / ".var")  # the local stack's own, ignored by git
     try:
         results: dict[str, dict] = defaultdict(lambda: {"cases": {}, "runs": 0, "passed": 0})
         for case in CASES:
