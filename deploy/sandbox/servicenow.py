@@ -1,0 +1,550 @@
+"""A stand-in for a customer's ServiceNow instance: the Table API for ``incident`` and the journal
+(``sys_journal_field``), over HTTP, with ServiceNow's Basic auth, status codes and error bodies.
+
+It is a separate server, reached the way a real instance is (``/api/now/table/...``), so the client
+that talks to it is the client that will talk to the customer's instance. What it speaks:
+
+- ``GET  /api/now/table/incident`` — ``sysparm_query`` (``field=value``, ``!=``, ``LIKE``,
+  ``STARTSWITH``, ``^`` as AND, ``ORDERBY``/``ORDERBYDESC``; unknown fields are ignored, as ServiceNow
+  ignores invalid query parts), ``sysparm_limit`` (default 10000), ``sysparm_offset``,
+  ``sysparm_fields``, ``sysparm_display_value`` (``false``/``true``/``all``),
+  ``sysparm_exclude_reference_link``; ``X-Total-Count`` and a ``Link`` header (first/prev/next/last).
+- ``GET  /api/now/table/incident/{sys_id}``, ``POST`` (201 and a ``Location``), ``PATCH``/``PUT``.
+- ``GET  /api/now/table/sys_journal_field?sysparm_query=element_id=<sys_id>^element=work_notes``.
+- The versioned paths (``/api/now/v1/table/...``, ``/api/now/v2/table/...``) answer the same.
+
+As on a real instance, ``comments`` and ``work_notes`` are journal fields: writing one appends an
+entry to ``sys_journal_field``; reading the incident returns ``""`` for them with actual values
+(what the documentation's examples show) and the journal text, newest first, with
+``sysparm_display_value=true``. Priority is computed from impact and urgency. Resolving or closing
+an incident without ``close_code`` and ``close_notes`` is refused with the 403 "Data Policy
+Exception" an instance with the default data policy returns.
+
+Stricter than a default instance, on purpose: a choice value outside the documented choices
+(``state``, ``urgency``, ``impact``, ``close_code``) is a 400 in ServiceNow's error shape naming
+the field, the value and the valid choices, where a real instance would store the odd value.
+
+Test hooks (unauthenticated, under ``/_sandbox``, never under ``/api``):
+``POST /_sandbox/faults`` ``{"status": 503, "times": 2}`` (optional ``"method"``, ``"path"``,
+``"retry_after"`` seconds for a 429) makes the next matching API requests fail before auth;
+``POST /_sandbox/reset`` empties the instance.
+
+State is kept in memory for now (``IncidentStore``); issue 15 asks for it to survive a restart,
+which means moving that one class onto PostgreSQL without changing the HTTP side.
+
+Run it: ``python -m deploy.sandbox.servicenow --port 8091 --user U --password P``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+Record = dict[str, Any]
+
+#: Every field of an incident, as the Table API returns it (the documentation's incident examples).
+INCIDENT_FIELDS = (
+    "upon_approval", "location", "expected_start", "reopen_count", "close_notes",
+    "additional_assignee_list", "impact", "urgency", "correlation_id", "sys_tags", "sys_domain",
+    "description", "group_list", "priority", "delivery_plan", "sys_mod_count", "work_notes_list",
+    "business_service", "follow_up", "closed_at", "sla_due", "delivery_task", "sys_updated_on",
+    "parent", "work_end", "number", "closed_by", "work_start", "calendar_stc", "category",
+    "business_duration", "incident_state", "activity_due", "correlation_display", "company",
+    "active", "due_date", "assignment_group", "caller_id", "knowledge", "made_sla",
+    "comments_and_work_notes", "parent_incident", "state", "user_input", "sys_created_on",
+    "approval_set", "reassignment_count", "rfc", "child_incidents", "opened_at",
+    "short_description", "order", "sys_updated_by", "resolved_by", "notify", "upon_reject",
+    "approval_history", "problem_id", "work_notes", "calendar_duration", "close_code", "sys_id",
+    "approval", "caused_by", "severity", "sys_created_by", "resolved_at", "assigned_to",
+    "business_stc", "wf_activity", "sys_domain_path", "cmdb_ci", "opened_by", "subcategory",
+    "rejection_goto", "sys_class_name", "watch_list", "time_worked", "contact_type", "escalation",
+    "comments",
+)
+
+#: Reference fields and the table each points at (rendered as ``{"link", "value"}``).
+REFERENCES = {
+    "location": "cmn_location", "sys_domain": "sys_user_group", "company": "core_company",
+    "assignment_group": "sys_user_group", "caller_id": "sys_user", "assigned_to": "sys_user",
+    "opened_by": "sys_user", "resolved_by": "sys_user", "closed_by": "sys_user",
+    "problem_id": "problem", "cmdb_ci": "cmdb_ci", "parent_incident": "incident",
+    "business_service": "cmdb_ci_service", "caused_by": "change_request", "rfc": "change_request",
+}
+
+JOURNALS = {"comments": "Additional comments", "work_notes": "Work notes"}
+
+CHOICES = {
+    "state": {"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved", "7": "Closed", "8": "Canceled"},
+    "urgency": {"1": "1 - High", "2": "2 - Medium", "3": "3 - Low"},
+    "impact": {"1": "1 - High", "2": "2 - Medium", "3": "3 - Low"},
+    "priority": {"1": "1 - Critical", "2": "2 - High", "3": "3 - Moderate", "4": "4 - Low", "5": "5 - Planning"},
+    "close_code": {c: c for c in (
+        "Duplicate", "Known error", "No resolution provided", "Resolved by caller", "Resolved by change",
+        "Resolved by problem", "Resolved by request", "Solution provided", "Workaround provided", "User error",
+        "Solved (Work Around)", "Solved (Permanently)", "Solved Remotely (Work Around)",
+        "Solved Remotely (Permanently)", "Not Solved (Not Reproducible)", "Not Solved (Too Costly)",
+        "Closed/Resolved by Caller",
+    )},
+}
+
+#: The default priority lookup: (impact, urgency) -> priority.
+PRIORITY = {("1", "1"): "1", ("1", "2"): "2", ("2", "1"): "2", ("1", "3"): "3", ("2", "2"): "3",
+            ("3", "1"): "3", ("2", "3"): "4", ("3", "2"): "4", ("3", "3"): "5"}
+
+RESOLVED, CLOSED = "6", "7"
+READ_ONLY = {"sys_id", "number", "priority", "sys_created_on", "sys_created_by", "sys_updated_on",
+             "sys_updated_by", "sys_mod_count", "sys_class_name", "incident_state", "opened_by"}
+
+TABLES = ("incident", "sys_journal_field")
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def as_text(value: Any) -> str:
+    """A field value as the Table API stores it: every value a string, booleans "true"/"false"."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def user_sys_id(user: str) -> str:
+    """The sys_id the sandbox gives a user name (32 hex, stable, so a reference can be followed)."""
+    return hashlib.md5(user.encode(), usedforsecurity=False).hexdigest()
+
+
+class TableError(Exception):
+    """A refusal in ServiceNow's shape: ``{"error": {"message", "detail"}, "status": "failure"}``."""
+
+    def __init__(self, status: int, message: str, detail: str | None) -> None:
+        super().__init__(f"{status} {message}: {detail}")
+        self.status, self.message, self.detail = status, message, detail
+
+
+def not_found() -> TableError:
+    return TableError(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval")
+
+
+def error_response(error: TableError, headers: dict[str, str] | None = None) -> web.Response:
+    body = {"error": {"message": error.message, "detail": error.detail}, "status": "failure"}
+    return web.json_response(body, status=error.status, headers=headers)
+
+
+@dataclass
+class Condition:
+    field: str
+    operator: str  # "=", "!=", "LIKE", "STARTSWITH", "ENDSWITH"
+    value: str
+
+    def holds(self, record: Record) -> bool:
+        actual = str(record.get(self.field, ""))
+        return {
+            "=": actual == self.value, "!=": actual != self.value, "LIKE": self.value in actual,
+            "STARTSWITH": actual.startswith(self.value), "ENDSWITH": actual.endswith(self.value),
+        }[self.operator]
+
+
+@dataclass
+class Query:
+    """The subset of an encoded query the sandbox understands; the rest is ignored, as ServiceNow
+    ignores the invalid parts of a query."""
+
+    conditions: list[Condition] = field(default_factory=list)
+    order: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
+
+    @classmethod
+    def parse(cls, encoded: str, known: Iterable[str]) -> Query:
+        known, query = set(known), cls()
+        for part in filter(None, encoded.split("^")):
+            if part.startswith("ORDERBYDESC"):
+                query.order.append((part.removeprefix("ORDERBYDESC"), True))
+            elif part.startswith("ORDERBY"):
+                query.order.append((part.removeprefix("ORDERBY"), False))
+            else:
+                for operator in ("!=", "STARTSWITH", "ENDSWITH", "LIKE", "="):
+                    name, found, value = part.partition(operator)
+                    if found and name in known:
+                        query.conditions.append(Condition(name, operator, value))
+                        break
+        return query
+
+    def select(self, records: Iterable[Record]) -> list[Record]:
+        chosen = [r for r in records if all(c.holds(r) for c in self.conditions)]
+        for name, descending in reversed(self.order):
+            chosen.sort(key=lambda r: str(r.get(name, "")), reverse=descending)
+        return chosen
+
+
+class IncidentStore:
+    """Keeps the instance's incidents and journal entries, in memory for now; its one job is to store
+    and find rows, so it can move to PostgreSQL without the HTTP side changing."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.incidents: dict[str, Record] = {}
+        self.journal: list[Record] = []
+        self.sequence = 10000
+
+    def next_number(self) -> str:
+        self.sequence += 1
+        return f"INC{self.sequence:07d}"
+
+    def insert(self, record: Record) -> Record:
+        self.incidents[record["sys_id"]] = record
+        return record
+
+    def get(self, sys_id: str) -> Record | None:
+        return self.incidents.get(sys_id)
+
+    def replace(self, record: Record) -> Record:
+        self.incidents[record["sys_id"]] = record
+        return record
+
+    def all(self) -> list[Record]:
+        return list(self.incidents.values())
+
+    def add_entry(self, entry: Record) -> None:
+        self.journal.append(entry)
+
+    def entries(self, element_id: str | None = None) -> list[Record]:
+        return [e for e in self.journal if element_id is None or e["element_id"] == element_id]
+
+
+#: The store behind a running app, for a test that wants to look inside.
+STORE = web.AppKey("store", IncidentStore)
+
+
+@dataclass
+class Fault:
+    status: int
+    times: int
+    method: str | None = None
+    path: str | None = None
+    retry_after: int = 1
+
+    def matches(self, request: web.Request) -> bool:
+        return (self.method in (None, request.method)) and (self.path is None or request.path.startswith(self.path))
+
+
+class Instance:
+    """The incident rules of a ServiceNow instance, over an ``IncidentStore``."""
+
+    def __init__(self, store: IncidentStore, clock: Callable[[], str] = now) -> None:
+        self.store, self.clock = store, clock
+
+    def validate(self, fields: Record) -> None:
+        for name, choices in CHOICES.items():
+            blank_ok = name == "close_code" and fields.get(name) in ("", None)
+            if name in fields and name != "priority" and str(fields[name]) not in choices and not blank_ok:
+                raise TableError(400, "Invalid value for field", (
+                    f"{name} '{fields[name]}' is not one of the choices for incident.{name}: {', '.join(choices)}"))
+        for name, value in fields.items():
+            if name in INCIDENT_FIELDS and not isinstance(value, str | int | float | bool | None):
+                raise TableError(400, "Invalid value for field", f"{name} must be a string, got {type(value).__name__}")
+
+    def create(self, fields: Record, user: str) -> Record:
+        self.validate(fields)
+        stamp = self.clock()
+        record: Record = dict.fromkeys(INCIDENT_FIELDS, "")
+        record.update({
+            "upon_approval": "proceed", "reopen_count": "0", "impact": "3", "urgency": "3",
+            "sys_domain": "global", "sys_mod_count": "0", "number": self.store.next_number(), "category": "inquiry",
+            "incident_state": "1", "active": "true", "knowledge": "false", "made_sla": "true", "state": "1",
+            "reassignment_count": "0", "child_incidents": "0", "opened_at": stamp, "notify": "1",
+            "upon_reject": "cancel", "sys_id": uuid.uuid4().hex, "approval": "not requested", "severity": "3",
+            "sys_created_by": user, "sys_created_on": stamp, "sys_updated_by": user, "sys_updated_on": stamp,
+            "sys_domain_path": "/", "opened_by": user_sys_id(user), "sys_class_name": "incident",
+            "contact_type": "phone", "escalation": "0",
+        })
+        notes = self.assign(record, fields)
+        self.check_policy(record)
+        self.store.insert(record)
+        self.write_journal(record, notes, user, stamp)
+        return record
+
+    def update(self, sys_id: str, fields: Record, user: str) -> Record:
+        current = self.store.get(sys_id)
+        if current is None:
+            raise not_found()
+        self.validate(fields)
+        record, stamp = dict(current), self.clock()
+        notes = self.assign(record, fields)
+        if record["state"] != current["state"]:
+            self.transition(record, user, stamp)
+        self.check_policy(record)
+        record.update(sys_updated_by=user, sys_updated_on=stamp, sys_mod_count=str(int(record["sys_mod_count"]) + 1))
+        self.store.replace(record)
+        self.write_journal(record, notes, user, stamp)
+        return record
+
+    def assign(self, record: Record, fields: Record) -> dict[str, str]:
+        """Copies the writable fields onto the record and returns the journal entries to append."""
+        notes = {}
+        for name, value in fields.items():
+            if name in JOURNALS:
+                if str(value).strip():
+                    notes[name] = str(value)
+            elif name in INCIDENT_FIELDS and name not in READ_ONLY:
+                record[name] = as_text(value)
+        record["priority"] = PRIORITY[(record["impact"], record["urgency"])]
+        record["incident_state"] = record["state"]
+        return notes
+
+    def transition(self, record: Record, user: str, stamp: str) -> None:
+        if record["state"] in (RESOLVED, CLOSED) and not record["resolved_at"]:
+            record.update(resolved_at=stamp, resolved_by=user_sys_id(user))
+        if record["state"] == CLOSED:
+            record.update(closed_at=stamp, closed_by=user_sys_id(user), active="false")
+        if record["state"] not in (RESOLVED, CLOSED):
+            record.update(resolved_at="", resolved_by="", closed_at="", closed_by="", active="true")
+
+    def check_policy(self, record: Record) -> None:
+        if record["state"] in (RESOLVED, CLOSED):
+            missing = [label for name, label in (("close_code", "Resolution code"), ("close_notes", "Close notes"))
+                       if not record[name].strip()]
+            if missing:
+                raise TableError(403, "Operation Failed",
+                                 "Data Policy Exception: \n\tThe following fields are mandatory: " + ", ".join(missing))
+
+    def write_journal(self, record: Record, notes: dict[str, str], user: str, stamp: str) -> None:
+        for element, value in notes.items():
+            self.store.add_entry({
+                "sys_id": uuid.uuid4().hex, "element": element, "element_id": record["sys_id"], "name": "incident",
+                "value": value, "sys_created_by": user, "sys_created_on": stamp, "sys_tags": "",
+            })
+
+    def journal_text(self, sys_id: str, elements: Iterable[str]) -> str:
+        """A journal field as ServiceNow displays it: entries newest first, each under its header."""
+        wanted = set(elements)
+        entries = [e for e in self.store.entries(sys_id) if e["element"] in wanted]
+        return "".join(f"{e['sys_created_on']} - {e['sys_created_by']} ({JOURNALS[e['element']]})\n{e['value']}\n\n"
+                       for e in reversed(entries))
+
+
+@dataclass
+class View:
+    """How one request wants records rendered (``sysparm_fields``, display values, reference links)."""
+
+    base: str
+    fields: list[str] | None
+    display: str  # "false", "true", "all"
+    links: bool
+
+    @classmethod
+    def of(cls, request: web.Request) -> View:
+        q = request.query
+        fields = [f.strip() for f in q.get("sysparm_fields", "").split(",") if f.strip()] or None
+        display = q.get("sysparm_display_value", "false").lower()
+        return cls(str(request.url.origin()), fields, display if display in ("true", "all") else "false",
+                   q.get("sysparm_exclude_reference_link", "false").lower() != "true")
+
+    def incident(self, record: Record, instance: Instance) -> Record:
+        names = [f for f in self.fields if f in record] if self.fields else list(INCIDENT_FIELDS)
+        return {name: self.value(name, record, instance) for name in names}
+
+    def value(self, name: str, record: Record, instance: Instance) -> Any:
+        raw = record[name]
+        if name in JOURNALS or name == "comments_and_work_notes":
+            text = instance.journal_text(record["sys_id"], JOURNALS if name == "comments_and_work_notes" else [name])
+            return {"true": text, "all": {"display_value": text, "value": ""}}.get(self.display, "")
+        shown = CHOICES.get(name, {}).get(raw, raw)
+        if name in REFERENCES and raw:
+            link = f"{self.base}/api/now/table/{REFERENCES[name]}/{raw}"
+            if self.display == "true":
+                return shown
+            reference = {"display_value": shown, "link": link, "value": raw} if self.display == "all" else {"link": link, "value": raw}
+            if not self.links:
+                reference.pop("link")
+                return reference if self.display == "all" else raw
+            return reference
+        if self.display == "true":
+            return shown
+        if self.display == "all":
+            return {"display_value": shown, "value": raw}
+        return raw
+
+    def entry(self, entry: Record) -> Record:
+        names = [f for f in self.fields if f in entry] if self.fields else list(entry)
+        return {name: entry[name] for name in names}
+
+
+def _credentials(request: web.Request) -> tuple[str, str] | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(token, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+def create_app(*, user: str, password: str, store: IncidentStore | None = None,
+               clock: Callable[[], str] = now) -> web.Application:
+    """Builds the simulator: one instance with one API user (Basic auth), over ``store``."""
+    store = store or IncidentStore()
+    instance = Instance(store, clock)
+    faults: list[Fault] = []
+
+    @web.middleware
+    async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        for fault in faults:
+            if fault.matches(request):
+                fault.times -= 1
+                if fault.times <= 0:
+                    faults.remove(fault)
+                if fault.status == 429:
+                    return error_response(TableError(429, "Too Many Requests",
+                                                     f"Rate limit exceeded for user; retry after {fault.retry_after} seconds"),
+                                          headers={"Retry-After": str(fault.retry_after)})
+                return web.Response(status=fault.status, content_type="text/html",
+                                    text="<html><body><h1>Service Unavailable</h1></body></html>")
+        if _credentials(request) != (user, password):
+            return error_response(TableError(401, "User Not Authenticated", "Required to provide Auth information"),
+                                  headers={"WWW-Authenticate": 'BASIC realm="Service-now"'})
+        try:
+            return await handler(request)
+        except TableError as error:
+            return error_response(error)
+
+    def table(request: web.Request) -> str:
+        name = request.match_info["table"]
+        if name not in TABLES:
+            raise TableError(400, f"Invalid table {name}", None)
+        return name
+
+    async def body(request: web.Request) -> Record:
+        try:
+            payload = json.loads(await request.text() or "{}")
+        except json.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise TableError(400, "Exception while reading request", "The payload is not valid JSON.")
+        return payload
+
+    def page(request: web.Request, rows: list[Record]) -> tuple[list[Record], dict[str, str]]:
+        try:
+            limit = int(request.query.get("sysparm_limit", "10000"))
+            offset = int(request.query.get("sysparm_offset", "0"))
+        except ValueError as bad:
+            raise TableError(400, "Invalid value for parameter", f"sysparm_limit and sysparm_offset must be integers ({bad})") from None
+        limit, offset, total = max(limit, 1), max(offset, 0), len(rows)
+        headers = {"X-Total-Count": str(total)}
+        if request.query.get("sysparm_suppress_pagination_header", "false").lower() != "true":
+            def url(at: int) -> str:
+                params = {**request.query, "sysparm_offset": str(at), "sysparm_limit": str(limit)}
+                return f"<{request.url.origin()}{request.path}?{urlencode(params)}>"
+            last = max((total - 1) // limit * limit, 0)
+            links = [f'{url(0)};rel="first"']
+            if offset > 0:
+                links.append(f'{url(max(offset - limit, 0))};rel="prev"')
+            if offset + limit < total:
+                links.append(f'{url(offset + limit)};rel="next"')
+            links.append(f'{url(last)};rel="last"')
+            headers["Link"] = ",".join(links)
+        return rows[offset:offset + limit], headers
+
+    async def list_records(request: web.Request) -> web.Response:
+        name, view = table(request), View.of(request)
+        encoded = request.query.get("sysparm_query", "")
+        if name == "incident":
+            rows = Query.parse(encoded, INCIDENT_FIELDS).select(store.all())
+            chosen, headers = page(request, rows)
+            return web.json_response({"result": [view.incident(r, instance) for r in chosen]}, headers=headers)
+        rows = Query.parse(encoded, ("sys_id", "element", "element_id", "name", "value", "sys_created_on",
+                                     "sys_created_by")).select(store.entries())
+        chosen, headers = page(request, rows)
+        return web.json_response({"result": [view.entry(e) for e in chosen]}, headers=headers)
+
+    async def get_record(request: web.Request) -> web.Response:
+        name, view, sys_id = table(request), View.of(request), request.match_info["sys_id"]
+        if name == "sys_journal_field":
+            found = [e for e in store.entries() if e["sys_id"] == sys_id]
+            if not found:
+                raise not_found()
+            return web.json_response({"result": view.entry(found[0])})
+        record = store.get(sys_id)
+        if record is None:
+            raise not_found()
+        return web.json_response({"result": view.incident(record, instance)})
+
+    def writable(name: str) -> None:
+        if name != "incident":
+            raise TableError(403, "Operation Failed", f"the sandbox's {name} table is read-only over REST")
+
+    async def create_record(request: web.Request) -> web.Response:
+        name = table(request)
+        writable(name)
+        record = instance.create(await body(request), _credentials(request)[0])
+        location = f"{request.url.origin()}/api/now/table/incident/{record['sys_id']}"
+        if request.headers.get("X-no-response-body", "").lower() == "true":
+            return web.Response(status=201, headers={"Location": location})
+        return web.json_response({"result": View.of(request).incident(record, instance)}, status=201,
+                                 headers={"Location": location})
+
+    async def update_record(request: web.Request) -> web.Response:
+        name = table(request)
+        writable(name)
+        record = instance.update(request.match_info["sys_id"], await body(request), _credentials(request)[0])
+        if request.headers.get("X-no-response-body", "").lower() == "true":
+            return web.Response(status=200)
+        return web.json_response({"result": View.of(request).incident(record, instance)})
+
+    async def add_fault(request: web.Request) -> web.Response:
+        spec = await request.json()
+        fault = Fault(status=int(spec["status"]), times=int(spec.get("times", 1)), method=spec.get("method"),
+                      path=spec.get("path"), retry_after=int(spec.get("retry_after", 1)))
+        faults.append(fault)
+        return web.json_response({"faults": len(faults)}, status=201)
+
+    async def reset(request: web.Request) -> web.Response:
+        store.reset()
+        faults.clear()
+        return web.Response(status=204)
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "incidents": len(store.all())})
+
+    app = web.Application(middlewares=[gate])
+    for prefix in ("/api/now/table", "/api/now/{version:v[0-9]+}/table"):
+        app.router.add_get(prefix + "/{table}", list_records)
+        app.router.add_post(prefix + "/{table}", create_record)
+        app.router.add_get(prefix + "/{table}/{sys_id}", get_record)
+        app.router.add_patch(prefix + "/{table}/{sys_id}", update_record)
+        app.router.add_put(prefix + "/{table}/{sys_id}", update_record)
+    app.router.add_post("/_sandbox/faults", add_fault)
+    app.router.add_post("/_sandbox/reset", reset)
+    app.router.add_get("/_sandbox/health", health)
+    app[STORE] = store
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m deploy.sandbox.servicenow",
+                                     description="A local ServiceNow instance (Table API: incident, sys_journal_field).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--user", default="workforce.integration")
+    parser.add_argument("--password", required=True)
+    args = parser.parse_args(argv)
+    web.run_app(create_app(user=args.user, password=args.password), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,538 @@
+"""A stand-in for a customer's Zendesk Support, as its own HTTP server speaking the Tickets API.
+
+It answers the way https://{subdomain}.zendesk.com/api/v2 does, for what the upstream adapter uses:
+
+- ``POST /api/v2/tickets.json``            create a ticket; its ``comment`` becomes the description
+- ``GET  /api/v2/tickets.json``            list tickets (cursor paging with ``page[size]``, else offset)
+- ``GET  /api/v2/tickets/{id}.json``       show a ticket
+- ``PUT  /api/v2/tickets/{id}.json``       change status/priority/assignee/tags, and add a comment
+  (``"public": false`` makes it an internal note)
+- ``GET  /api/v2/tickets/{id}/comments.json``  list comments, oldest first, cursor or offset paging
+- ``GET  /api/v2/users/{id}.json``, ``POST /api/v2/users.json``  the people tickets are about
+
+Auth is Zendesk's: an API token as basic auth ``{email}/token:{api_token}``, or an OAuth bearer
+token. Errors are Zendesk's bodies: 401 ``{"error": "Couldn't authenticate you"}``, 404
+``RecordNotFound``, 422 ``RecordInvalid`` with field ``details``, and a 429 in plain text with
+``Retry-After`` as the real API answers it. Cursor pages carry ``meta.has_more``,
+``meta.after_cursor``/``before_cursor`` and ``links.next``/``prev``; like Zendesk, ``links.next``
+is set on the last page too, so clients must stop on ``has_more`` and not on a missing link.
+
+Test hooks, unauthenticated and only ever bound to a local address: ``POST /_sandbox/faults``
+``{"status": 429, "retry_after": 1, "times": 1}`` (optionally ``"method"`` and ``"path"``) makes the
+next matching API calls fail; ``POST /_sandbox/reset`` drops every ticket and re-seeds the users.
+
+State is kept in memory for now; issue 15 asks for it to survive a restart. It lives behind
+:class:`ZendeskStore`, whose one job is keeping records, so it can move to PostgreSQL without the
+HTTP layer changing.
+
+Run it: ``python -m deploy.sandbox.zendesk --port 8093 --email atom-bot@acme.example --token T``.
+Shapes follow https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ and the
+recorded examples under ``tests/fixtures/vendors/zendesk/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import html
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+TYPES = ("problem", "incident", "question", "task")
+MAX_PAGE_SIZE = 100
+#: Every account has one standard custom status per status category; these are the sandbox's ids.
+CUSTOM_STATUS_IDS = {status: 36000000000 + n for n, status in enumerate(STATUSES, start=1)}
+#: The fields an update may change (comments are added, not changed).
+CHANGEABLE = ("status", "priority", "type", "subject", "assignee_id", "group_id", "tags", "external_id")
+RATE_LIMIT = 700  # requests a minute, as an Enterprise account's X-Rate-Limit says
+
+#: The people of the sandbox's Zendesk: the integration's agent is added from the settings.
+SEED_USERS = (
+    ("Priya Raman", "priya.raman@acme.example"),
+    ("Jordan Lee", "jordan.lee@acme.example"),
+    ("Sam Okafor", "sam.okafor@acme.example"),
+)
+
+
+class ZendeskSettings(BaseSettings):
+    """Where the simulator listens and which credentials it accepts (``ZENDESK_SANDBOX_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ZENDESK_SANDBOX_")
+
+    host: str = "127.0.0.1"
+    port: int = 8093
+    email: str = "atom-bot@acme.example"
+    api_token: SecretStr = SecretStr("sandbox-zendesk-token")
+    oauth_token: SecretStr | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- state --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ZendeskStore:
+    """Every user, ticket, comment and audit of the sandbox, with ids handed out as Zendesk does
+    (one increasing sequence per kind). Keeps records only: no HTTP, no validation."""
+
+    clock: Callable[[], str] = _now
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    audits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
+
+    def next_id(self, kind: str) -> int:
+        start = {"user": 372000000001, "ticket": 1, "comment": 900000000001, "audit": 800000000001, "event": 700000000001}
+        return next(self._ids.setdefault(kind, itertools.count(start[kind])))
+
+    def clear(self) -> None:
+        for records in (self.users, self.tickets, self.comments, self.audits, self._ids):
+            records.clear()
+
+    def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        user = {**user, "id": self.next_id("user")}
+        self.users[user["id"]] = user
+        return user
+
+    def user_by_email(self, email: str) -> dict[str, Any] | None:
+        return next((u for u in self.users.values() if u["email"].lower() == email.lower()), None)
+
+    def add_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        ticket = {**ticket, "id": self.next_id("ticket")}
+        self.tickets[ticket["id"]] = ticket
+        self.comments[ticket["id"]], self.audits[ticket["id"]] = [], []
+        return ticket
+
+    def add_comment(self, ticket_id: int, comment: dict[str, Any]) -> dict[str, Any]:
+        comment = {**comment, "id": self.next_id("comment")}
+        self.comments[ticket_id].append(comment)
+        return comment
+
+    def add_audit(self, ticket_id: int, audit: dict[str, Any]) -> dict[str, Any]:
+        """An audit's id is taken first (``next_id("audit")``): its comment names it."""
+        self.audits[ticket_id].append(audit)
+        return audit
+
+
+@dataclass
+class Fault:
+    status: int
+    retry_after: int | None
+    times: int
+    method: str | None = None
+    path: str | None = None
+
+    def matches(self, request: web.Request) -> bool:
+        return (self.method is None or self.method.upper() == request.method) and (self.path is None or self.path == request.path)
+
+
+# --- Zendesk's bodies ---------------------------------------------------------------------------
+
+
+def not_found() -> web.Response:
+    return web.json_response({"error": "RecordNotFound", "description": "Not found"}, status=404)
+
+
+def invalid(details: dict[str, list[dict[str, str]]]) -> web.Response:
+    return web.json_response({"error": "RecordInvalid", "description": "Record validation errors", "details": details}, status=422)
+
+
+def bad_page(description: str) -> web.Response:
+    return web.json_response({"error": "InvalidPaginationParameter", "description": description}, status=400)
+
+
+def _detail(field_name: str, description: str, error: str) -> dict[str, list[dict[str, str]]]:
+    return {field_name: [{"description": description, "error": error}]}
+
+
+def _html_body(body: str) -> str:
+    paragraphs = "".join(f'<p dir="auto">{html.escape(p)}</p>' for p in body.split("\n\n"))
+    return f'<div class="zd-comment" dir="auto">{paragraphs}</div>'
+
+
+def _event_value(value: Any) -> Any:
+    """An audit event's value as Zendesk writes it: a string (ids too), an array for tags."""
+    return value if isinstance(value, list) or value is None else str(value)
+
+
+def _via() -> dict[str, Any]:
+    return {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+
+class ZendeskSandbox:
+    """The HTTP face of one sandboxed Zendesk account over a :class:`ZendeskStore`."""
+
+    def __init__(self, settings: ZendeskSettings, store: ZendeskStore) -> None:
+        self.settings, self.store = settings, store
+        self.faults: list[Fault] = []
+        self.agent_id = 0
+        self.seed()
+
+    def seed(self) -> None:
+        self.store.clear()
+        self.faults.clear()
+        self.agent_id = self.store.add_user(self._new_user("Atom (Workforce)", self.settings.email, role="admin"))["id"]
+        for name, email in SEED_USERS:
+            self.store.add_user(self._new_user(name, email))
+
+    def _new_user(self, name: str, email: str, role: str = "end-user") -> dict[str, Any]:
+        now = self.store.clock()
+        return {"name": name, "email": email, "role": role, "created_at": now, "updated_at": now, "time_zone": "UTC",
+                "locale": "en-US", "active": True, "verified": True, "suspended": False, "organization_id": None,
+                "phone": None, "external_id": None, "tags": []}
+
+    # views: a stored record as Zendesk renders it
+
+    @staticmethod
+    def base(request: web.Request) -> str:
+        """Resource URLs name this server, so a client can follow ``url`` and ``links.next``."""
+        return f"{request.scheme}://{request.host}/api/v2"
+
+    def user_view(self, request: web.Request, user: dict[str, Any]) -> dict[str, Any]:
+        return {"id": user["id"], "url": f"{self.base(request)}/users/{user['id']}.json", **{k: v for k, v in user.items() if k != "id"}}
+
+    def ticket_view(self, request: web.Request, ticket: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base(request)}/tickets/{ticket['id']}.json"
+        return {"id": ticket["id"], "url": url, **{k: v for k, v in ticket.items() if k != "id"}}
+
+    # the doors
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self.gate])
+        app.router.add_post("/api/v2/tickets.json", self.create_ticket)
+        app.router.add_get("/api/v2/tickets.json", self.list_tickets)
+        app.router.add_get(r"/api/v2/tickets/{id:\d+}.json", self.show_ticket)
+        app.router.add_put(r"/api/v2/tickets/{id:\d+}.json", self.update_ticket)
+        app.router.add_get(r"/api/v2/tickets/{id:\d+}/comments.json", self.list_comments)
+        app.router.add_post("/api/v2/users.json", self.create_user)
+        app.router.add_get(r"/api/v2/users/{id:\d+}.json", self.show_user)
+        app.router.add_post("/_sandbox/faults", self.add_fault)
+        app.router.add_post("/_sandbox/reset", self.reset)
+        return app
+
+    def authenticated(self, request: web.Request) -> bool:
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and self.settings.oauth_token is not None:
+            return credential == self.settings.oauth_token.get_secret_value()
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(credential, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return decoded == f"{self.settings.email}/token:{self.settings.api_token.get_secret_value()}"
+
+    @web.middleware
+    async def gate(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+        if request.path.startswith("/_sandbox/"):
+            return await handler(request)
+        for fault in self.faults:
+            if fault.matches(request):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return self._fault_response(fault)
+        if not self.authenticated(request):
+            return web.json_response({"error": "Couldn't authenticate you"}, status=401)
+        response: web.StreamResponse = await handler(request)
+        response.headers["X-Rate-Limit"] = str(RATE_LIMIT)
+        response.headers["X-Rate-Limit-Remaining"] = str(RATE_LIMIT - 1)
+        return response
+
+    @staticmethod
+    def _fault_response(fault: Fault) -> web.Response:
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        if fault.status == 429:  # Zendesk answers its rate limit in plain text, not JSON
+            headers |= {"X-Rate-Limit": str(RATE_LIMIT), "X-Rate-Limit-Remaining": "0"}
+            return web.Response(status=429, text="Number of allowed API requests per minute exceeded", headers=headers)
+        return web.Response(status=fault.status, text="Service Unavailable" if fault.status == 503 else "Internal Server Error",
+                            headers=headers)
+
+    async def _body(self, request: web.Request, root: str) -> dict[str, Any] | web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "Unprocessable Entity", "description": "Server could not parse JSON"}, status=400)
+        if not isinstance(body, dict) or not isinstance(body.get(root), dict):
+            return invalid(_detail("base", f"{root.capitalize()}: the request body must be an object under '{root}'", "InvalidValue"))
+        return body[root]
+
+    # tickets
+
+    def _check_fields(self, fields: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+        errors: dict[str, list[dict[str, str]]] = {}
+        if "status" in fields and fields["status"] not in STATUSES:
+            errors |= _detail("status", f"Status: '{fields['status']}' is not one of {', '.join(STATUSES)}", "InvalidValue")
+        if fields.get("priority") is not None and fields["priority"] not in PRIORITIES:
+            errors |= _detail("priority", f"Priority: '{fields['priority']}' is not one of {', '.join(PRIORITIES)}", "InvalidValue")
+        if fields.get("type") is not None and fields["type"] not in TYPES:
+            errors |= _detail("type", f"Type: '{fields['type']}' is not one of {', '.join(TYPES)}", "InvalidValue")
+        for key in ("assignee_id", "submitter_id"):
+            if fields.get(key) is not None and fields[key] not in self.store.users:
+                name = key.removesuffix("_id")
+                errors |= _detail(name, f"{name.capitalize()}: user {fields[key]} does not exist", "InvalidValue")
+        if "tags" in fields and not (isinstance(fields["tags"], list) and all(isinstance(t, str) for t in fields["tags"])):
+            errors |= _detail("tags", "Tags: must be a list of strings", "InvalidValue")
+        return errors
+
+    def _comment_event(self, comment: dict[str, Any]) -> dict[str, Any]:
+        """A comment as its audit lists it: a ``Comment`` event."""
+        shown = ("author_id", "body", "html_body", "plain_body", "public", "attachments", "audit_id")
+        return {"id": self.store.next_id("event"), "type": "Comment", **{k: comment[k] for k in shown}}
+
+    def _comment(self, ticket_id: int, audit_id: int, given: dict[str, Any], author_id: int) -> dict[str, Any]:
+        body = str(given.get("body") or "")
+        return self.store.add_comment(ticket_id, {
+            "type": "Comment", "author_id": author_id, "body": body, "html_body": given.get("html_body") or _html_body(body),
+            "plain_body": body, "public": bool(given.get("public", True)), "attachments": [], "audit_id": audit_id,
+            "via": _via(), "created_at": self.store.clock(), "metadata": {"system": {}, "custom": {}},
+        })
+
+    async def create_ticket(self, request: web.Request) -> web.Response:
+        given = await self._body(request, "ticket")
+        if isinstance(given, web.Response):
+            return given
+        comment = given.get("comment") if isinstance(given.get("comment"), dict) else {}
+        errors = self._check_fields(given)
+        if not str(comment.get("body") or comment.get("html_body") or "").strip():
+            errors |= _detail("base", "Description: cannot be blank", "BlankValue")
+        requester_id = given.get("requester_id")
+        requester = given.get("requester")
+        if requester_id is None and isinstance(requester, dict) and requester.get("email"):
+            found = self.store.user_by_email(requester["email"])
+            found = found or self.store.add_user(self._new_user(requester.get("name") or requester["email"], requester["email"]))
+            requester_id = found["id"]
+        if requester_id is None:
+            requester_id = self.agent_id  # Zendesk makes the caller the requester when none is named
+        elif requester_id not in self.store.users:
+            errors |= _detail("requester", f"Requester: user {requester_id} does not exist", "InvalidValue")
+        if errors:
+            return invalid(errors)
+        now = self.store.clock()
+        submitter_id = given.get("submitter_id") or self.agent_id
+        assignee_id = given.get("assignee_id")
+        status = given.get("status") or ("open" if assignee_id else "new")
+        subject = str(given.get("subject") or "")
+        body = str(comment.get("body") or comment.get("html_body"))
+        ticket = self.store.add_ticket({
+            "external_id": given.get("external_id"), "type": given.get("type"), "subject": subject, "raw_subject": subject,
+            "description": body, "priority": given.get("priority"), "status": status,
+            "custom_status_id": CUSTOM_STATUS_IDS[status], "recipient": None, "from_messaging_channel": False,
+            "requester_id": requester_id, "submitter_id": submitter_id, "assignee_id": assignee_id,
+            "organization_id": None, "group_id": given.get("group_id"), "collaborator_ids": [], "follower_ids": [],
+            "email_cc_ids": [], "problem_id": None, "has_incidents": False, "is_public": bool(comment.get("public", True)),
+            "due_at": None, "tags": list(given.get("tags") or []),
+            "custom_fields": [{"id": f["id"], "value": f.get("value")} for f in given.get("custom_fields") or []],
+            "satisfaction_rating": None, "sharing_agreement_ids": [], "via": _via(), "created_at": now, "updated_at": now,
+            "allow_channelback": False, "allow_attachments": True,
+        })
+        audit_id = self.store.next_id("audit")
+        made = self._comment(ticket["id"], audit_id, comment, author_id=submitter_id)
+        events = [self._comment_event(made)]
+        events += [{"id": self.store.next_id("event"), "type": "Create", "field_name": name, "value": _event_value(ticket[name])}
+                   for name in ("subject", "status", "priority", "requester_id", "tags") if ticket[name] not in (None, "", [])]
+        audit = self._audit(ticket["id"], audit_id, submitter_id, events)
+        return web.json_response({"ticket": self.ticket_view(request, ticket), "audit": audit}, status=201)
+
+    def _audit(self, ticket_id: int, audit_id: int, author_id: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+        audit = {"id": audit_id, "ticket_id": ticket_id, "created_at": self.store.clock(), "author_id": author_id,
+                 "metadata": {"system": {}, "custom": {}}, "via": _via(), "events": events}
+        return self.store.add_audit(ticket_id, audit)
+
+    def _ticket(self, request: web.Request) -> dict[str, Any] | None:
+        return self.store.tickets.get(int(request.match_info["id"]))
+
+    async def show_ticket(self, request: web.Request) -> web.Response:
+        if (ticket := self._ticket(request)) is None:
+            return not_found()
+        return web.json_response({"ticket": self.ticket_view(request, ticket)})
+
+    async def update_ticket(self, request: web.Request) -> web.Response:
+        if (ticket := self._ticket(request)) is None:
+            return not_found()
+        given = await self._body(request, "ticket")
+        if isinstance(given, web.Response):
+            return given
+        if ticket["status"] == "closed":
+            return invalid(_detail("base", "Status: closed prevents ticket update", "ClosedTicket"))
+        errors = self._check_fields(given)
+        comment = given.get("comment")
+        if comment is not None and not (isinstance(comment, dict) and str(comment.get("body") or comment.get("html_body") or "").strip()):
+            errors |= _detail("base", "Comment: cannot be blank", "BlankValue")
+        if given.get("status") == "new" and ticket["status"] != "new":
+            errors |= _detail("status", f"Status: cannot go back to new from {ticket['status']}", "InvalidValue")
+        if errors:
+            return invalid(errors)
+        audit_id = self.store.next_id("audit")
+        events: list[dict[str, Any]] = []
+        if comment is not None:
+            made = self._comment(ticket["id"], audit_id, comment, author_id=comment.get("author_id") or self.agent_id)
+            events.append(self._comment_event(made))
+        changes = {k: given[k] for k in CHANGEABLE if k in given}
+        if changes.get("assignee_id") and ticket["status"] == "new" and "status" not in changes:
+            changes["status"] = "open"  # as Zendesk does when a new ticket gets an assignee
+        for name, value in changes.items():
+            if ticket[name] != value:
+                events.append({"id": self.store.next_id("event"), "type": "Change", "field_name": name,
+                               "value": _event_value(value), "previous_value": _event_value(ticket[name])})
+                ticket[name] = value
+        ticket["custom_status_id"] = CUSTOM_STATUS_IDS[ticket["status"]]
+        if "subject" in changes:
+            ticket["raw_subject"] = ticket["subject"]
+        ticket["updated_at"] = self.store.clock()
+        audit = self._audit(ticket["id"], audit_id, self.agent_id, events)
+        return web.json_response({"ticket": self.ticket_view(request, ticket), "audit": audit})
+
+    async def list_tickets(self, request: web.Request) -> web.Response:
+        tickets = [self.ticket_view(request, t) for t in self.store.tickets.values()]
+        return self._page(request, "tickets", tickets, f"{self.base(request)}/tickets.json")
+
+    async def list_comments(self, request: web.Request) -> web.Response:
+        if (ticket := self._ticket(request)) is None:
+            return not_found()
+        comments = list(self.store.comments[ticket["id"]])
+        if request.query.get("sort_order") == "desc" or request.query.get("sort") == "-created_at":
+            comments.reverse()
+        return self._page(request, "comments", comments, f"{self.base(request)}/tickets/{ticket['id']}/comments.json")
+
+    def _page(self, request: web.Request, root: str, items: list[dict[str, Any]], url: str) -> web.Response:
+        """Cursor paging when ``page[size]`` is given (``page[after]``/``page[before]``), else
+        Zendesk's offset paging (``page``/``per_page``, ``next_page``, ``count``)."""
+        query = request.query
+        if "page[size]" not in query:
+            try:
+                per_page, number = min(int(query.get("per_page", MAX_PAGE_SIZE)), MAX_PAGE_SIZE), int(query.get("page", 1))
+            except ValueError:
+                return bad_page("page and per_page must be integers")
+            start = (number - 1) * per_page
+            more = start + per_page < len(items)
+            return web.json_response({root: items[start : start + per_page], "count": len(items),
+                                      "next_page": f"{url}?page={number + 1}&per_page={per_page}" if more else None,
+                                      "previous_page": f"{url}?page={number - 1}&per_page={per_page}" if number > 1 else None})
+        try:
+            size = int(query["page[size]"])
+        except ValueError:
+            size = 0
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            return bad_page(f"page[size] must be between 1 and {MAX_PAGE_SIZE}, not {query['page[size]']!r}")
+        ids = [item["id"] for item in items]
+        try:
+            if after := query.get("page[after]"):
+                start = ids.index(_decode_cursor(after)) + 1
+                stop = start + size
+            elif before := query.get("page[before]"):
+                stop = ids.index(_decode_cursor(before))
+                start = max(stop - size, 0)
+            else:
+                start, stop = 0, size
+        except ValueError:
+            return bad_page("page[after] or page[before] is not a cursor of this list")
+        page = items[start:stop]
+        after_cursor = _encode_cursor(page[-1]["id"]) if page else None
+        before_cursor = _encode_cursor(page[0]["id"]) if page else None
+        return web.json_response({
+            root: page,
+            "meta": {"has_more": stop < len(items), "after_cursor": after_cursor, "before_cursor": before_cursor},
+            "links": {"prev": f"{url}?page[before]={before_cursor}&page[size]={size}" if before_cursor else None,
+                      "next": f"{url}?page[after]={after_cursor}&page[size]={size}" if after_cursor else None},
+        })
+
+    # users
+
+    async def show_user(self, request: web.Request) -> web.Response:
+        if (user := self.store.users.get(int(request.match_info["id"]))) is None:
+            return not_found()
+        return web.json_response({"user": self.user_view(request, user)})
+
+    async def create_user(self, request: web.Request) -> web.Response:
+        given = await self._body(request, "user")
+        if isinstance(given, web.Response):
+            return given
+        errors: dict[str, list[dict[str, str]]] = {}
+        if not str(given.get("name") or "").strip():
+            errors |= _detail("name", "Name: cannot be blank", "BlankValue")
+        email = str(given.get("email") or "")
+        if email and "@" not in email:
+            errors |= _detail("email", f"Email: {email} is not properly formatted", "InvalidFormat")
+        elif email and self.store.user_by_email(email):
+            errors |= _detail("email", f"Email: {email} is already being used by another user", "DuplicateValue")
+        if errors:
+            return invalid(errors)
+        role = given.get("role") if given.get("role") in ("end-user", "agent", "admin") else "end-user"
+        user = self.store.add_user(self._new_user(given["name"], email, role=role))
+        return web.json_response({"user": self.user_view(request, user)}, status=201)
+
+    # test hooks
+
+    async def add_fault(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        status = body.get("status")
+        if not isinstance(status, int) or not 400 <= status <= 599:
+            return web.json_response({"error": f"fault 'status' must be an HTTP error status 400-599, not {status!r}"}, status=400)
+        fault = Fault(status=status, retry_after=body.get("retry_after"), times=int(body.get("times", 1)),
+                      method=body.get("method"), path=body.get("path"))
+        self.faults.append(fault)
+        return web.json_response({"faults": len(self.faults)}, status=201)
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.seed()
+        return web.json_response({"users": len(self.store.users), "tickets": 0})
+
+
+def _encode_cursor(item_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{item_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return int(text.removeprefix("id:"))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"not a cursor: {cursor!r}") from exc
+
+
+#: Where a test finds the :class:`ZendeskSandbox` behind an application.
+SANDBOX: web.AppKey[ZendeskSandbox] = web.AppKey("sandbox", ZendeskSandbox)
+
+
+def create_app(settings: ZendeskSettings | None = None, store: ZendeskStore | None = None) -> web.Application:
+    """The simulator as an aiohttp application; ``app[SANDBOX]`` is its :class:`ZendeskSandbox`."""
+    sandbox = ZendeskSandbox(settings or ZendeskSettings(), store or ZendeskStore())
+    app = sandbox.app()
+    app[SANDBOX] = sandbox
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m deploy.sandbox.zendesk", description="A Zendesk Support Tickets API simulator.")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8093)")
+    parser.add_argument("--email", help="the agent whose API token is accepted ({email}/token:{token})")
+    parser.add_argument("--token", help="the API token accepted for that agent")
+    parser.add_argument("--oauth-token", help="an OAuth bearer token accepted as well")
+    args = parser.parse_args(argv)
+    given = {"host": args.host, "port": args.port, "email": args.email, "api_token": args.token,
+             "oauth_token": args.oauth_token}
+    settings = ZendeskSettings(**{k: v for k, v in given.items() if v is not None})
+    web.run_app(create_app(settings), host=settings.host, port=settings.port)
+
+
+if __name__ == "__main__":
+    main()
