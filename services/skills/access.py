@@ -7,7 +7,7 @@ provisioning (say, the app is out of licences) undoes the assignment, so nobody 
 assignment that does not work.
 
 ``access-review`` lists an app's assignments with each user's last sign-in to it (Okta's System
-Log), finds those unused for more than 90 days (``okta.STALE_AFTER_DAYS``), and revokes them
+Log), finds those unused for more than 90 days (``rules.STALE_AFTER_DAYS``), and revokes them
 (destructive). A revoked assignment can be given back (the compensation re-assigns it).
 """
 
@@ -25,8 +25,8 @@ from contracts.events import SkillRequest
 from services.skills.access_common import failed, requester
 from services.skills.cases import Case, Check
 from services.skills.connectors.errors import ApiError
-from services.skills.connectors.okta import Okta
-from services.skills.sandbox.okta import STALE_AFTER_DAYS, App
+from services.skills.connectors.okta import App, Okta
+from services.skills.rules import STALE_AFTER_DAYS, is_stale
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
 #: Statuses in which a user may be given an app.
@@ -163,7 +163,7 @@ async def find_stale(ctx: StepContext) -> dict[str, Any]:
     except ApiError as exc:
         raise failed(ctx, "Okta", exc, "assignments_unreadable", f"could not list who has {app['app']}") from None
     now = datetime.now(UTC)
-    stale = [u for u in users if u.stale(now)]
+    stale = [u for u in users if is_stale(u, now)]
     return {
         "app": app["app"],
         "assigned": len(users),

@@ -10,8 +10,8 @@ import re
 from contracts.events import SkillRequest
 from services.skills import identity
 from services.skills.connectors.errors import ApiError
+from services.skills.connectors.okta import User
 from services.skills.identity import Person
-from services.skills.sandbox.okta import User
 from services.skills.skill import NeedInput, StepContext, StepFailed
 
 #: The codes with which each system refuses a caller a scope (Okta, Graph for Entra and SharePoint,

@@ -11,8 +11,7 @@ from typing import Any
 
 from contracts.events import SkillRequest
 from services.skills.connectors.errors import ApiError
-from services.skills.connectors.workday import Workday
-from services.skills.sandbox.workday import Worker
+from services.skills.connectors.workday import Worker, Workday
 from services.skills.skill import StepFailed
 
 #: The department whose people may start HR processes for anyone (besides the person's own manager).

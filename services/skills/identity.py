@@ -25,10 +25,9 @@ import asyncpg
 from contracts.envelope import Actor, ActorKind
 from contracts.events import Requester
 from services.skills.connectors.errors import ApiError
-from services.skills.connectors.okta import Okta
+from services.skills.connectors.okta import Okta, User
 from services.skills.credentials import Vault, store
 from services.skills.sandbox import tokens
-from services.skills.sandbox.okta import User
 
 #: The system people are looked up in.
 DIRECTORY = "okta"

@@ -20,9 +20,8 @@ from contracts.events import SkillRequest, Ticket
 from services.skills.cases import Case, Check
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.jira import Jira, Query
-from services.skills.connectors.slack import Slack
+from services.skills.connectors.slack import Slack, user_id
 from services.skills.refusals import refusal
-from services.skills.sandbox.slack import user_id
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
 PROJECT = "INC"

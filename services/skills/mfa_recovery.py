@@ -21,9 +21,8 @@ from services.skills.access_common import failed, requester, resolved, the_reque
 from services.skills.cases import Case, Check
 from services.skills.connectors.entra import Entra
 from services.skills.connectors.errors import ApiError
-from services.skills.connectors.okta import Okta
+from services.skills.connectors.okta import Factor, Okta
 from services.skills.sandbox.hr_org import person as hr_person
-from services.skills.sandbox.okta import Factor
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 
 #: Okta statuses in which a person can still sign in once their factor is reset.

@@ -22,10 +22,9 @@ from contracts.envelope import Envelope
 from services.skills.access_common import failed, named
 from services.skills.cases import Case, Check
 from services.skills.connectors.errors import ApiError
-from services.skills.connectors.okta import Okta
+from services.skills.connectors.okta import NewUser, Okta
 from services.skills.connectors.workday import Workday
 from services.skills.people import named_in
-from services.skills.sandbox.okta import NewUser
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
 #: Every employee's apps, then each department's: the IT access matrix a new hire starts with.

@@ -14,7 +14,7 @@ from services.skills.access_common import the_requester
 from services.skills.cases import Case, Check
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import Okta
-from services.skills.sandbox import okta
+from services.skills.rules import RESETTABLE
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
 
@@ -44,7 +44,7 @@ async def find_user(ctx: StepContext) -> dict[str, Any]:
             raise refused from None
         raise StepFailed("user_not_found", f"Okta has no user {_target(ctx.request)!r} ({exc.code})") from None
     the_requester(ctx, user)
-    if user.status not in okta.RESETTABLE:
+    if user.status not in RESETTABLE:
         raise StepFailed("user_not_active", f"Okta user {user.login} is {user.status}; a password can be reset only for an active user")
     return {"user_id": user.id, "login": user.login, "status": user.status}
 

@@ -22,12 +22,14 @@ from runtime.db import Database
 from services.skills import mfa_recovery
 from services.skills.cases import Workbench
 from services.skills.connectors.errors import ApiError
+from services.skills.connectors.okta import NewUser
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS
+from services.skills.rules import is_stale
 from services.skills.sandbox import hr_org, okta, tokens
 from services.skills.sandbox.entra import EntraSandbox
 from services.skills.sandbox.facilities import FacilitiesSandbox
-from services.skills.sandbox.okta import NewUser, OktaSandbox
+from services.skills.sandbox.okta import OktaSandbox
 from services.skills.sandbox.seed import employees, seed_sandboxes
 from services.skills.sandbox.seed_identity import app_id, entra_id
 from services.skills.sandbox.sharepoint import SharePointSandbox
@@ -164,7 +166,7 @@ async def test_assignments_act_once_per_key_and_an_app_out_of_licences_fails_pro
 async def test_an_access_review_sees_exactly_the_assignments_unused_for_90_days(conn: asyncpg.Connection) -> None:
     directory = await opened(conn, "okta", OKTA_ALL, OktaSandbox)
     users = await directory.list_app_users(app_id("tableau"))
-    stale = {u.user_id for u in users if u.stale(datetime.now(UTC))}
+    stale = {u.user_id for u in users if is_stale(u, datetime.now(UTC))}
     expected = {
         r["user_id"]
         for r in await conn.fetch(

@@ -27,6 +27,7 @@ from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta_http import OktaHttp
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS
+from services.skills.rules import is_stale
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.systems import Systems
 
@@ -343,7 +344,7 @@ async def test_app_users_are_read_across_pages_with_their_last_sign_in_from_the_
                                           "created": _iso(datetime.now(UTC) - timedelta(days=10)), "credentials": {"userName": f"user{n}@acme.example"}}
     users = await OktaHttp(okta.url, TOKEN, client, page_size=3).list_app_users("0oa2tb")
     assert len(users) == 8 and okta.requests.count(("GET", "/api/v1/apps/0oa2tb/users")) == 3  # three pages, by Link: rel="next"
-    stale = sorted(u.login for u in users if u.stale(datetime.now(UTC)))
+    stale = sorted(u.login for u in users if is_stale(u, datetime.now(UTC)))
     assert stale == ["john.miller@acme.example", "lisa.wong@acme.example"]  # ana signed in 3 days ago; the others were assigned 10 days ago
     assert next(u for u in users if u.user_id == "00u1ana").last_sign_in is not None
     assert okta.requests.count(("GET", "/api/v1/logs")) == 1

@@ -7,8 +7,8 @@ import pytest
 
 from contracts.envelope import Actor
 from contracts.events import Requester
+from services.skills.connectors.okta import User
 from services.skills.identity import MISMATCH, Person, Unbound, bind, not_the_requester
-from services.skills.sandbox.okta import User
 from services.skills.skill import shown
 
 

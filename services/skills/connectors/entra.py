@@ -5,9 +5,60 @@ InvalidAuthenticationToken 401, TooManyRequests 429)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from services.skills.sandbox.entra import AccountChange, DirectoryGroup, EntraUser, RiskyUser, SessionsRevoked
+
+@dataclass(frozen=True)
+class EntraUser:
+    id: str
+    user_principal_name: str
+    mail: str | None
+    display_name: str
+    department: str | None
+    job_title: str | None
+    employee_id: str | None
+    usage_location: str | None
+    account_enabled: bool
+    sign_in_sessions_valid_from: datetime
+
+
+@dataclass(frozen=True)
+class DirectoryGroup:
+    id: str
+    display_name: str
+    security_enabled: bool
+    mail_enabled: bool
+
+
+@dataclass(frozen=True)
+class RiskyUser:
+    """Identity Protection's view of a user; level ``none`` and state ``none`` when never flagged."""
+
+    user_id: str
+    risk_level: str
+    risk_state: str
+    risk_detail: str
+    risk_last_updated: datetime | None = None
+
+    @property
+    def at_risk(self) -> bool:
+        return self.risk_state in {"atRisk", "confirmedCompromised"}
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    user_id: str
+    account_enabled: bool  # after the call
+    changed: bool  # False: the account already was so
+
+
+@dataclass(frozen=True)
+class SessionsRevoked:
+    user_id: str
+    valid_from: datetime  # sign-in sessions issued before this no longer work
+    changed: bool = True
 
 
 class Entra(Protocol):

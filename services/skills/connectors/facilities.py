@@ -5,9 +5,41 @@ clearance_required 403, badge_exists / badge_not_active / cardholder_inactive 40
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-from services.skills.sandbox.facilities import Badge, BadgeChange, Cardholder
+
+@dataclass(frozen=True)
+class Cardholder:
+    id: str
+    login: str
+    name: str
+    home_site: str
+    status: str
+    clearance: bool
+
+
+@dataclass(frozen=True)
+class Badge:
+    id: str
+    holder_id: str
+    holder_login: str
+    status: str
+    issued_at: datetime
+    zones: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class BadgeChange:
+    """What a write did to a badge (``changed`` False: it already was so); a repeated key returns
+    what the first call did."""
+
+    badge_id: str
+    operation: str
+    status: str
+    zones: tuple[str, ...]
+    changed: bool = True
 
 
 class Facilities(Protocol):

@@ -29,8 +29,7 @@ from urllib.parse import quote
 import httpx
 
 from services.skills.connectors.errors import ApiError, unreachable
-from services.skills.sandbox.okta import (
-    STALE_AFTER_DAYS,
+from services.skills.connectors.okta import (
     App,
     AppUser,
     Assignment,
@@ -48,6 +47,8 @@ from services.skills.sandbox.okta import (
 SYSTEM = "okta"
 #: Pages followed at most, per list.
 MAX_PAGES = 50
+#: How far back the System Log is read for sign-ins: all it keeps (Okta retains 90 days).
+SYSTEM_LOG_DAYS = 90
 
 
 def _when(value: str | None) -> datetime | None:
@@ -220,7 +221,7 @@ class OktaHttp:
 
     async def _last_sign_ins(self, app_id: str) -> dict[str, datetime]:
         """Each user's latest SSO into the app within the System Log's window."""
-        since = (datetime.now(UTC) - timedelta(days=STALE_AFTER_DAYS)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        since = (datetime.now(UTC) - timedelta(days=SYSTEM_LOG_DAYS)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         events = await self._list("/api/v1/logs", {"since": since, "limit": 1000, "filter": f'eventType eq "user.authentication.sso" and target.id eq "{app_id}"'})
         latest: dict[str, datetime] = {}
         for event in events:

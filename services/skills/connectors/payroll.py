@@ -5,11 +5,85 @@ VALIDATION_ERROR (with the field), 404 NOT_FOUND, 409 CONFLICT, 403 FORBIDDEN, 4
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
-from services.skills.sandbox.payroll import Enrolment, FinalPay, Payslip
+#: A W-4's filing statuses, as payroll takes them (``w4.filingStatus``).
+FILING_STATUSES = ("single", "married_filing_jointly", "head_of_household")
+
+#: Ten characters: five letters, four digits, a letter; the fourth letter is the holder's type (P: a person).
+PAN_FORMAT = re.compile(r"^[A-Z]{5}[0-9]{4}[A-Z]$")
+
+
+def pan_problem(pan: str) -> str | None:
+    """Why ``pan`` is not an individual's PAN, or None when it is one (the format, not the register)."""
+    if not PAN_FORMAT.match(pan):
+        return "a PAN is 10 characters: five letters, four digits and a letter (AAAAA9999A)"
+    if pan[3] != "P":
+        return f"the fourth character of an individual's PAN is P (this one is {pan[3]}: not a person's PAN)"
+    return None
+
+
+def mask_pan(pan: str | None) -> str | None:
+    """``XXXXXX234F``: enough to recognise a PAN, not enough to use it."""
+    return None if pan is None else "X" * 6 + pan[-4:]
+
+
+def normalise_pan(value: str) -> str:
+    return re.sub(r"[\s-]", "", value).upper()
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    id: str
+    worker_id: str
+    employee_id: str
+    country: str
+    currency: str
+    status: str
+    hire_date: date
+    w4_filing_status: str | None
+    w4_furnished: bool | None
+    i9_status: str | None
+    i9_section2_due: date | None
+    pan_masked: str | None
+    uan: str | None
+    pf_member: bool | None
+
+
+@dataclass(frozen=True)
+class Payslip:
+    id: str
+    period: date
+    pay_date: date
+    currency: str
+    gross: Decimal
+    deductions: dict[str, Decimal]
+    total_deductions: Decimal
+    net: Decimal
+
+
+@dataclass(frozen=True)
+class FinalPay:
+    id: str
+    employee: str
+    kind: str  # Final Paycheck | Full and Final Settlement
+    last_day: date
+    pay_date: date
+    currency: str
+    earnings: dict[str, Decimal]
+    gross: Decimal
+    total_deductions: Decimal
+    net: Decimal
+    years_of_service: int
+    gratuity_eligible: bool
+    cobra_notice_due: date | None
+    relieving_letter_date: date | None
+    documents: list[str]
+    status: str
 
 
 class Payroll(Protocol):

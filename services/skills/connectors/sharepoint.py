@@ -4,9 +4,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from services.skills.sandbox.sharepoint import Hit, SitePage
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the page, its relevance (TF-IDF cosine in [0, 1]), how much of the query
+    it contains (IDF-weighted share of the query's words, what hit highlighting shows) and its description."""
+
+    page_id: str
+    title: str
+    web_url: str
+    site: str
+    score: float
+    coverage: float
+    summary: str
+    audience: str = "all"
+
+
+@dataclass(frozen=True)
+class SitePage:
+    id: str
+    title: str
+    web_url: str
+    site: str
+    description: str
+    body: str
+    audience: str
+    last_modified: datetime
 
 
 class SharePoint(Protocol):

@@ -9,12 +9,18 @@ allowed, 404 no such channel, 429 rate limited), so a runner tells a refusal fro
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from services.skills.connectors.errors import ApiError
 
 MAX_TEXT = 40000
+
+
+def user_id(name: str, *, bot: bool = False) -> str:
+    """A Slack-style user id, the same for the same person or bot."""
+    return "U" + hashlib.sha256(f"{'bot' if bot else 'user'}:{name}".encode()).hexdigest()[:10].upper()
 
 
 class SlackError(ApiError):

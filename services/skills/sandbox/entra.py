@@ -13,11 +13,10 @@ first call did. ``EntraSandbox`` is the Entra connector over it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
+from services.skills.connectors.entra import AccountChange, DirectoryGroup, EntraUser, RiskyUser, SessionsRevoked
 from services.skills.connectors.errors import ApiError
 from services.skills.sandbox import tokens
 from services.skills.sandbox.tokens import Caller, SandboxConnector
@@ -49,57 +48,6 @@ async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:
 
 def _not_found(what: str) -> GraphError:
     return GraphError(404, "Request_ResourceNotFound", f"Resource '{what}' does not exist or one of its queried reference-property objects are not present.")
-
-
-@dataclass(frozen=True)
-class EntraUser:
-    id: str
-    user_principal_name: str
-    mail: str | None
-    display_name: str
-    department: str | None
-    job_title: str | None
-    employee_id: str | None
-    usage_location: str | None
-    account_enabled: bool
-    sign_in_sessions_valid_from: datetime
-
-
-@dataclass(frozen=True)
-class DirectoryGroup:
-    id: str
-    display_name: str
-    security_enabled: bool
-    mail_enabled: bool
-
-
-@dataclass(frozen=True)
-class RiskyUser:
-    """Identity Protection's view of a user; level ``none`` and state ``none`` when never flagged."""
-
-    user_id: str
-    risk_level: str
-    risk_state: str
-    risk_detail: str
-    risk_last_updated: datetime | None = None
-
-    @property
-    def at_risk(self) -> bool:
-        return self.risk_state in {"atRisk", "confirmedCompromised"}
-
-
-@dataclass(frozen=True)
-class AccountChange:
-    user_id: str
-    account_enabled: bool  # after the call
-    changed: bool  # False: the account already was so
-
-
-@dataclass(frozen=True)
-class SessionsRevoked:
-    user_id: str
-    valid_from: datetime  # sign-in sessions issued before this no longer work
-    changed: bool = True
 
 
 _USER = "id, user_principal_name, mail, display_name, department, job_title, employee_id, usage_location, account_enabled, sign_in_sessions_valid_from"

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
-from datetime import datetime
 
 import asyncpg
 
 from services.skills.connectors.errors import ApiError
+from services.skills.connectors.facilities import Badge, BadgeChange, Cardholder
 from services.skills.sandbox import tokens
 from services.skills.sandbox.tokens import Caller, SandboxConnector
 
@@ -41,38 +40,6 @@ async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:
     if caller is None:
         raise FacilitiesError(401, "unauthorized", "Missing, invalid or revoked API token")
     return caller
-
-
-@dataclass(frozen=True)
-class Cardholder:
-    id: str
-    login: str
-    name: str
-    home_site: str
-    status: str
-    clearance: bool
-
-
-@dataclass(frozen=True)
-class Badge:
-    id: str
-    holder_id: str
-    holder_login: str
-    status: str
-    issued_at: datetime
-    zones: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class BadgeChange:
-    """What a write did to a badge (``changed`` False: it already was so); a repeated key returns
-    what the first call did."""
-
-    badge_id: str
-    operation: str
-    status: str
-    zones: tuple[str, ...]
-    changed: bool = True
 
 
 async def _cardholder(conn: asyncpg.Connection, login: str) -> asyncpg.Record:

@@ -22,22 +22,16 @@ import secrets
 import struct
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
-from services.skills.connectors.errors import ApiError
+from services.skills.connectors.okta import FACTOR_NAMES, App, AppUser, Assignment, Factor, FactorReset, Group, Lifecycle, NewUser, OktaError, Reset, User, masked_phone
+from services.skills.rules import RESETTABLE
 from services.skills.sandbox import tokens
 from services.skills.sandbox.tokens import Caller, SandboxConnector, digest
 
 SYSTEM = "okta"
-
-#: Statuses in which Okta lets an administrator reset the password.
-RESETTABLE = frozenset({"ACTIVE", "RECOVERY", "LOCKED_OUT", "PASSWORD_EXPIRED"})
-
-
-class OktaError(ApiError):
-    """An error as Okta reports it: HTTP status, ``errorCode`` and ``errorSummary``."""
 
 
 def _require(caller: Caller, scope: str) -> None:
@@ -50,31 +44,6 @@ async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:
     if caller is None:
         raise OktaError(401, "E0000011", "Invalid token provided")
     return caller
-
-
-@dataclass(frozen=True)
-class User:
-    id: str
-    login: str
-    email: str
-    first_name: str
-    last_name: str
-    status: str
-    country: str
-    department: str | None = None
-    employee_number: str | None = None  # the HR employee id (Okta profile employeeNumber)
-    title: str | None = None
-    manager_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Reset:
-    user_id: str
-    status: str
-    #: The one-time reset token, returned only with ``send_email=False`` (Okta's resetPasswordUrl);
-    #: with ``send_email=True`` Okta emails it to the user and returns nothing secret.
-    token: str | None = None
-    emailed_to: str | None = None
 
 
 _USER_COLUMNS = "id, login, email, first_name, last_name, status, country, department, employee_number, title, manager_id"
@@ -148,35 +117,6 @@ async def _user_row(conn: asyncpg.Connection, user_id: str, *, lock: bool = Fals
 
 
 # --- users: creation and lifecycle -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NewUser:
-    """A user's profile as ``POST /api/v1/users`` takes it."""
-
-    login: str
-    email: str
-    first_name: str
-    last_name: str
-    country: str
-    department: str
-    title: str | None = None
-    employee_number: str | None = None
-    manager_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """What a lifecycle operation did: the user's status before and after (``changed`` False when the
-    user already was so; a repeated key returns what the first call did)."""
-
-    user_id: str
-    operation: str
-    from_status: str | None
-    status: str
-    changed: bool = True
-    #: Where the activation email went (``activate`` with send_email), never the link itself.
-    emailed_to: str | None = None
 
 
 #: Operation -> (statuses it may start from, the status it leads to). Okta refuses the rest.
@@ -281,54 +221,6 @@ async def complete_activation(conn: asyncpg.Connection, user_id: str) -> str:
 
 
 # --- applications and assignments ---------------------------------------------------------------
-
-#: An assignment unused (no sign-in) for longer than this is stale in an access review.
-STALE_AFTER_DAYS = 90
-
-
-@dataclass(frozen=True)
-class App:
-    id: str
-    name: str
-    label: str
-    status: str
-    sign_on_mode: str
-
-
-@dataclass(frozen=True)
-class AppUser:
-    """A user's assignment to an app (``/api/v1/apps/{id}/users/{uid}``), with their latest sign-in
-    to it from the System Log (None: never signed in)."""
-
-    app_id: str
-    user_id: str
-    login: str
-    scope: str
-    status: str
-    sync_state: str
-    created: datetime
-    last_sign_in: datetime | None = None
-    sync_error: str | None = None
-    user_status: str | None = None
-
-    def stale(self, now: datetime, days: int = STALE_AFTER_DAYS) -> bool:
-        """Assigned for longer than ``days`` and not used within them."""
-        cutoff = now - timedelta(days=days)
-        return self.created < cutoff and (self.last_sign_in is None or self.last_sign_in < cutoff)
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """What an assign or unassign call did (``changed`` False: it already was so); a repeated key
-    returns what the first call did."""
-
-    app_id: str
-    user_id: str
-    action: str
-    changed: bool
-    status: str | None = None
-    sync_state: str | None = None
-
 
 _APP_USER_COLUMNS = (
     "au.app_id, au.user_id, u.login, au.scope, au.status, au.sync_state, au.created, s.last_sign_in, au.sync_error, u.status AS user_status"
@@ -442,13 +334,6 @@ async def unassign_user(conn: asyncpg.Connection, caller: Caller, app_id: str, u
 # --- groups -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Group:
-    id: str
-    name: str
-    description: str
-
-
 async def list_user_groups(conn: asyncpg.Connection, caller: Caller, user_id: str) -> list[Group]:
     """``GET /api/v1/users/{id}/groups``."""
     _require(caller, "groups.read")
@@ -467,28 +352,7 @@ async def list_group_members(conn: asyncpg.Connection, caller: Caller, group_id:
 
 # --- MFA factors --------------------------------------------------------------------------------
 
-FACTOR_NAMES = {("push", "OKTA"): "Okta Verify (push)", ("token:software:totp", "OKTA"): "Okta Verify (code)", ("token:software:totp", "GOOGLE"): "Google Authenticator", ("sms", "OKTA"): "SMS"}
 _FACTOR_PREFIX = {"push": "opf", "token:software:totp": "ost", "sms": "mbl"}
-
-
-@dataclass(frozen=True)
-class Factor:
-    """An enrolled factor (``/api/v1/users/{id}/factors``); a phone number shows only its last digits."""
-
-    id: str
-    factor_type: str
-    provider: str
-    status: str
-    device: str | None = None  # the push device's name, or the SMS phone number (masked)
-
-    @property
-    def name(self) -> str:
-        return FACTOR_NAMES.get((self.factor_type, self.provider), f"{self.factor_type} ({self.provider})")
-
-
-def masked_phone(phone: str) -> str:
-    digits = [c for c in phone if c.isdigit()]
-    return "+" + "X" * max(0, len(digits) - 4) + "".join(digits[-4:]) if digits else "***"
 
 
 def _factor(row: asyncpg.Record) -> Factor:
@@ -503,15 +367,6 @@ async def list_factors(conn: asyncpg.Connection, caller: Caller, user_id: str) -
     user = await _user_row(conn, user_id)
     rows = await conn.fetch("SELECT id, factor_type, provider, status, profile FROM okta_factors WHERE user_id = $1 ORDER BY created, id", user["id"])
     return [_factor(r) for r in rows]
-
-
-@dataclass(frozen=True)
-class FactorReset:
-    user_id: str
-    factor_id: str
-    factor_type: str
-    provider: str
-    changed: bool = True
 
 
 async def reset_factor(conn: asyncpg.Connection, caller: Caller, user_id: str, factor_id: str, *, idempotency_key: str, ticket_id: str) -> FactorReset:

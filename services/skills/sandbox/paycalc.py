@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.skills.connectors.payroll import FILING_STATUSES
+from services.skills.connectors.workday import weekdays
+
 CENT = Decimal("0.01")
 INF = Decimal("Infinity")
 
-FILING_STATUSES = ("single", "married_filing_jointly", "head_of_household")
 _STANDARD_DEDUCTION = {"single": Decimal(16_100), "married_filing_jointly": Decimal(32_200), "head_of_household": Decimal(24_150)}
 _BRACKETS = {  # upper bound of each bracket, rate (2026)
     "single": [(12_400, "0.10"), (50_400, "0.12"), (105_700, "0.22"), (201_775, "0.24"), (256_225, "0.32"), (640_600, "0.35"), (INF, "0.37")],
@@ -110,15 +112,6 @@ def _in_deductions(salary: Decimal, basic: Decimal, *, share: Decimal) -> dict[s
         "Professional tax": PROFESSIONAL_TAX if share > 0 else Decimal(0),
         "Income tax (TDS)": money(in_tds_annual(salary) / 12 * share),
     }
-
-
-def weekdays(start: date, end: date) -> int:
-    """Monday-to-Friday days from ``start`` to ``end``, both included (0 when end is before start)."""
-    days = (end - start).days + 1
-    if days <= 0:
-        return 0
-    full, rest = divmod(days, 7)
-    return full * 5 + sum(1 for d in range(rest) if (start.weekday() + d) % 7 < 5)
 
 
 def service_years(hired: date, last_day: date) -> tuple[int, int]:

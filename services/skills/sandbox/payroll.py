@@ -19,7 +19,6 @@ import hashlib
 import json
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,13 +26,12 @@ from typing import Any
 import asyncpg
 
 from services.skills.connectors.errors import ApiError
+from services.skills.connectors.payroll import FILING_STATUSES, Enrolment, FinalPay, Payslip, mask_pan, normalise_pan, pan_problem
 from services.skills.sandbox import paycalc, tokens
 from services.skills.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "payroll"
 
-#: Ten characters: five letters, four digits, a letter; the fourth letter is the holder's type (P: a person).
-PAN_FORMAT = re.compile(r"^[A-Z]{5}[0-9]{4}[A-Z]$")
 UAN_FORMAT = re.compile(r"^[0-9]{12}$")
 CURRENCY = {"US": "USD", "IN": "INR"}
 
@@ -61,74 +59,6 @@ async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:
     if caller is None:
         raise PayrollError(401, "UNAUTHORIZED", "Missing or invalid access token")
     return caller
-
-
-def pan_problem(pan: str) -> str | None:
-    """Why ``pan`` is not an individual's PAN, or None when it is one (the format, not the register)."""
-    if not PAN_FORMAT.match(pan):
-        return "a PAN is 10 characters: five letters, four digits and a letter (AAAAA9999A)"
-    if pan[3] != "P":
-        return f"the fourth character of an individual's PAN is P (this one is {pan[3]}: not a person's PAN)"
-    return None
-
-
-def mask_pan(pan: str | None) -> str | None:
-    """``XXXXXX234F``: enough to recognise a PAN, not enough to use it."""
-    return None if pan is None else "X" * 6 + pan[-4:]
-
-
-def normalise_pan(value: str) -> str:
-    return re.sub(r"[\s-]", "", value).upper()
-
-
-@dataclass(frozen=True)
-class Enrolment:
-    id: str
-    worker_id: str
-    employee_id: str
-    country: str
-    currency: str
-    status: str
-    hire_date: date
-    w4_filing_status: str | None
-    w4_furnished: bool | None
-    i9_status: str | None
-    i9_section2_due: date | None
-    pan_masked: str | None
-    uan: str | None
-    pf_member: bool | None
-
-
-@dataclass(frozen=True)
-class Payslip:
-    id: str
-    period: date
-    pay_date: date
-    currency: str
-    gross: Decimal
-    deductions: dict[str, Decimal]
-    total_deductions: Decimal
-    net: Decimal
-
-
-@dataclass(frozen=True)
-class FinalPay:
-    id: str
-    employee: str
-    kind: str  # Final Paycheck | Full and Final Settlement
-    last_day: date
-    pay_date: date
-    currency: str
-    earnings: dict[str, Decimal]
-    gross: Decimal
-    total_deductions: Decimal
-    net: Decimal
-    years_of_service: int
-    gratuity_eligible: bool
-    cobra_notice_due: date | None
-    relieving_letter_date: date | None
-    documents: list[str]
-    status: str
 
 
 _ENROLMENT = (
@@ -189,8 +119,8 @@ async def enrol(
         raise _invalid("annual salary must be greater than zero", "annualSalary")
     fields: dict[str, Any] = {}
     if country == "US":
-        if w4_filing_status is not None and w4_filing_status not in paycalc.FILING_STATUSES:
-            raise _invalid(f"W-4 filing status {w4_filing_status!r} is not one of {', '.join(paycalc.FILING_STATUSES)}", "w4.filingStatus")
+        if w4_filing_status is not None and w4_filing_status not in FILING_STATUSES:
+            raise _invalid(f"W-4 filing status {w4_filing_status!r} is not one of {', '.join(FILING_STATUSES)}", "w4.filingStatus")
         fields = {
             "w4_filing_status": w4_filing_status or "single",
             "w4_furnished": w4_filing_status is not None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.skills.sandbox.slack import user_id
+from services.skills.connectors.slack import user_id
 
 # name, id, private, purpose
 CHANNELS = [

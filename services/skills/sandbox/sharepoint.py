@@ -10,12 +10,11 @@ query. ``SharePointSandbox`` is the SharePoint connector over it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
 from services.skills.connectors.errors import ApiError
+from services.skills.connectors.sharepoint import Hit, SitePage
 from services.skills.sandbox import tokens
 from services.skills.sandbox.tokens import Caller, SandboxConnector
 from services.skills.textsearch import Index
@@ -39,33 +38,6 @@ async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:
     if caller is None:
         raise SharePointError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
     return caller
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One search result: the page, its relevance (TF-IDF cosine in [0, 1]), how much of the query
-    it contains (IDF-weighted share of the query's words, what hit highlighting shows) and its description."""
-
-    page_id: str
-    title: str
-    web_url: str
-    site: str
-    score: float
-    coverage: float
-    summary: str
-    audience: str = "all"
-
-
-@dataclass(frozen=True)
-class SitePage:
-    id: str
-    title: str
-    web_url: str
-    site: str
-    description: str
-    body: str
-    audience: str
-    last_modified: datetime
 
 
 _PAGE = "p.id, p.title, p.web_url, s.display_name AS site, p.description, p.body, p.audience, p.last_modified_date_time AS last_modified FROM sharepoint_pages p JOIN sharepoint_sites s ON s.id = p.site_id"

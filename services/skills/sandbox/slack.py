@@ -11,21 +11,15 @@ posts twice.
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 import asyncpg
 
-from services.skills.connectors.slack import MAX_TEXT, Member, OnCall, Posted, SlackError
+from services.skills.connectors.slack import MAX_TEXT, Member, OnCall, Posted, SlackError, user_id
 from services.skills.sandbox import tokens
 from services.skills.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "slack"
-
-
-def user_id(name: str, *, bot: bool = False) -> str:
-    """A Slack-style user id, the same for the same person or bot."""
-    return "U" + hashlib.sha256(f"{'bot' if bot else 'user'}:{name}".encode()).hexdigest()[:10].upper()
 
 
 async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:

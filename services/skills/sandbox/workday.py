@@ -17,30 +17,17 @@ first result. ``WorkdaySandbox`` is the Workday connector over it.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
 from services.skills.connectors.errors import ApiError
+from services.skills.connectors.workday import TERMINATION_REASONS, Balance, Event, TimeOffRequest, Worker, weekdays
 from services.skills.sandbox import tokens
-from services.skills.sandbox.paycalc import weekdays
 from services.skills.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "workday"
-
-#: Termination reasons as this tenant configures them (Workday's "Primary Reason", by category).
-TERMINATION_REASONS = (
-    "Voluntary > Resignation",
-    "Voluntary > Retirement",
-    "Voluntary > Relocation",
-    "Involuntary > Position Elimination",
-    "Involuntary > Performance",
-    "Involuntary > Misconduct",
-    "Involuntary > End of Contract",
-)
 
 
 class WorkdayError(ApiError):
@@ -69,70 +56,6 @@ async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:
     if caller is None:
         raise WorkdayError(401, "invalid_token", "Invalid resource or operation: the bearer token is not valid")
     return caller
-
-
-@dataclass(frozen=True)
-class Worker:
-    id: str
-    employee_id: str | None
-    email: str
-    first_name: str
-    last_name: str
-    country: str
-    department: str
-    job_title: str
-    location: str
-    hire_date: date
-    status: str  # Active | Terminated | Pre-Hire
-    manager_id: str | None
-    manager_name: str | None
-    manager_email: str | None
-    annual_salary: Decimal
-    currency: str
-    termination_date: date | None
-    termination_reason: str | None
-
-    @property
-    def name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
-
-
-@dataclass(frozen=True)
-class Balance:
-    plan: str
-    unit: str  # Hours | Days
-    daily_quantity: Decimal  # what one day off takes (Workday's dailyDefaultQuantity)
-    balance: Decimal  # accrued, not yet taken
-    scheduled: Decimal  # in submitted or approved requests
-    available: Decimal
-    as_of: date
-
-
-@dataclass(frozen=True)
-class TimeOffRequest:
-    id: str
-    worker_id: str
-    plan: str
-    unit: str
-    start_date: date
-    end_date: date
-    quantity: Decimal
-    status: str  # Submitted | Approved | Denied | Canceled
-    awaiting_id: str | None  # whose action the business process waits for
-    awaiting_name: str | None
-
-
-@dataclass(frozen=True)
-class Event:
-    """A completed (or rescinded) staffing business process: Hire or Termination."""
-
-    id: str
-    kind: str
-    status: str  # Successfully Completed | Rescinded
-    worker_id: str
-    effective_date: date
-    reason: str | None
-    employee_id: str | None
 
 
 _WORKER = (
