@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -213,14 +214,16 @@ class Stack:
             "DATABASE_URL": self.database_url,
             "QDRANT_PATH": str((self.var / "qdrant").resolve()),
             "WORKFORCE_SECRETS_KEY": self.secrets_key(),
-            "WORKFORCE_KEYS": str(self.keys()),
+            "WORKFORCE_KEYS": str(self.keys),
             **self.extra_env,
         }
         return env
 
+    @functools.cached_property
     def keys(self) -> Path:
         """``WORKFORCE_KEYS``, or the local stack's keyring in ``var``, completed where keys are missing:
-        the services', the upstream adapter's, the local administrator's and the example managers'."""
+        the services', the upstream adapter's, the local administrator's and the example managers'.
+        Made once per stack (``env`` is read at every service start)."""
         from deploy import keys
         from deploy.coworkers import example_workforce
 
