@@ -28,7 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from contracts import codec, topics
 from deploy import report, upstream
 from deploy.stack import ROOT, Stack
-from services.skills.sandbox.seed import employees
+from deploy.sandbox.seed import employees
 
 RESULTS = Path(__file__).parent / "results"
 TEXTS = [

@@ -31,7 +31,7 @@ from runtime.db import Database
 from services.skills.cases import Case, Workbench
 from services.skills.credentials import Vault
 from services.skills.library import CASES, SKILLS
-from services.skills.sandbox.seed import seed_sandboxes
+from deploy.sandbox.seed import seed_sandboxes
 from services.skills.settings import DEFAULT_CATALOG
 
 RESULTS = Path(__file__).parent / "results"

@@ -218,3 +218,13 @@ def skill_router():  # noqa: ANN201
     from services.triage.settings import DEFAULT_CATALOG, DEFAULT_EMBEDDING
 
     return SkillRouter(StaticEmbedder(DEFAULT_EMBEDDING), training_data(load_catalog(DEFAULT_CATALOG)))
+
+
+@pytest.fixture
+async def simulator(database_url: str) -> AsyncIterator:
+    """The customer's systems simulated (deploy/sandbox), seeded with 120 people, served over HTTP on
+    loopback from this test's own database: ``simulator.urls()``, ``simulator.token(...)``, ``simulator.hook(...)``."""
+    from deploy.sandbox.running import running
+
+    async with running(database_url, employees=120) as started:
+        yield started

@@ -40,7 +40,7 @@ from services.skills.mcp_server import Listener, SkillTools, serve
 from services.skills.policy_file import announce, load_policy
 from services.skills.registry import Registry
 from services.skills.runner import Runner
-from services.skills.sandbox.seed import seed_sandboxes
+from deploy.sandbox.seed import seed_sandboxes
 from services.skills.settings import SkillsSettings
 from services.skills.systems import Systems
 

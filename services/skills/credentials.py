@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from contracts.coworkers import LifecycleState
 from contracts.events import CoworkerState
-from services.skills.sandbox import tokens
+from deploy.sandbox import tokens
 
 
 class Vault:

@@ -22,7 +22,7 @@ from services.skills.cases import Case, Check
 from services.skills.connectors.payroll import Payroll
 from services.skills.connectors.workday import Workday, weekdays
 from services.skills.hr_common import dates_in, refusals, requester, requester_email, worker_outputs
-from services.skills.sandbox import hr_org
+from deploy.sandbox import hr_org
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 
 #: What people call a kind of leave -> the Workday time-off plan it is, by country. Longest first.

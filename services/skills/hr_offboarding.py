@@ -26,7 +26,7 @@ from services.skills.cases import Case, Check
 from services.skills.connectors.payroll import Payroll
 from services.skills.connectors.workday import TERMINATION_REASONS, Workday
 from services.skills.hr_common import authorise, check_country, dates_in, one_worker, refusals, requester, worker_outputs
-from services.skills.sandbox import hr_org, paycalc
+from deploy.sandbox import hr_org, paycalc
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 
 EMPLOYEE_QUESTION = "Who is leaving? Give their name or work email as it is in Workday (e.g. james.martinez@acme.example)."

@@ -25,7 +25,7 @@ from services.skills.connectors.errors import ApiError
 from services.skills.connectors.payroll import FILING_STATUSES, Payroll, mask_pan, normalise_pan, pan_problem
 from services.skills.connectors.workday import Workday
 from services.skills.hr_common import authorise, check_country, one_worker, refusals, requester, worker_outputs
-from services.skills.sandbox import hr_org
+from deploy.sandbox import hr_org
 from services.skills.people import named_in
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 

@@ -27,7 +27,7 @@ from contracts.events import Requester
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import Okta, User
 from services.skills.credentials import Vault, store
-from services.skills.sandbox import tokens
+from deploy.sandbox import tokens
 
 #: The system people are looked up in.
 DIRECTORY = "okta"

@@ -24,8 +24,8 @@ from services.skills.access_common import failed
 from services.skills.cases import Case, Check
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.sharepoint import SharePoint
-from services.skills.sandbox import tokens
-from services.skills.sandbox.sharepoint_pages import PAGES
+from deploy.sandbox import tokens
+from deploy.sandbox.sharepoint_pages import PAGES
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 from services.skills.textsearch import best_passage
 

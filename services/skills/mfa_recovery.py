@@ -22,7 +22,7 @@ from services.skills.cases import Case, Check
 from services.skills.connectors.entra import Entra
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import Factor, Okta
-from services.skills.sandbox.hr_org import person as hr_person
+from deploy.sandbox.hr_org import person as hr_person
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 
 #: Okta statuses in which a person can still sign in once their factor is reset.

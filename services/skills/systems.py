@@ -14,15 +14,15 @@ from services.skills.connectors.errors import ApiError
 from services.skills.connectors.jira_http import JiraHttp
 from services.skills.connectors.okta_http import OktaHttp
 from services.skills.mcp_tools import McpTools, system_of
-from services.skills.sandbox.entra import EntraSandbox
-from services.skills.sandbox.facilities import FacilitiesSandbox
-from services.skills.sandbox.jira import JiraSandbox
-from services.skills.sandbox.jumpcloud import JumpCloudSandbox
-from services.skills.sandbox.okta import OktaSandbox
-from services.skills.sandbox.payroll import PayrollSandbox
-from services.skills.sandbox.sharepoint import SharePointSandbox
-from services.skills.sandbox.slack import SlackSandbox
-from services.skills.sandbox.workday import WorkdaySandbox
+from deploy.sandbox.entra import EntraSandbox
+from deploy.sandbox.facilities import FacilitiesSandbox
+from deploy.sandbox.jira import JiraSandbox
+from deploy.sandbox.jumpcloud import JumpCloudSandbox
+from deploy.sandbox.okta import OktaSandbox
+from deploy.sandbox.payroll import PayrollSandbox
+from deploy.sandbox.sharepoint import SharePointSandbox
+from deploy.sandbox.slack import SlackSandbox
+from deploy.sandbox.workday import WorkdaySandbox
 
 SandboxFactory = Callable[[asyncpg.Connection, str | None], Any]
 RealFactory = Callable[[str, str | None, httpx.AsyncClient], Any]

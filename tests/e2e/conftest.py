@@ -25,7 +25,7 @@ from deploy import report
 from deploy.stack import Stack
 from runtime.signing import Keyring, Signer
 from runtime.table import read_topic
-from services.skills.sandbox.seed import employees
+from deploy.sandbox.seed import employees
 from tests.conftest import FIXTURES, ticket
 
 PASSWORD_TEXTS = [

@@ -40,7 +40,7 @@ from contracts.events import (
 from deploy import keys
 from deploy.coworkers import Refused, Workforce
 from deploy.stack import Stack
-from services.skills.sandbox.hr_org import person as hr_person
+from deploy.sandbox.hr_org import person as hr_person
 from tests.conftest import coworker_row, ticket
 from tests.e2e.conftest import (
     Kafka,

@@ -17,10 +17,10 @@ from services.skills.cases import Case, Workbench
 from services.skills.connectors.jumpcloud import script
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS
-from services.skills.sandbox import jumpcloud, tokens
-from services.skills.sandbox.jumpcloud import JumpCloudError, JumpCloudSandbox
-from services.skills.sandbox.seed import seed_sandboxes
-from services.skills.sandbox.seed_jumpcloud import seed_jumpcloud
+from deploy.sandbox import jumpcloud, tokens
+from deploy.sandbox.jumpcloud import JumpCloudError, JumpCloudSandbox
+from deploy.sandbox.seed import seed_sandboxes
+from deploy.sandbox.seed_jumpcloud import seed_jumpcloud
 from services.skills.settings import DEFAULT_CATALOG
 
 

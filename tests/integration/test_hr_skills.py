@@ -23,11 +23,11 @@ from services.skills import hr_leave, hr_offboarding, hr_onboarding
 from services.skills.cases import Case, Workbench
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS
-from services.skills.sandbox import hr_org, paycalc, tokens
-from services.skills.sandbox.hr_seed import seed_payroll, seed_workday
-from services.skills.sandbox.payroll import PayrollError, PayrollSandbox
-from services.skills.sandbox.seed import seed_okta, seed_sandboxes
-from services.skills.sandbox.workday import WorkdayError, WorkdaySandbox, decide_time_off
+from deploy.sandbox import hr_org, paycalc, tokens
+from deploy.sandbox.hr_seed import seed_payroll, seed_workday
+from deploy.sandbox.payroll import PayrollError, PayrollSandbox
+from deploy.sandbox.seed import seed_okta, seed_sandboxes
+from deploy.sandbox.workday import WorkdayError, WorkdaySandbox, decide_time_off
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 

@@ -39,9 +39,9 @@ from services.skills.credentials import Vault
 from services.skills.identity import NotTheRequester, Person
 from services.skills.library import SKILLS
 from services.skills.mcp_server import SkillTools
-from services.skills.sandbox import hr_org, tokens
-from services.skills.sandbox.okta import OktaSandbox
-from services.skills.sandbox.seed import seed_sandboxes
+from deploy.sandbox import hr_org, tokens
+from deploy.sandbox.okta import OktaSandbox
+from deploy.sandbox.seed import seed_sandboxes
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.skill import StepContext, StepFailed
 

@@ -26,13 +26,13 @@ from services.skills.connectors.okta import NewUser
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS
 from services.skills.rules import is_stale
-from services.skills.sandbox import hr_org, okta, tokens
-from services.skills.sandbox.entra import EntraSandbox
-from services.skills.sandbox.facilities import FacilitiesSandbox
-from services.skills.sandbox.okta import OktaSandbox
-from services.skills.sandbox.seed import employees, seed_sandboxes
-from services.skills.sandbox.seed_identity import app_id, entra_id
-from services.skills.sandbox.sharepoint import SharePointSandbox
+from deploy.sandbox import hr_org, okta, tokens
+from deploy.sandbox.entra import EntraSandbox
+from deploy.sandbox.facilities import FacilitiesSandbox
+from deploy.sandbox.okta import OktaSandbox
+from deploy.sandbox.seed import employees, seed_sandboxes
+from deploy.sandbox.seed_identity import app_id, entra_id
+from deploy.sandbox.sharepoint import SharePointSandbox
 from services.skills.settings import DEFAULT_CATALOG
 
 COUNT = 120
@@ -318,7 +318,7 @@ async def test_search_quality_the_knowledge_skill_relies_on() -> None:
     """The thresholds of knowledge-answer, measured: questions the pages answer are answered from the
     right page, questions they do not answer are escalated (most of both; lexical search is not perfect)."""
     from services.skills.knowledge import MIN_COVERAGE, MIN_SCORE
-    from services.skills.sandbox.sharepoint_pages import PAGES
+    from deploy.sandbox.sharepoint_pages import PAGES
     from services.skills.textsearch import Index
 
     index = Index([f"{p.title}\n{p.title}\n{p.description}\n\n{p.body}" for p in PAGES])

@@ -29,7 +29,7 @@ from services.skills.credentials import Vault
 from services.skills.library import SKILLS
 from services.skills.policy import Decision
 from services.skills.runner import execute
-from services.skills.sandbox.seed import seed_okta
+from deploy.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.systems import Systems
 

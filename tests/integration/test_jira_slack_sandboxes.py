@@ -10,10 +10,10 @@ import pytest
 from runtime.db import Database
 from services.skills.connectors.jira import JiraError, Query
 from services.skills.connectors.slack import SlackError, user_id
-from services.skills.sandbox import tokens
-from services.skills.sandbox.jira import JiraSandbox
-from services.skills.sandbox.seed import seed_sandboxes
-from services.skills.sandbox.slack import SlackSandbox
+from deploy.sandbox import tokens
+from deploy.sandbox.jira import JiraSandbox
+from deploy.sandbox.seed import seed_sandboxes
+from deploy.sandbox.slack import SlackSandbox
 
 JIRA_SCOPES = ["issues.read", "issues.create", "issues.link", "issues.comment"]
 

@@ -39,7 +39,7 @@ from services.skills.credentials import Vault
 from services.skills.library import SKILLS
 from services.skills.mcp_server import FIXED, SOURCE, Listener, SkillTools, annotations, coworker_of, serve, token_for
 from services.skills.mcp_tools import mcp_tool_skill
-from services.skills.sandbox.seed import seed_sandboxes
+from deploy.sandbox.seed import seed_sandboxes
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.skill import Skill, Step
 from services.skills.systems import Systems

@@ -20,8 +20,8 @@ from contracts.events import SkillCompleted, SkillStep, TicketEscalated, TicketR
 from services.skills.cases import Case, Workbench
 from services.skills.credentials import Vault
 from services.skills.library import CASES, SKILLS, check
-from services.skills.sandbox import hr_org
-from services.skills.sandbox.seed import seed_sandboxes
+from deploy.sandbox import hr_org
+from deploy.sandbox.seed import seed_sandboxes
 from services.skills.settings import DEFAULT_CATALOG
 
 

@@ -19,7 +19,7 @@ from services.skills.cases import Case, Workbench
 from services.skills.connectors.errors import ApiError
 from services.skills.credentials import Vault
 from services.skills.runner import execute
-from services.skills.sandbox.seed import seed_okta
+from deploy.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 

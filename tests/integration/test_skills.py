@@ -35,7 +35,7 @@ from services.skills.credentials import Vault
 from services.skills.identity import Person
 from services.skills.registry import Registry
 from services.skills.runner import Runner, execute
-from services.skills.sandbox.seed import seed_okta
+from deploy.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
 from tests.conftest import coworker_row, table_of, ticket
 
@@ -204,7 +204,7 @@ async def test_a_scope_missing_from_the_manifest_is_refused_before_the_system_is
 
 
 async def test_the_okta_sandbox_itself_refuses_a_scope_the_coworkers_token_does_not_carry(db: Database, vault: Vault) -> None:
-    from services.skills.sandbox import okta, tokens
+    from deploy.sandbox import okta, tokens
 
     async with db.pool.acquire() as conn:
         token = await tokens.issue(conn, "okta", "jordan", 1, ["users.read"])

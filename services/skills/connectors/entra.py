@@ -1,5 +1,5 @@
 """The Microsoft Entra connector interface: what steps may ask of Entra ID (through Microsoft Graph).
-``EntraSandbox`` (services/skills/sandbox/entra.py) speaks it over PostgreSQL. Errors are ``ApiError``s
+``EntraSandbox`` (deploy/sandbox/entra.py) speaks it over PostgreSQL. Errors are ``ApiError``s
 with Graph's codes (Request_ResourceNotFound 404, Authorization_RequestDenied 403,
 InvalidAuthenticationToken 401, TooManyRequests 429)."""
 

@@ -1,5 +1,5 @@
 """The building access connector interface: cardholders, badges and the zones they open.
-``FacilitiesSandbox`` (services/skills/sandbox/facilities.py) speaks it over PostgreSQL. Errors are
+``FacilitiesSandbox`` (deploy/sandbox/facilities.py) speaks it over PostgreSQL. Errors are
 ``ApiError``s with the system's codes (cardholder_not_found / badge_not_found 404, zone_unknown 400,
 clearance_required 403, badge_exists / badge_not_active / cardholder_inactive 409)."""
 

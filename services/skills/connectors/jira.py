@@ -1,5 +1,5 @@
 """The Jira connector interface: what steps may ask of the tracker. ``JiraSandbox``
-(services/skills/sandbox/jira.py) speaks it over PostgreSQL; ``JiraHttp`` (jira_http.py) over Jira
+(deploy/sandbox/jira.py) speaks it over PostgreSQL; ``JiraHttp`` (jira_http.py) over Jira
 Cloud's REST API v3. Errors are ``JiraError``s with Jira's own body, ``{"errorMessages": [...],
 "errors": {field: message}}``, and its statuses (400, 401, 403, 404; 429 and 5xx are transient).
 """

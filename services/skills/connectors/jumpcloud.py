@@ -1,5 +1,5 @@
 """The JumpCloud connector interface: what steps may ask of the device directory. ``JumpCloudSandbox``
-(services/skills/sandbox/jumpcloud.py) speaks it over PostgreSQL; a real client would speak it over
+(deploy/sandbox/jumpcloud.py) speaks it over PostgreSQL; a real client would speak it over
 JumpCloud's v1/v2 APIs (``/api/v2/users/{id}/systems``, System Insights, ``/api/commands`` and
 ``/api/runCommand``). Errors are ``ApiError``s as JumpCloud reports them: ``{"code", "message",
 "status"}`` with 400, 401, 403 and 404.

@@ -1,4 +1,4 @@
-"""The Okta connector interface: what steps may ask of Okta. ``OktaSandbox`` (services/skills/sandbox/okta.py)
+"""The Okta connector interface: what steps may ask of Okta. ``OktaSandbox`` (deploy/sandbox/okta.py)
 speaks it over PostgreSQL; ``OktaHttp`` (services/skills/connectors/okta_http.py) over Okta's REST API.
 Errors are ``ApiError``s with Okta's own codes (E0000007 not found, E0000038 wrong status, E0000001
 validation, E0000016 already active, E0000006 forbidden, E0000011 bad token, E0000047 rate limited).

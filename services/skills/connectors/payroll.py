@@ -1,5 +1,5 @@
 """The payroll connector interface: what steps may ask of payroll. ``PayrollSandbox``
-(services/skills/sandbox/payroll.py) speaks it over PostgreSQL; a real client would speak it over
+(deploy/sandbox/payroll.py) speaks it over PostgreSQL; a real client would speak it over
 the payroll provider's API. Errors are ``ApiError``s with the provider's codes: 400
 VALIDATION_ERROR (with the field), 404 NOT_FOUND, 409 CONFLICT, 403 FORBIDDEN, 401 UNAUTHORIZED."""
 

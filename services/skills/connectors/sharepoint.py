@@ -1,5 +1,5 @@
 """The SharePoint connector interface: search the knowledge base and read a page.
-``SharePointSandbox`` (services/skills/sandbox/sharepoint.py) speaks it over PostgreSQL. Errors are
+``SharePointSandbox`` (deploy/sandbox/sharepoint.py) speaks it over PostgreSQL. Errors are
 ``ApiError``s with Graph's codes (itemNotFound 404, accessDenied 403, InvalidAuthenticationToken 401)."""
 
 from __future__ import annotations

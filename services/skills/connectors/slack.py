@@ -1,5 +1,5 @@
 """The Slack connector interface: what steps may ask of the workspace. ``SlackSandbox``
-(services/skills/sandbox/slack.py) speaks it over PostgreSQL; a real client would speak it over
+(deploy/sandbox/slack.py) speaks it over PostgreSQL; a real client would speak it over
 Slack's Web API (``conversations.list``, ``usergroups.list``, ``chat.postMessage``).
 
 Slack answers HTTP 200 with ``{"ok": false, "error": "channel_not_found"}``; ``SlackError`` keeps

@@ -1,5 +1,5 @@
 """The Workday connector interface: what steps may ask of Workday. ``WorkdaySandbox``
-(services/skills/sandbox/workday.py) speaks it over PostgreSQL; a real client would speak it over
+(deploy/sandbox/workday.py) speaks it over PostgreSQL; a real client would speak it over
 Workday's REST APIs (Staffing, Absence Management). Errors are ``ApiError``s in Workday's shape:
 400 with Workday's validation codes (A1011 insufficient balance, A1008 overlapping time off, A1041
 not eligible, A178 process already initiated, A219 action not valid), 404 not_found, 403

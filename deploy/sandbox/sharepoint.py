@@ -15,8 +15,8 @@ import asyncpg
 
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.sharepoint import Hit, SitePage
-from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller, SandboxConnector
+from deploy.sandbox import tokens
+from deploy.sandbox.tokens import Caller, SandboxConnector
 from services.skills.textsearch import Index
 
 SYSTEM = "sharepoint"

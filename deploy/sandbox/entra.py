@@ -18,8 +18,8 @@ import asyncpg
 
 from services.skills.connectors.entra import AccountChange, DirectoryGroup, EntraUser, RiskyUser, SessionsRevoked
 from services.skills.connectors.errors import ApiError
-from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller, SandboxConnector
+from deploy.sandbox import tokens
+from deploy.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "entra"
 

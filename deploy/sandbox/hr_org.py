@@ -100,7 +100,7 @@ def pan_for(rng: random.Random, last_name: str) -> str:
 
 def org(count: int = 300, *, today: date | None = None) -> list[Person]:
     """The org's people as HR knows them, in ``employees()`` order, then the Workday-only pre-hires."""
-    from services.skills.sandbox import seed  # here, not at the top: seed.py imports the HR seeders, which import this
+    from deploy.sandbox import seed  # here, not at the top: seed.py imports the HR seeders, which import this
 
     today = today or date.today()
     rows = [(login.split("@")[0], first, last, country, department, status) for _, login, _, first, last, country, department, status in seed.employees(count)]

@@ -24,8 +24,8 @@ import asyncpg
 
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.workday import TERMINATION_REASONS, Balance, Event, TimeOffRequest, Worker, weekdays
-from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller, SandboxConnector
+from deploy.sandbox import tokens
+from deploy.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "workday"
 

@@ -25,7 +25,7 @@ ROTATIONS = [("S01ITONCALL", "it-oncall", "IT on-call", ("it-incidents", "it-onc
 
 async def seed_slack(conn: asyncpg.Connection, count: int = 300) -> int:
     """Insert the workspace if not there; return how many people were added."""
-    from services.skills.sandbox.seed import employees  # seed imports this module
+    from deploy.sandbox.seed import employees  # seed imports this module
 
     people = [(user_id(login.split("@")[0]), login.split("@")[0], f"{first} {last}", email, dept) for _, login, email, first, last, _, dept, status in employees(count) if status not in ("STAGED", "DEPROVISIONED")]
     bots = [(user_id(name, bot=True), f"{name}-bot", name.title(), None, None) for name in INVITED]

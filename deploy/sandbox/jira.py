@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from services.skills.connectors.jira import LABEL, PRIORITIES, Comment, Issue, JiraError, Link, Query
-from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller, SandboxConnector
+from deploy.sandbox import tokens
+from deploy.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "jira"
 

@@ -27,8 +27,8 @@ import asyncpg
 
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.payroll import FILING_STATUSES, Enrolment, FinalPay, Payslip, mask_pan, normalise_pan, pan_problem
-from services.skills.sandbox import paycalc, tokens
-from services.skills.sandbox.tokens import Caller, SandboxConnector
+from deploy.sandbox import paycalc, tokens
+from deploy.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "payroll"
 

@@ -21,8 +21,8 @@ import asyncpg
 from services.skills.connectors import jumpcloud as api
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.jumpcloud import App, CommandResult, Health, Process, System
-from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller, SandboxConnector
+from deploy.sandbox import tokens
+from deploy.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "jumpcloud"
 

@@ -44,7 +44,7 @@ LINKS = [("Relates", "INC-9", "INC-6"), ("Problem/Incident", "INC-10", "IT-3")]
 
 async def seed_jira(conn: asyncpg.Connection, count: int = 300) -> int:
     """Insert the projects and the issue history if not there; return how many issues were added."""
-    from services.skills.sandbox.seed import employees  # seed imports this module
+    from deploy.sandbox.seed import employees  # seed imports this module
 
     rng = random.Random(11)
     people = [row[2] for row in employees(count) if row[7] not in ("STAGED", "DEPROVISIONED")]

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from services.skills.sandbox.jumpcloud import BOOT_CPU_PCT, object_id
+from deploy.sandbox.jumpcloud import BOOT_CPU_PCT, object_id
 
 #: Who has which problem, by login (people from ``seed.employees()``).
 PROFILES: dict[str, str] = {
@@ -138,7 +138,7 @@ def device(department: str, os: str, profile: str, rng: random.Random) -> dict[s
 
 async def seed_jumpcloud(conn: asyncpg.Connection, count: int = 300) -> int:
     """Insert the fake org's system users, their laptops and the laptops' insights if not there."""
-    from services.skills.sandbox.seed import employees  # seed imports this module
+    from deploy.sandbox.seed import employees  # seed imports this module
 
     rng = random.Random(7)
     users, systems, bound, insights = [], [], [], []

@@ -28,8 +28,8 @@ import asyncpg
 
 from services.skills.connectors.okta import FACTOR_NAMES, App, AppUser, Assignment, Factor, FactorReset, Group, Lifecycle, NewUser, OktaError, Reset, User, masked_phone
 from services.skills.rules import RESETTABLE
-from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller, SandboxConnector, digest
+from deploy.sandbox import tokens
+from deploy.sandbox.tokens import Caller, SandboxConnector, digest
 
 SYSTEM = "okta"
 

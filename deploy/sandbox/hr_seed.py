@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import asyncpg
 
-from services.skills.sandbox import hr_org, paycalc
+from deploy.sandbox import hr_org, paycalc
 
 
 async def seed_workday(conn: asyncpg.Connection, count: int = 300) -> int:

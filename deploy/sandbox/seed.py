@@ -11,12 +11,12 @@ import random
 
 import asyncpg
 
-from services.skills.sandbox.hr_seed import seed_payroll, seed_workday
-from services.skills.sandbox.seed_jira import seed_jira
-from services.skills.sandbox.seed_jumpcloud import seed_jumpcloud
-from services.skills.sandbox.seed_slack import seed_slack
-from services.skills.sandbox.seed_identity import seed_entra, seed_facilities, seed_okta_access
-from services.skills.sandbox.sharepoint_pages import seed_sharepoint
+from deploy.sandbox.hr_seed import seed_payroll, seed_workday
+from deploy.sandbox.seed_jira import seed_jira
+from deploy.sandbox.seed_jumpcloud import seed_jumpcloud
+from deploy.sandbox.seed_slack import seed_slack
+from deploy.sandbox.seed_identity import seed_entra, seed_facilities, seed_okta_access
+from deploy.sandbox.sharepoint_pages import seed_sharepoint
 
 DOMAIN = "acme.example"
 

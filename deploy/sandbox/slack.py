@@ -16,8 +16,8 @@ import time
 import asyncpg
 
 from services.skills.connectors.slack import MAX_TEXT, Member, OnCall, Posted, SlackError, user_id
-from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller, SandboxConnector
+from deploy.sandbox import tokens
+from deploy.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "slack"
 

@@ -20,8 +20,8 @@ import asyncpg
 
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.facilities import Badge, BadgeChange, Cardholder
-from services.skills.sandbox import tokens
-from services.skills.sandbox.tokens import Caller, SandboxConnector
+from deploy.sandbox import tokens
+from deploy.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "facilities"
 

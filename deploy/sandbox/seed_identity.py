@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.skills.sandbox import hr_org, seed  # as modules: seed imports this one
+from deploy.sandbox import hr_org, seed  # as modules: seed imports this one
 
 # --- Okta ---------------------------------------------------------------------------------------
 
