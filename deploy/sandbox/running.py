@@ -46,7 +46,7 @@ class Running:
 
 
 @asynccontextmanager
-async def running(dsn: str, *, employees: int | None = 120, schema: str = server.SCHEMA, systems: tuple[str, ...] = server.SYSTEMS, port: int = 0) -> AsyncIterator[Running]:
+async def running(dsn: str, *, employees: int | None = 120, schema: str = server.SCHEMA, systems: tuple[str, ...] | None = None, port: int = 0) -> AsyncIterator[Running]:
     """Migrate (and seed ``employees`` people, unless None), then serve on 127.0.0.1:``port``."""
     database = server.database(dsn, schema)
     await database.open()
@@ -54,7 +54,7 @@ async def running(dsn: str, *, employees: int | None = 120, schema: str = server
         async with database.pool.acquire() as conn, conn.transaction():
             await seed_sandboxes(conn, employees)
     admin_token = secrets.token_urlsafe(24)
-    app = server.create_app(server.SandboxState(database), admin_token=admin_token, systems=systems)
+    app = server.create_app(server.SandboxState(database), admin_token=admin_token, systems=systems or server.available())
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import importlib
+import importlib.util
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -269,6 +270,11 @@ def admin_routes(admin_token: str) -> web.Application:
     admin.router.add_post("/hooks/clear", clear)
     admin.router.add_get("/calls", calls)
     return admin
+
+
+def available() -> tuple[str, ...]:
+    """The systems whose API module exists here."""
+    return tuple(s for s in SYSTEMS if importlib.util.find_spec(f"deploy.sandbox.api.{s}") is not None)
 
 
 def vendor_app(system: str, state: SandboxState) -> web.Application:
