@@ -28,9 +28,9 @@ from contracts.catalog import load_catalog
 from deploy.coworkers import example_workforce
 from deploy.stack import ROOT, Postgres
 from runtime.db import Database
-from services.skills.cases import Case, Workbench
+from deploy.sandbox.cases import CASES, Case, Workbench
 from services.skills.credentials import Vault
-from services.skills.library import CASES, SKILLS
+from services.skills.library import SKILLS
 from deploy.sandbox.seed import seed_sandboxes
 from services.skills.settings import DEFAULT_CATALOG
 

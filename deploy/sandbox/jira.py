@@ -4,7 +4,8 @@ comments; searches by project, type, labels and status category (the JQL steps u
 
 Every call carries the calling coworker's own API token, and the sandbox refuses (401, 403) a revoked
 token or a scope the token does not carry; bad input is refused with Jira's 400 body naming the field.
-The same idempotency key never creates an issue or a comment twice.
+The same idempotency key never creates an issue or a comment twice (the HTTP API, like Jira, takes
+no key: it passes a fresh one per request, so over HTTP only the client's own reconciliation dedupes).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def _invalid(project: asyncpg.Record | None, issue_type: str, summary: str, desc
 
 
 async def create_issue(
-    conn: asyncpg.Connection, caller: Caller, *, project: str, issue_type: str, summary: str, description: str, priority: str, labels: Sequence[str], idempotency_key: str, ticket_id: str
+    conn: asyncpg.Connection, caller: Caller, *, project: str, issue_type: str, summary: str, description: str, priority: str, labels: Sequence[str], idempotency_key: str, ticket_id: str | None
 ) -> Issue:
     """Create an issue (reported by the token's account, as Jira does); once per idempotency key."""
     _require(caller, "issues.create")
@@ -182,6 +183,29 @@ async def add_comment(conn: asyncpg.Connection, caller: Caller, key: str, body: 
     return Comment(**dict(row))
 
 
+async def comments(conn: asyncpg.Connection, caller: Caller, key: str, *, start_at: int = 0, max_results: int = 50, newest_first: bool = False) -> tuple[list[asyncpg.Record], int]:
+    """A page of an issue's comments (id, issue_key, body, author, created) and how many there are."""
+    _require(caller, "issues.read")
+    if not await conn.fetchval("SELECT true FROM jira_issues WHERE key = upper($1)", key):
+        raise JiraError(404, ["Issue does not exist or you do not have permission to see it."])
+    order = "DESC" if newest_first else "ASC"
+    rows = await conn.fetch(
+        f"SELECT id, issue_key, body, author, created FROM jira_comments WHERE issue_key = upper($1) ORDER BY created {order}, id::bigint {order} OFFSET $2 LIMIT $3",
+        key, start_at, max_results,
+    )
+    return list(rows), await conn.fetchval("SELECT count(*) FROM jira_comments WHERE issue_key = upper($1)", key)
+
+
+async def projects(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]:
+    """Every project (key, id, name), by key: what an issue's ``project`` field shows."""
+    return {r["key"]: r for r in await conn.fetch("SELECT key, id, name FROM jira_projects")}
+
+
+async def link_types(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]:
+    """Every issue link type (name, inward, outward), by name."""
+    return {r["name"]: r for r in await conn.fetch("SELECT name, inward, outward FROM jira_issue_link_types ORDER BY name")}
+
+
 class JiraSandbox(SandboxConnector):
     """The Jira connector over the sandbox, in the step's transaction, as the coworker its token names."""
 
@@ -193,7 +217,7 @@ class JiraSandbox(SandboxConnector):
     async def search(self, query: Query) -> list[Issue]:
         return await search(self.conn, await self.caller(), query)
 
-    async def create_issue(self, *, project: str, issue_type: str, summary: str, description: str, priority: str, labels: Sequence[str], idempotency_key: str, ticket_id: str) -> Issue:
+    async def create_issue(self, *, project: str, issue_type: str, summary: str, description: str, priority: str, labels: Sequence[str], idempotency_key: str, ticket_id: str | None) -> Issue:
         return await create_issue(
             self.conn, await self.caller(), project=project, issue_type=issue_type, summary=summary, description=description,
             priority=priority, labels=labels, idempotency_key=idempotency_key, ticket_id=ticket_id,

@@ -14,26 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import secrets
+import uuid
 from typing import Any
 
 import asyncpg
 
 from services.skills.connectors import jumpcloud as api
-from services.skills.connectors.errors import ApiError
-from services.skills.connectors.jumpcloud import App, CommandResult, Health, Process, System
+from services.skills.connectors.jumpcloud import App, CommandResult, Health, JumpCloudError, Process, System
 from deploy.sandbox import tokens
 from deploy.sandbox.tokens import Caller, SandboxConnector
 
 SYSTEM = "jumpcloud"
-
-
-class JumpCloudError(ApiError):
-    """An error as JumpCloud reports it: ``{"code": <status>, "message": ..., "status": <reason>}``."""
-
-    REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(status, self.REASONS.get(status, "Error"), message)
 
 
 async def authenticate(conn: asyncpg.Connection, token: str | None) -> Caller:
@@ -91,19 +84,27 @@ async def run_command(conn: asyncpg.Connection, caller: Caller, system_id: str, 
         command = api.script(system["os"], action, target)
     except ValueError as exc:
         raise JumpCloudError(400, f"Bad Request: {exc}") from None
+    return await _execute(conn, caller, system_id, dict(system), action, target, command, name=f"{action} for {ticket_id}", idempotency_key=idempotency_key, ticket_id=ticket_id)
+
+
+async def _execute(conn: asyncpg.Connection, caller: Caller, system_id: str, system: dict[str, Any], action: str, target: str | None, command: str, *, name: str, idempotency_key: str, ticket_id: str) -> CommandResult:
+    """What the agent does with ``command``: act on the device now if it is connected, else wait queued."""
     command_id = object_id("command", idempotency_key)
     exit_code: int | None = None
     output = ""
     if system["active"]:
         row = await conn.fetchrow("SELECT * FROM jumpcloud_insights WHERE system_id = $1 FOR UPDATE", system_id)
-        state = _state(dict(row))
-        exit_code, output = EFFECTS[action](state, target, system["os"])
-        await _save(conn, system_id, state)
+        if action in EFFECTS and row is not None:
+            state = _state(dict(row))
+            exit_code, output = EFFECTS[action](state, target, system["os"])
+            await _save(conn, system_id, state)
+        else:  # a script the simulator does not model: it runs and changes nothing it can see
+            exit_code = 0
     await conn.execute(
         "INSERT INTO jumpcloud_commands (id, name, command, command_type, system_id, action, target, idempotency_key, requested_by, ticket_id, response_time, exit_code, output)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $11 THEN now() END, $12, $13)",
         command_id,
-        f"{action} for {ticket_id}",
+        name,
         command,
         "mac" if system["os"] == "Mac OS X" else "windows",
         system_id,
@@ -117,6 +118,112 @@ async def run_command(conn: asyncpg.Connection, caller: Caller, system_id: str, 
         output,
     )
     return _result(dict(await conn.fetchrow("SELECT * FROM jumpcloud_commands WHERE id = $1", command_id)))
+
+
+# --- the API's records, as JumpCloud's REST API reads and writes them (deploy/sandbox/api) --------
+
+
+async def find_user(conn: asyncpg.Connection, caller: Caller, email: str) -> dict[str, Any] | None:
+    """The system user with ``email`` (JumpCloud matches ``email:$eq:`` exactly; emails are stored lower-case)."""
+    _require(caller, "devices.read")
+    row = await conn.fetchrow("SELECT * FROM jumpcloud_users WHERE email = $1", email)
+    return dict(row) if row else None
+
+
+async def systems_bound_to(conn: asyncpg.Connection, caller: Caller, user_id: str) -> list[str]:
+    """The ids of the systems bound to a system user (404 for an unknown user, as the graph answers)."""
+    _require(caller, "devices.read")
+    if await conn.fetchval("SELECT 1 FROM jumpcloud_users WHERE id = $1", user_id) is None:
+        raise JumpCloudError(404, f"Not Found: no user {user_id}")
+    return [r["system_id"] for r in await conn.fetch("SELECT system_id FROM jumpcloud_system_users WHERE user_id = $1 ORDER BY system_id", user_id)]
+
+
+async def system_record(conn: asyncpg.Connection, caller: Caller, system_id: str) -> dict[str, Any]:
+    _require(caller, "devices.read")
+    row = await conn.fetchrow("SELECT * FROM jumpcloud_systems WHERE id = $1", system_id)
+    if row is None:
+        raise JumpCloudError(404, f"Not Found: system {system_id}")
+    return dict(row)
+
+
+async def insights(conn: asyncpg.Connection, caller: Caller, system_id: str) -> dict[str, Any] | None:
+    """What System Insights last collected from the system's agent (None when it collected nothing)."""
+    _require(caller, "devices.read")
+    row = await conn.fetchrow("SELECT i.*, s.os FROM jumpcloud_insights i JOIN jumpcloud_systems s ON s.id = i.system_id WHERE i.system_id = $1", system_id)
+    return _state(dict(row)) if row else None
+
+
+async def save_command(conn: asyncpg.Connection, caller: Caller, *, name: str, command: str, command_type: str, launch_type: str, user: str | None, timeout: str, shell: str | None) -> dict[str, Any]:
+    """A saved command (``POST /api/commands``): it runs nowhere until it is run on systems."""
+    _require(caller, "devices.run_command")
+    if command_type not in ("mac", "windows", "linux"):
+        raise JumpCloudError(400, f"Bad Request: commandType must be one of linux, mac, windows (got {command_type!r})")
+    if command_type != "windows" and not user:
+        raise JumpCloudError(400, "Bad Request: user is required for a mac or linux command")
+    command_id = object_id("saved-command", secrets.token_hex(12))
+    row = await conn.fetchrow(
+        "INSERT INTO jumpcloud_saved_commands (id, name, command, command_type, launch_type, run_as, timeout, shell, created_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+        command_id, name, command, command_type, launch_type, user, timeout, shell, caller.coworker,
+    )
+    return dict(row)
+
+
+async def saved_commands(conn: asyncpg.Connection, caller: Caller, *, name: str | None = None, command_id: str | None = None) -> list[dict[str, Any]]:
+    _require(caller, "devices.read")
+    rows = await conn.fetch(
+        "SELECT * FROM jumpcloud_saved_commands WHERE ($1::text IS NULL OR name = $1) AND ($2::text IS NULL OR id = $2) ORDER BY created, id", name, command_id
+    )
+    return [dict(r) for r in rows]
+
+
+async def run_saved(conn: asyncpg.Connection, caller: Caller, command_id: str, system_ids: list[str], *, ticket_id: str = "") -> list[str]:
+    """Run a saved command on systems (``POST /api/runCommand``): the agent runs the script each time it
+    is asked; the ids of the runs (JumpCloud's queue ids)."""
+    _require(caller, "devices.run_command")
+    saved = await conn.fetchrow("SELECT * FROM jumpcloud_saved_commands WHERE id = $1", command_id)
+    if saved is None:
+        raise JumpCloudError(404, f"Not Found: command {command_id}")
+    runs = []
+    for system_id in system_ids:
+        system = await conn.fetchrow("SELECT os, active FROM jumpcloud_systems WHERE id = $1 FOR UPDATE", system_id)
+        if system is None:
+            raise JumpCloudError(404, f"Not Found: system {system_id}")
+        if saved["command_type"] != ("mac" if system["os"] == "Mac OS X" else "windows"):
+            raise JumpCloudError(400, f"Bad Request: a {saved['command_type']} command cannot run on {system['os']} system {system_id}")
+        action, target = parse_script(system["os"], saved["command"]) or ("script", None)
+        done = await _execute(conn, caller, system_id, dict(system), action, target, saved["command"], name=saved["name"], idempotency_key=uuid.uuid4().hex, ticket_id=ticket_id)
+        runs.append(done.id)
+    return runs
+
+
+async def runs_of(conn: asyncpg.Connection, caller: Caller, *, name: str | None = None, run_id: str | None = None, answered: bool | None = None) -> list[dict[str, Any]]:
+    """Runs of commands (answered: command results; unanswered: still queued for an offline agent)."""
+    _require(caller, "devices.read")
+    rows = await conn.fetch(
+        "SELECT c.*, s.hostname, s.display_name FROM jumpcloud_commands c JOIN jumpcloud_systems s ON s.id = c.system_id"
+        " WHERE ($1::text IS NULL OR c.name = $1) AND ($2::text IS NULL OR c.id = $2) AND ($3::boolean IS NULL OR (c.response_time IS NOT NULL) = $3)"
+        " ORDER BY c.request_time, c.id",
+        name, run_id, answered,
+    )
+    return [dict(r) for r in rows]
+
+
+_SLOT = "Zq9slot9qZ"  # a name ``api.script`` accepts, and no real app is called
+
+
+def parse_script(os: str, command: str) -> tuple[str, str | None] | None:
+    """Which named action (and on what) a script is, as ``api.script`` writes it; None for any other script."""
+    for action in sorted(api.ACTIONS):
+        if action not in api.TARGETED:
+            if command == api.script(os, action, None):
+                return action, None
+            continue
+        template = re.escape(api.script(os, action, _SLOT))
+        pattern = template.replace(_SLOT, "(?P<t>[^\"]+)", 1).replace(_SLOT, "(?P=t)")
+        if (match := re.fullmatch(pattern, command)) and api.SAFE_TARGET.match(match["t"]):
+            return action, match["t"]
+    return None
 
 
 class JumpCloudSandbox(SandboxConnector):

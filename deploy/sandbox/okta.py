@@ -23,6 +23,7 @@ import struct
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -385,6 +386,79 @@ async def reset_factor(conn: asyncpg.Connection, caller: Caller, user_id: str, f
         idempotency_key, user["id"], factor_id, row["factor_type"], row["provider"], caller.coworker, ticket_id,
     )
     return FactorReset(user["id"], factor_id, row["factor_type"], row["provider"])
+
+
+async def factor_records(conn: asyncpg.Connection, caller: Caller, user_id: str, factor_id: str | None = None) -> list[dict[str, Any]]:
+    """The user's factors as ``GET /api/v1/users/{id}/factors[/{fid}]`` shows them (the enrolment
+    profile as the user gave it, and its timestamps); one factor's absence is E0000007."""
+    _require(caller, "factors.read")
+    user = await _user_row(conn, user_id)
+    rows = await conn.fetch(
+        "SELECT id, factor_type, provider, status, profile, created, last_updated FROM okta_factors WHERE user_id = $1 AND ($2::text IS NULL OR id = $2) ORDER BY created, id",
+        user["id"], factor_id,
+    )
+    if factor_id is not None and not rows:
+        raise _not_found(factor_id, "UserFactor")
+    return [{**dict(r), "profile": json.loads(r["profile"]) if isinstance(r["profile"], str) else dict(r["profile"] or {})} for r in rows]
+
+
+async def user_record(conn: asyncpg.Connection, caller: Caller, login_or_id: str) -> dict[str, Any]:
+    """The user as ``GET /api/v1/users/{id}`` shows them: the profile and Okta's timestamps."""
+    user = await get_user(conn, caller, login_or_id)
+    times = await conn.fetchrow("SELECT created, status_changed, mobile_phone FROM okta_users WHERE id = $1", user.id)
+    return {"user": user, **dict(times)}
+
+
+# --- the System Log -----------------------------------------------------------------------------
+
+#: The System Log as a union: the writes the API recorded, and the seeded sign-ins as SSO events.
+_EVENTS = """
+    SELECT uuid, published, event_type, display_message, severity, actor, client, outcome, target, transaction, debug_context FROM okta_system_log
+    UNION ALL
+    SELECT md5(s.app_id || s.user_id || s.last_sign_in::text), s.last_sign_in, 'user.authentication.sso', 'User single sign on to app', 'INFO',
+           jsonb_build_object('id', u.id, 'type', 'User', 'alternateId', u.login, 'displayName', u.first_name || ' ' || u.last_name),
+           jsonb_build_object('userAgent', jsonb_build_object('rawUserAgent', 'Mozilla/5.0', 'os', 'Unknown', 'browser', 'UNKNOWN'), 'zone', 'null', 'device', 'Computer'),
+           '{"result": "SUCCESS"}'::jsonb,
+           jsonb_build_array(jsonb_build_object('id', a.id, 'type', 'AppInstance', 'alternateId', a.label, 'displayName', a.label)),
+           '{"type": "WEB", "id": null, "detail": {}}'::jsonb, '{"debugData": {}}'::jsonb
+    FROM okta_app_sign_ins s JOIN okta_users u ON u.id = s.user_id JOIN okta_apps a ON a.id = s.app_id
+"""
+
+
+async def record_event(
+    conn: asyncpg.Connection, caller: Caller, event_type: str, display_message: str, targets: list[dict[str, str]], *, user_agent: str, request_id: str, request_uri: str
+) -> str:
+    """Write what an API call did to the System Log, as Okta does: the token's owner as the actor, the
+    caller's raw ``User-Agent`` as the client, and the request id as the transaction."""
+    uuid = secrets.token_hex(16)
+    actor = {"id": caller.coworker, "type": "User", "alternateId": caller.coworker, "displayName": caller.coworker}
+    client = {"userAgent": {"rawUserAgent": user_agent, "os": "Unknown", "browser": "UNKNOWN"}, "zone": "null", "device": "Unknown", "ipAddress": "127.0.0.1"}
+    await conn.execute(
+        "INSERT INTO okta_system_log (uuid, event_type, display_message, actor, client, outcome, target, transaction, debug_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        uuid, event_type, display_message, json.dumps(actor), json.dumps(client), json.dumps({"result": "SUCCESS"}), json.dumps(targets),
+        json.dumps({"type": "WEB", "id": request_id, "detail": {}}), json.dumps({"debugData": {"requestId": request_id, "requestUri": request_uri}}),
+    )
+    return uuid
+
+
+#: The System Log's filter fields the sandbox evaluates (``field eq "value"``, joined by ``and``).
+LOG_FILTER_FIELDS = ("eventType", "target.id", "actor.id")
+
+
+async def list_events(
+    conn: asyncpg.Connection, caller: Caller, *, since: datetime, until: datetime, where: dict[str, str], limit: int, after: tuple[datetime, str] | None = None
+) -> list[dict[str, Any]]:
+    """``GET /api/v1/logs``: events in ``[since, until)`` matching ``where``, oldest first, ``limit`` + 1
+    of them (the extra one tells the caller a next page exists). Any valid token may read the log (an
+    API token carries its administrator's read access to it)."""
+    rows = await conn.fetch(
+        f"SELECT * FROM ({_EVENTS}) e WHERE published >= $1 AND published < $2"
+        " AND ($3::text IS NULL OR event_type = $3) AND ($4::text IS NULL OR target @> jsonb_build_array(jsonb_build_object('id', $4::text)))"
+        " AND ($5::text IS NULL OR actor->>'id' = $5) AND ($6::timestamptz IS NULL OR (published, uuid) > ($6, $7::text))"
+        " ORDER BY published, uuid LIMIT $8",
+        since, until, where.get("eventType"), where.get("target.id"), where.get("actor.id"), after[0] if after else None, after[1] if after else None, limit + 1,
+    )
+    return [dict(r) for r in rows]
 
 
 # The user's side of enrolment (Okta's end-user flow, no API token): enrol, then activate.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.skills.rules import GRATUITY_MIN_YEARS
 from services.skills.connectors.payroll import FILING_STATUSES
 from services.skills.connectors.workday import weekdays
 
@@ -39,7 +40,7 @@ _IN_SLABS = [(400_000, "0"), (800_000, "0.05"), (1_200_000, "0.10"), (1_600_000,
 IN_STANDARD_DEDUCTION, IN_REBATE_LIMIT, IN_CESS = Decimal(75_000), Decimal(1_200_000), Decimal("0.04")
 PF_RATE, PF_WAGE_CEILING, PROFESSIONAL_TAX = Decimal("0.12"), Decimal(15_000), Decimal(200)
 BASIC_SHARE = Decimal("0.5")  # basic pay is half of gross in this org's salary structure
-GRATUITY_CAP, GRATUITY_MIN_YEARS = Decimal(2_000_000), 5
+GRATUITY_CAP = Decimal(2_000_000)
 #: An employer-administered group health plan: 30 days to notify the plan, 14 more for the election notice.
 COBRA_NOTICE_DAYS = 44
 

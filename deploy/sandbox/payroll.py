@@ -2,15 +2,16 @@
 
 What the HR skills need of the organisation's payroll provider: enrolling a new hire (US: the W-4
 withholding elections and the I-9's status; India: PAN, provident fund membership and UAN), the
-payslips of a month (gross, itemised deductions, net, in USD or INR, computed by ``paycalc``), and
-a leaver's final pay (US: final paycheck and the COBRA election notice; India: the full and final
-settlement, gratuity after five years of service, the relieving letter). Errors are the provider's
-JSON (``{"code", "message", "field"}``): 400 VALIDATION_ERROR (e.g. a PAN not in the AAAAA9999A
-format), 404 NOT_FOUND, 409 CONFLICT (already enrolled, a PAN registered to someone else, final
-pay already made), 401 UNAUTHORIZED and 403 FORBIDDEN. Every call carries the calling coworker's
-own token, whose scopes the sandbox checks; writes take an idempotency key and a repeated key
-returns the first result. A PAN is stored (payroll deducts tax against it) but only ever returned
-masked. ``PayrollSandbox`` is the payroll connector over it.
+payslips of a month (gross, itemised deductions, net, in USD or INR, computed by ``paycalc``), and a
+leaver's final pay (US: final paycheck and the COBRA election notice; India: the full and final
+settlement, gratuity after five years of service, the relieving letter). Errors are
+``PayrollError``s, served as ``{"error": {"code", "message", "field"}}`` by the HTTP API
+(``api/payroll.py``): 400 VALIDATION_ERROR (e.g. a PAN not in the AAAAA9999A format), 404 NOT_FOUND,
+409 CONFLICT (already enrolled, a PAN registered to someone else, final pay already made), 401
+UNAUTHORIZED and 403 FORBIDDEN. Every call carries the calling coworker's own token, whose scopes
+the sandbox checks; writes take an idempotency key (the client's ``Idempotency-Key``, or a fresh
+one) and a repeated key returns the first result. A PAN is stored (payroll deducts tax against it)
+but only ever returned masked. ``PayrollSandbox`` is the payroll connector over it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from services.skills.connectors.errors import ApiError
-from services.skills.connectors.payroll import FILING_STATUSES, Enrolment, FinalPay, Payslip, mask_pan, normalise_pan, pan_problem
+from services.skills.connectors.payroll import FILING_STATUSES, Enrolment, FinalPay, PayrollError, Payslip, mask_pan, normalise_pan, pan_problem
 from deploy.sandbox import paycalc, tokens
 from deploy.sandbox.tokens import Caller, SandboxConnector
 
@@ -34,15 +34,6 @@ SYSTEM = "payroll"
 
 UAN_FORMAT = re.compile(r"^[0-9]{12}$")
 CURRENCY = {"US": "USD", "IN": "INR"}
-
-
-class PayrollError(ApiError):
-    """An error as the payroll API reports it: ``{"code": ..., "message": ..., "field": ...}``."""
-
-    def __init__(self, status: int, code: str, summary: str, *, field: str | None = None) -> None:
-        super().__init__(status, code, summary)
-        self.field = field
-        self.body: dict[str, Any] = {"code": code, "message": summary, **({"field": field} if field else {})}
 
 
 def _invalid(message: str, field: str) -> PayrollError:

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 import httpx
 from aiohttp import web
+from pydantic import SecretStr
 
 from deploy.sandbox import server
 from deploy.sandbox.seed import seed_sandboxes
 from runtime.db import Database
+from services.skills.issuer import Issuer
 
 
 @dataclass
@@ -25,6 +27,10 @@ class Running:
 
     def urls(self) -> dict[str, str]:
         return server.urls(self.url)
+
+    def issuer(self) -> Issuer:
+        """Its administration API as the skills service's token issuer (``SKILLS_CREDENTIAL_ISSUER``)."""
+        return Issuer(f"{self.url}/_sandbox", SecretStr(self.admin_token))
 
     @property
     def admin(self) -> httpx.AsyncClient:

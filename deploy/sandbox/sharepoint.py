@@ -13,17 +13,12 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.skills.connectors.errors import ApiError
-from services.skills.connectors.sharepoint import Hit, SitePage
+from services.skills.connectors.sharepoint import Hit, SharePointError, SitePage
 from deploy.sandbox import tokens
 from deploy.sandbox.tokens import Caller, SandboxConnector
 from services.skills.textsearch import Index
 
 SYSTEM = "sharepoint"
-
-
-class SharePointError(ApiError):
-    """An error as Microsoft Graph reports it for SharePoint: HTTP status, ``error.code``, ``error.message``."""
 
 
 def _require(caller: Caller, scope: str) -> None:

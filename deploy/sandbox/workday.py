@@ -336,6 +336,41 @@ async def rescind(conn: asyncpg.Connection, caller: Caller, event_id: str, *, id
     return rescinded
 
 
+# --- business process events (reads for a client that reconciles) ---------------------------------
+
+
+async def get_time_off(conn: asyncpg.Connection, caller: Caller, request_id: str) -> TimeOffRequest:
+    """One Request Time Off event by its ID (``GET /businessProcess/v1/{tenant}/events/{ID}``)."""
+    _require(caller, "time_off.read")
+    found = await _request(conn, "id", request_id)
+    if found is None:
+        raise _not_found(f"{request_id} (Business Process Event)")
+    return found
+
+
+async def time_off_comments(conn: asyncpg.Connection, caller: Caller, worker_id: str) -> dict[str, str]:
+    """Each of the worker's time-off requests' comment, by request ID (what a client marks its requests with)."""
+    _require(caller, "time_off.read")
+    await _worker(conn, worker_id)
+    return {r["id"]: r["comment"] for r in await conn.fetch("SELECT id, comment FROM workday_time_off_requests WHERE worker_id = $1", worker_id)}
+
+
+async def get_event(conn: asyncpg.Connection, caller: Caller, event_id: str) -> Event:
+    """One staffing business process event (Hire or Termination) by its ID."""
+    _require(caller, "workers.read")
+    found = await _event(conn, "id", event_id)
+    if found is None:
+        raise _not_found(f"{event_id} (Business Process Event)")
+    return found
+
+
+async def list_events(conn: asyncpg.Connection, caller: Caller, worker_id: str, kinds: tuple[str, ...] = ("Hire", "Termination")) -> list[Event]:
+    """The worker's staffing events of ``kinds``, most recent first (``GET /events?worker=``)."""
+    _require(caller, "workers.read")
+    rows = await conn.fetch("SELECT id FROM workday_staffing_events WHERE worker_id = $1 AND kind = ANY($2::text[]) ORDER BY seq DESC", worker_id, list(kinds))
+    return [e for r in rows if (e := await _event(conn, "id", r["id"])) is not None]
+
+
 class WorkdaySandbox(SandboxConnector):
     """The Workday connector over the sandbox, in the step's transaction, as the coworker its token names."""
 

@@ -35,19 +35,19 @@ from runtime.service import Service
 from services.skills import credentials
 from services.skills.credentials import Vault
 from services.skills.identity import NotTheRequester
+from services.skills.issuer import Issuer, IssuerError
 from services.skills.library import SKILLS, check
 from services.skills.mcp_server import Listener, SkillTools, serve
 from services.skills.policy_file import announce, load_policy
 from services.skills.registry import Registry
 from services.skills.runner import Runner
-from deploy.sandbox.seed import seed_sandboxes
 from services.skills.settings import SkillsSettings
 from services.skills.systems import Systems
 
 SCHEMA = "skills"
 
 settings = SkillsSettings()
-service = Service("skills", settings, description="Runs coworkers' skills in bounded, authorised, idempotent steps against sandboxed enterprise systems.")
+service = Service("skills", settings, description="Runs coworkers' skills in bounded, authorised, idempotent steps against the enterprise systems, over their HTTP APIs.")
 service.publishes(SKILL_STEP, SKILL_COMPLETED, SKILL_FAILED, TICKET_RESOLVED, TICKET_ESCALATED, TICKET_QUESTION, SKILL_REQUESTED, POLICY_ALLOWED, POLICY_DENIED, POLICY_CHANGED, APPROVAL_REQUESTED, MEMORY_RECALL_REQUESTED)
 database = service.database(SCHEMA, Path(__file__).parent / "migrations", pool_size=settings.db_pool_size)
 vault = Vault(settings.workforce_secrets_key)
@@ -55,20 +55,17 @@ registry = Registry(service.table(COWORKER_STATE), service.table(BUDGET_STATE))
 catalog = load_catalog(settings.skills_catalog)
 policy = load_policy(settings.skills_policy)  # a file that does not hold stops the service here, naming every problem
 policy_table = service.table(POLICY_CHANGED)
-systems = Systems(settings.skills_real_systems, mcp=settings.skills_mcp_servers)
-runner = Runner(database, registry, vault, SKILLS, catalog, source=service.source, queue=settings.skills_escalation_queue, systems=systems, policy=policy, recall_tokens=settings.skills_recall_tokens, recall_timeout_s=settings.skills_recall_timeout_s)
+systems = Systems(settings.skills_systems, mcp=settings.skills_mcp_servers, rate_limits=settings.skills_rate_limits)
+issuer = Issuer(settings.skills_credential_issuer, settings.skills_issuer_token) if settings.skills_credential_issuer else None
+runner = Runner(database, registry, vault, SKILLS, catalog, source=service.source, queue=settings.skills_escalation_queue, systems=systems, policy=policy, recall_tokens=settings.skills_recall_tokens, recall_timeout_s=settings.skills_recall_timeout_s, issuer=issuer)
 check(SKILLS, catalog)
 mcp_endpoint: list[Listener] = []
 
 
 @service.on_startup
-async def seed_sandbox() -> None:
-    """Put the fake organisation into the sandboxes (once; the seed is deterministic)."""
+async def check_vault() -> None:
+    """Stop at start-up, with what to do, when credentials could not be sealed."""
     vault.check()
-    async with database.pool.acquire() as conn:
-        added = await seed_sandboxes(conn, settings.sandbox_employees)
-    if any(added.values()):
-        service.log.info("sandboxes seeded", **added)
 
 
 @service.after_startup
@@ -86,7 +83,11 @@ async def reconcile_credentials() -> None:
     for row in registry.coworkers:
         async with database.pool.acquire() as conn, conn.transaction():
             await registry.remember(conn, row)
-            changed = await credentials.reconcile(conn, vault, row.data, real=frozenset(systems.real))
+        try:
+            changed = await credentials.reconcile(database.pool, vault, row.data, issuer)
+        except IssuerError as exc:
+            service.log.warning("credentials not reconciled", coworker=row.data.coworker, error=str(exc))
+            continue
         if changed:
             service.log.info("credentials", coworker=row.data.coworker, changes=changed)
 
@@ -113,6 +114,7 @@ async def stop_mcp() -> None:
 
 
 service.app.on_shutdown(stop_mcp)
+service.app.on_shutdown(systems.close)
 _sweeper: list[asyncio.Task[None]] = []
 
 
@@ -168,7 +170,11 @@ async def on_coworker_state(events: list[CoworkerStated]) -> None:
     for event in events:
         async with database.pool.acquire() as conn, conn.transaction():
             await registry.remember(conn, event)
-            changed = await credentials.reconcile(conn, vault, event.data, real=frozenset(systems.real))
+        try:
+            changed = await credentials.reconcile(database.pool, vault, event.data, issuer)
+        except IssuerError as exc:  # tried again at the next start, or the coworker's next change
+            service.log.warning("credentials not reconciled", coworker=event.data.coworker, error=str(exc))
+            continue
         if changed:
             service.log.info("credentials", coworker=event.data.coworker, state=event.data.state.value, changes=changed)
 

@@ -8,13 +8,15 @@ they touch the database; they never enter an event, a log line or a step record.
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
 from contracts.coworkers import LifecycleState
 from contracts.events import CoworkerState
-from deploy.sandbox import tokens
+from services.skills.issuer import Issuer
 
 
 class Vault:
@@ -63,51 +65,66 @@ class Vault:
             raise RuntimeError("a stored credential does not open with WORKFORCE_SECRETS_KEY (was the key changed?)") from None
 
 
-async def reconcile(conn: asyncpg.Connection, vault: Vault, state: CoworkerState, *, real: frozenset[str] = frozenset()) -> list[str]:
+#: One reconcile at a time per coworker in this process (a start-up sweep and the consumer may meet).
+_reconciling: dict[str, asyncio.Lock] = {}
+
+
+async def reconcile(pool: asyncpg.Pool, vault: Vault, state: CoworkerState, issuer: Issuer | None = None) -> list[str]:
     """Make ``state.coworker``'s credentials match its state; return what changed, for the log.
 
     Active: the active version has a credential for every connected system. The version live
     before it keeps its credentials (a request between two steps when the new one went live finishes on it),
     and so does any version a parked request waits on; older ones are revoked. A credential that no
     longer opens with the key is reissued for the active version and revoked for any other.
-    Offboarded: everything is revoked. A sandboxed system's credential is an API token the sandbox
-    itself checks; a system connected for real (``real``) gets the credential its administrator issued
-    (``store``), so none is made up for it here.
+    Offboarded: everything is revoked. Tokens are issued and revoked by the ``issuer`` where one is
+    configured and holds the system; otherwise the system's administrator issues them (``store``),
+    so none is made up here. The database is read, then the issuer called, then the result kept:
+    no HTTP call runs inside a transaction.
     """
+    async with _reconciling.setdefault(state.coworker, asyncio.Lock()):
+        return await _reconcile(pool, vault, state, issuer)
+
+
+async def _reconcile(pool: asyncpg.Pool, vault: Vault, state: CoworkerState, issuer: Issuer | None) -> list[str]:
     name = state.coworker
     if state.state is LifecycleState.offboarded:
-        revoked = await tokens.revoke(conn, name)
-        result = await conn.execute("UPDATE credentials SET ciphertext = NULL, revoked_at = now() WHERE coworker = $1 AND revoked_at IS NULL", name)
+        revoked = await issuer.revoke(name) if issuer is not None else 0
+        result = await pool.execute("UPDATE credentials SET ciphertext = NULL, revoked_at = now() WHERE coworker = $1 AND revoked_at IS NULL", name)
         count = int(result.split()[-1])
-        return [f"revoked {count} credential(s), {revoked} sandbox token(s)"] if count or revoked else []
+        return [f"revoked {count} credential(s), {revoked} issued token(s)"] if count or revoked else []
     if state.active is None or state.active_version is None:
         return []
     changed = []
     live: set[tuple[str, int]] = set()
     unreadable: set[tuple[str, int]] = set()
-    for row in await conn.fetch("SELECT system, version, ciphertext FROM credentials WHERE coworker = $1 AND revoked_at IS NULL", name):
-        (live if vault.opens(row["ciphertext"]) else unreadable).add((row["system"], row["version"]))
+    async with pool.acquire() as conn:
+        for row in await conn.fetch("SELECT system, version, ciphertext FROM credentials WHERE coworker = $1 AND revoked_at IS NULL", name):
+            (live if vault.opens(row["ciphertext"]) else unreadable).add((row["system"], row["version"]))
+        waiting = {
+            r["version"]
+            for r in await conn.fetch(
+                "SELECT DISTINCT (event->'data'->>'coworker_version')::int AS version FROM pending_requests WHERE event->'data'->>'coworker' = $1 AND finished_at IS NULL",
+                name,
+            )
+        }
     version = state.active_version
     for system, scopes in state.active.tools.items():
-        if (system, version) in live or system in real:
+        if (system, version) in live or issuer is None:
             continue
-        await tokens.revoke(conn, name, system=system, version=version)
-        await store(conn, vault, name, system, version, await tokens.issue(conn, system, name, version, scopes))
+        await issuer.revoke(name, system=system, version=version)  # one that no longer opens with the key
+        token = await issuer.issue(system, name, version, scopes)
+        if token is None:
+            continue  # the issuer does not hold this system: its administrator issues the token
+        await store(pool, vault, name, system, version, token)
         changed.append(f"issued {system} for v{version}")
-    waiting = {
-        r["version"]
-        for r in await conn.fetch(
-            "SELECT DISTINCT (event->'data'->>'coworker_version')::int AS version FROM pending_requests WHERE event->'data'->>'coworker' = $1 AND finished_at IS NULL",
-            name,
-        )
-    }
     # Credentials are only issued to versions that went live, so the newest older one was live last.
     previous = max((v for _, v in live if v < version), default=None)
     keep = {version, previous, *waiting}
     for system, old in sorted(live | unreadable):
         if old not in keep or ((system, old) in unreadable and old != version):
-            await tokens.revoke(conn, name, system=system, version=old)
-            await conn.execute("UPDATE credentials SET ciphertext = NULL, revoked_at = now() WHERE coworker = $1 AND system = $2 AND version = $3", name, system, old)
+            if issuer is not None:
+                await issuer.revoke(name, system=system, version=old)
+            await pool.execute("UPDATE credentials SET ciphertext = NULL, revoked_at = now() WHERE coworker = $1 AND system = $2 AND version = $3", name, system, old)
             why = "it no longer opens with the key" if (system, old) in unreadable else "no work left on it"
             changed.append(f"revoked {system} v{old} ({why})")
     return changed
@@ -121,7 +138,7 @@ async def credential(conn: asyncpg.Connection, vault: Vault, coworker: str, syst
     return vault.open(sealed) if sealed is not None else None
 
 
-async def store(conn: asyncpg.Connection, vault: Vault, coworker: str, system: str, version: int, secret: str) -> None:
+async def store(conn: asyncpg.Connection | asyncpg.Pool, vault: Vault, coworker: str, system: str, version: int, secret: str) -> None:
     """Keep a credential a real system's administrator issued to ``coworker`` (sealed, never logged)."""
     await conn.execute(
         "INSERT INTO credentials (coworker, system, version, ciphertext) VALUES ($1, $2, $3, $4)"

@@ -27,7 +27,7 @@ from contracts.events import Requester
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import Okta, User
 from services.skills.credentials import Vault, store
-from deploy.sandbox import tokens
+from services.skills.issuer import Issuer
 
 #: The system people are looked up in.
 DIRECTORY = "okta"
@@ -140,21 +140,25 @@ async def resolve(directory: Okta, requester: Requester, *, attempts: int = 3, b
     raise Unbound(UNVERIFIABLE, f"the directory ({DIRECTORY}) did not answer who the requester is: {last} (gave up after {attempts} attempts)")
 
 
-async def reader_credential(conn: asyncpg.Connection, vault: Vault, *, real: bool) -> str | None:
-    """The skills service's own credential on the directory. A sandboxed directory gets one issued
-    (once); a real one's administrator issues it, and it is kept like a coworker's
-    (``credentials.store(conn, vault, READER, DIRECTORY, READER_VERSION, token)``): without it,
-    requesters cannot be looked up and every request goes to a person."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"reader:{DIRECTORY}")
-        sealed = await conn.fetchval(
+async def reader_credential(pool: asyncpg.Pool, vault: Vault, issuer: Issuer | None) -> str | None:
+    """The skills service's own credential on the directory: the one kept (``credentials.store(pool,
+    vault, READER, DIRECTORY, READER_VERSION, token)``, as a real directory's administrator issues it),
+    else one the configured issuer issues (once). Without it, requesters cannot be looked up and
+    every request goes to a person. The issuer is called outside any transaction."""
+    async with _reader_lock:
+        sealed = await pool.fetchval(
             "SELECT ciphertext FROM credentials WHERE coworker = $1 AND system = $2 AND version = $3 AND revoked_at IS NULL", READER, DIRECTORY, READER_VERSION
         )
         if vault.opens(sealed):
             return vault.open(sealed)
-        if real:
+        if issuer is None:
             return None
-        await tokens.revoke(conn, READER, system=DIRECTORY)  # one that no longer opens with the key
-        token = await tokens.issue(conn, DIRECTORY, READER, READER_VERSION, READER_SCOPES)
-        await store(conn, vault, READER, DIRECTORY, READER_VERSION, token)
+        await issuer.revoke(READER, system=DIRECTORY)  # one that no longer opens with the key
+        token = await issuer.issue(DIRECTORY, READER, READER_VERSION, READER_SCOPES)
+        if token is None:
+            return None
+        await store(pool, vault, READER, DIRECTORY, READER_VERSION, token)
         return token
+
+
+_reader_lock = asyncio.Lock()

@@ -1,6 +1,7 @@
-"""Every skill this deployment runs, by name, and their sandbox cases. A skill in the catalog but not
-here is routed, then escalated with the reason; a skill here must be in the catalog (checked at start).
-To add a skill: a module with ``SKILLS`` and ``CASES``, listed in ``MODULES``."""
+"""Every skill this deployment runs, by name. A skill in the catalog but not here is routed, then
+escalated with the reason; a skill here must be in the catalog (checked at start). To add a skill: a
+module with ``SKILLS``, listed in ``MODULES``, and its sandbox cases in
+``deploy/sandbox/cases/<module>.py`` (listed in ``deploy.sandbox.cases.MODULES``)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ from contracts.catalog import Catalog
 from services.skills import hr_leave, hr_offboarding, hr_onboarding, password_reset
 from services.skills import device_care, device_diagnostics, incidents, purchases
 from services.skills import access, badges, knowledge, mfa_recovery, offboarding, onboarding_it
-from services.skills.cases import Case
 from services.skills.skill import Skill
 
 MODULES = (password_reset, hr_leave, hr_onboarding, hr_offboarding, device_diagnostics, device_care, incidents, purchases, mfa_recovery, access, badges, onboarding_it, offboarding, knowledge)
 
 SKILLS: dict[str, Skill] = {skill.name: skill for module in MODULES for skill in module.SKILLS}
-CASES: tuple[Case, ...] = tuple(case for module in MODULES for case in module.CASES)
 
 
 def check(skills: Mapping[str, Skill], catalog: Catalog) -> None:

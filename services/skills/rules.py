@@ -17,3 +17,7 @@ def is_stale(assignment: AppUser, now: datetime, days: int = STALE_AFTER_DAYS) -
     """Assigned for longer than ``days`` and not used within them."""
     cutoff = now - timedelta(days=days)
     return assignment.created < cutoff and (assignment.last_sign_in is None or assignment.last_sign_in < cutoff)
+
+
+#: Years of continuous service after which India's Payment of Gratuity Act, 1972 (s. 4) owes a leaver gratuity.
+GRATUITY_MIN_YEARS = 5

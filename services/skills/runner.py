@@ -4,8 +4,8 @@ Before each step the authoriser decides on the facts as they are *now* (so a cow
 mid-flight stops before its next step), on the manifest version the work started with; the
 decision is an event. A supervised step asks the coworker's manager and waits without holding
 anything: the request is parked, and resumed when the decision arrives as an event. A step's
-outcome is stored under its idempotency key (ticket, skill, step) in the same transaction as its
-action on the sandbox; a redelivered request replays what was recorded instead of acting again.
+step acts once on its system (``execution``: intent, call, outcome, and reconciliation after a crash);
+a redelivered request replays what was recorded instead of acting again.
 Work a coworker holds only through its sub-agents is handed down, and the receiver's own
 authorisation applies. Before the first step, the requester is resolved to one person in the
 directory (``identity``); a requester the directory does not know as one person goes to a person,
@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -65,27 +65,14 @@ from runtime.redact import redact
 from services.skills import credentials, identity
 from services.skills.credentials import Vault
 from services.skills.identity import NotTheRequester, Person, Unbound
+from services.skills.issuer import Issuer
 from services.skills.policy import Decision, Facts, authorize, delegation
 from services.skills.policy_file import BUILTIN, LoadedPolicy
 from services.skills.registry import Registry
 from services.skills.connectors.errors import ApiError
-from services.skills.skill import PERSONAL_IDS, NeedInput, Skill, Step, StepContext, StepFailed, shown
+from services.skills.skill import PERSONAL_IDS, Skill, Step, shown
 from services.skills.systems import Systems
-
-
-@dataclass(frozen=True)
-class StepRun:
-    status: str  # done | failed | asking (not stored: the request waits for the requester's answer)
-    outputs: Mapping[str, Any]
-    error_code: str | None = None
-    error: str | None = None
-    decision: dict[str, Any] | None = None
-    attempts: int = 1
-    field: str | None = None  # what an asking step needs
-
-
-def idempotency_key(request: SkillRequested, step: int) -> str:
-    return f"{request.data.ticket_id}:{request.data.skill}:{step}"
+from services.skills.execution import StepRun, compensate, decision_record, execute, idempotency_key, never_ran, recorded, undo_key
 
 
 #: How a step's refusal is named, by the rule that refused it (any other rule: ``policy_denied``).
@@ -98,150 +85,13 @@ RECALL_PREFIX = "skill:"
 OVER_BUDGET = "time_budget_exceeded"
 
 
-def undo_key(request: SkillRequested, step: int) -> str:
-    return f"{idempotency_key(request, step)}:undo"
-
-
 def approval_id(request: SkillRequested, step: int) -> str:
     return derived_event_id(request.id, "approval", step)
 
 
-async def recorded(conn: asyncpg.Connection, event: SkillRequested, number: int) -> StepRun | None:
-    """The step's recorded outcome, if it counts for this request: a done step always does; a
-    refused or undone one only for the request it happened in (a new request may try again)."""
-    row = await conn.fetchrow(
-        "SELECT status, outputs, error_code, error, request_id, decision, attempts,"
-        " EXISTS (SELECT 1 FROM step_runs u WHERE u.idempotency_key = $2 AND u.status = 'done') AS undone"
-        " FROM step_runs WHERE idempotency_key = $1",
-        idempotency_key(event, number),
-        undo_key(event, number),
-    )
-    if row is None or ((row["status"] != "done" or row["undone"]) and row["request_id"] != event.id):
-        return None
-    return StepRun(row["status"], json.loads(row["outputs"]), row["error_code"], row["error"], json.loads(row["decision"]) if row["decision"] else None, row["attempts"])
-
-
-async def execute(
-    pool: asyncpg.Pool,
-    step: Step,
-    number: int,
-    event: SkillRequested,
-    earlier: Mapping[str, Mapping[str, Any]],
-    *,
-    credential: str | None,
-    decision: Decision,
-    systems: Systems | None = None,
-    backoff_s: float = 0.2,
-    requester: Person | None = None,
-) -> StepRun:
-    """Run an authorised step unless its outcome is already recorded; either way return the outcome.
-
-    Each attempt runs in a savepoint under the step's time limit; a transient failure (429, 5xx,
-    unreachable, timeout) is retried with exponential backoff, and the outcome is stored with the
-    action in one transaction, so the step happens at most once."""
-    key = idempotency_key(event, number)
-    systems = systems or Systems()
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
-        if (already := await recorded(conn, event, number)) is not None:
-            return already
-        try:
-            connector = systems.open(step.system, conn, credential)
-        except ApiError as exc:
-            run = StepRun("failed", {}, "not_connected", exc.summary, _decision_record(decision))
-        else:
-            run = await _attempt(step, StepContext(conn, event.data, key, earlier, credential, connector, requester), step.run, decision, backoff_s)
-        await _store(conn, event, number, run)
-        return run
-
-
-async def _attempt(step: Step, ctx: StepContext, action: Callable[[StepContext], Awaitable[dict[str, Any]]], decision: Decision | None, backoff_s: float) -> StepRun:
-    """``action`` under the step's time limit and retries; a refusal or an exhausted retry is a failed run."""
-    last = ""
-    for attempt in range(1, step.attempts + 1):
-        try:
-            async with ctx.conn.transaction():  # a savepoint: a refused or timed-out action leaves nothing behind
-                outputs = await asyncio.wait_for(action(ctx), step.timeout_s)
-            return StepRun("done", outputs, decision=_decision_record(decision), attempts=attempt)
-        except StepFailed as failed:
-            return StepRun("failed", {}, failed.code, failed.reason, _decision_record(decision), attempts=attempt)
-        except NeedInput as need:
-            return StepRun("asking", {}, "needs_input", need.question, _decision_record(decision), attempts=attempt, field=need.field)
-        except ApiError as exc:
-            if not exc.transient:
-                code = "credential_refused" if exc.status == 401 else "system_refused"
-                return StepRun("failed", {}, code, f"{step.system} refused: {exc.summary} ({exc.code})", _decision_record(decision), attempts=attempt)
-            last = f"{step.system} answered {exc.status} {exc.code}: {exc.summary}"
-        except TimeoutError:
-            last = f"{step.system} did not finish {step.name} within {step.timeout_s:g} s"
-        if attempt < step.attempts:
-            await asyncio.sleep(backoff_s * 2 ** (attempt - 1))
-    return StepRun("failed", {}, "system_unavailable", f"{last} (gave up after {step.attempts} attempts)", _decision_record(decision), attempts=step.attempts)
-
-
-async def compensate(
-    pool: asyncpg.Pool, skill: Skill, number: int, event: SkillRequested, outputs: Mapping[str, Any], *, credential: str | None, systems: Systems, backoff_s: float = 0.2, requester: Person | None = None
-) -> StepRun:
-    """Undo step ``number`` (done earlier in this request), at most once."""
-    step = skill.steps[number - 1]
-    assert step.compensate is not None
-    key = undo_key(event, number)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
-        row = await conn.fetchrow("SELECT status, outputs, error_code, error, attempts FROM step_runs WHERE idempotency_key = $1 AND request_id = $2", key, event.id)
-        if row is not None:
-            return StepRun(row["status"], json.loads(row["outputs"]), row["error_code"], row["error"], attempts=row["attempts"])
-        ctx = StepContext(conn, event.data, key, {step.name: outputs}, credential, systems.open(step.system, conn, credential), requester)
-        undo = step.compensate
-        run = await _attempt(step, ctx, lambda c: undo(c, outputs), None, backoff_s)
-        await _store(conn, event, number, run, key=key, kind="compensation")
-        return run
-
-
 async def refuse(pool: asyncpg.Pool, event: SkillRequested, number: int, decision: Decision, code: str) -> StepRun:
     """Record that a step was not authorised, so a redelivery replays the refusal."""
-    return await _never_ran(pool, event, number, StepRun("failed", {}, code, decision.reason, _decision_record(decision)))
-
-
-async def _never_ran(pool: asyncpg.Pool, event: SkillRequested, number: int, run: StepRun) -> StepRun:
-    """Record why a step was not run, so a redelivery replays that instead of running it."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", idempotency_key(event, number))
-        if (already := await recorded(conn, event, number)) is not None:
-            return already
-        await _store(conn, event, number, run)
-    return run
-
-
-async def _store(conn: asyncpg.Connection, event: SkillRequested, number: int, run: StepRun, *, key: str | None = None, kind: str = "action") -> None:
-    if run.status == "asking":
-        return  # nothing happened; the request waits for an answer and runs the step again
-    await conn.execute(
-        "INSERT INTO step_runs (idempotency_key, ticket_id, skill, step, coworker, status, outputs, error_code, error, request_id, decision, kind, attempts)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        " ON CONFLICT (idempotency_key) DO UPDATE SET status = excluded.status, outputs = excluded.outputs,"
-        " error_code = excluded.error_code, error = excluded.error, request_id = excluded.request_id,"
-        " decision = excluded.decision, attempts = excluded.attempts, finished_at = now()",
-        key or idempotency_key(event, number),
-        event.data.ticket_id,
-        event.data.skill,
-        number,
-        event.data.coworker,
-        run.status,
-        json.dumps(redact(dict(run.outputs))),  # secrets are never stored
-        run.error_code,
-        run.error,
-        event.id,
-        json.dumps(run.decision) if run.decision else None,
-        kind,
-        run.attempts,
-    )
-
-
-def _decision_record(decision: Decision | None) -> dict[str, Any] | None:
-    if decision is None:
-        return None
-    return {"allowed": decision.allowed, "rule": decision.rule, "reason": decision.reason, "inputs": redact(decision.inputs)}
+    return await never_ran(pool, event, number, StepRun("failed", {}, code, decision.reason, decision_record(decision)))
 
 
 class Runner:
@@ -261,6 +111,7 @@ class Runner:
         recall_tokens: int = 800,
         recall_timeout_s: float = 10.0,
         policy: LoadedPolicy | None = None,
+        issuer: Issuer | None = None,
     ) -> None:
         self.database, self.registry, self.vault = database, registry, vault
         self.skills, self.catalog = skills, catalog
@@ -269,6 +120,8 @@ class Runner:
         self.rules = policy.policy if policy is not None else BUILTIN
         self.source, self.queue, self.max_hops = source, queue, policy.policy.delegation.max_hops if policy is not None else max_hops
         self.systems = systems or Systems()
+        #: Issues coworkers' (and the service's own) tokens where a provisioning API is configured.
+        self.issuer = issuer
         self.backoff_s = backoff_s
         self.recall_tokens, self.recall_timeout_s = recall_tokens, recall_timeout_s
 
@@ -356,20 +209,18 @@ class Runner:
         return Person(row["user_id"], row["login"], row["email"]) if row["outcome"] == "bound" else Unbound(row["outcome"], row["reason"])
 
     async def _resolve(self, requester: Requester) -> Person:
-        real = self.systems.is_real(identity.DIRECTORY)
-        async with self.pool.acquire() as conn:
-            secret = await identity.reader_credential(conn, self.vault, real=real)
-            if secret is None:
-                raise Unbound(
-                    identity.UNVERIFIABLE,
-                    f"the skills service has no credential of its own on {identity.DIRECTORY} to look requesters up; store the one the administrator issued"
-                    f" as {identity.READER!r} version {identity.READER_VERSION} (services.skills.credentials.store)",
-                )
-            try:
-                directory = self.systems.open(identity.DIRECTORY, conn, secret)
-            except ApiError as exc:
-                raise Unbound(identity.UNVERIFIABLE, f"the directory ({identity.DIRECTORY}) is not connected: {exc.summary}") from None
-            return await identity.resolve(directory, requester, backoff_s=self.backoff_s)
+        secret = await identity.reader_credential(self.pool, self.vault, self.issuer)
+        if secret is None:
+            raise Unbound(
+                identity.UNVERIFIABLE,
+                f"the skills service has no credential of its own on {identity.DIRECTORY} to look requesters up; store the one the administrator issued"
+                f" as {identity.READER!r} version {identity.READER_VERSION} (services.skills.credentials.store)",
+            )
+        try:
+            directory = self.systems.open(identity.DIRECTORY, secret)
+        except ApiError as exc:
+            raise Unbound(identity.UNVERIFIABLE, f"the directory ({identity.DIRECTORY}) is not connected: {exc.summary}") from None
+        return await identity.resolve(directory, requester, backoff_s=self.backoff_s)
 
     # --- memory first -----------------------------------------------------------------------
 
@@ -456,7 +307,7 @@ class Runner:
             if run is None:
                 if number > 1 and (spent := time.monotonic() - started) > skill.time_budget_s:
                     reason = f"{skill.name} ran {spent:.1f} s, past its budget of {skill.time_budget_s:g} s, before step {number} ({step.name})"
-                    run = await _never_ran(self.pool, event, number, StepRun("failed", {}, OVER_BUDGET, reason))
+                    run = await never_ran(self.pool, event, number, StepRun("failed", {}, OVER_BUDGET, reason))
                 if run is None:
                     decision = await self._decide(event, facts, step, number)
                     if decision.awaiting_approval:

@@ -16,15 +16,20 @@ class SkillsSettings(ServiceSettings):
     skills_recall_timeout_s: float = Field(default=10.0, gt=0)
     #: Tokens of recalled memories such a skill gets.
     skills_recall_tokens: int = Field(default=800, ge=1, le=32_000)
-    #: How many fake employees the sandboxes hold.
-    sandbox_employees: int = Field(default=300, ge=10)
     db_pool_size: int = Field(default=8, ge=1)
     #: Seals coworkers' credentials at rest (a Fernet key). Never logged.
     workforce_secrets_key: SecretStr | None = None
     #: The authorisation policy: rule order and parameters, incl. the delegation hop limit (ADR 0015).
     skills_policy: Path = DEFAULT_POLICY
-    #: Systems connected for real instead of their sandbox: name -> API base URL (e.g. {"okta": "https://acme.okta.com"}).
-    skills_real_systems: dict[str, str] = {}
+    #: Every connected system's API base URL, by name (e.g. {"okta": "https://acme.okta.com"}); a system
+    #: not named is not connected, and a step on it goes to a person. The local stack names its simulator's.
+    skills_systems: dict[str, str] = {}
+    #: Client-side rate limit per system, requests per second (default 50).
+    skills_rate_limits: dict[str, float] = {}
+    #: A provisioning API that issues and revokes coworkers' tokens (services/skills/issuer.py); unset, the
+    #: systems' administrators issue them and they are kept with ``credentials.store``.
+    skills_credential_issuer: str | None = None
+    skills_issuer_token: SecretStr | None = None
     #: Where every skill is served as an MCP tool (streamable HTTP at ``/mcp``); port 0 turns it off.
     skills_mcp_host: str = "127.0.0.1"
     skills_mcp_port: int = Field(default=8095, ge=0, le=65535)

@@ -18,8 +18,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
-
 from contracts.events import SkillRequest
 from services.skills.identity import Person
 
@@ -57,12 +55,11 @@ class NeedInput(Exception):
 
 @dataclass(frozen=True)
 class StepContext:
-    conn: asyncpg.Connection  # the step's transaction: step state, and the sandbox when the system is sandboxed
     request: SkillRequest
     idempotency_key: str
     earlier: Outputs  # outputs of the steps before, by step name
     credential: str | None = None  # the coworker's own credential for the step's system; never logged
-    system: Any = None  # the connector for the step's system (sandbox or real), opened with ``credential``
+    system: Any = None  # the connector for the step's system (its HTTP client), opened with ``credential``
     requester: Person | None = None  # who asked, as the directory resolved them before the first step
 
     @property

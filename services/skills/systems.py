@@ -1,65 +1,70 @@
-"""Which implementation speaks for each connected system: its sandbox by default, its real API when
-configured (``SKILLS_REAL_SYSTEMS='{"okta": "https://acme.okta.com"}'``). Steps see one interface
-either way, opened with the calling coworker's own credential."""
+"""Every connected system is reached over HTTP, by its vendor's client, at the base URL configuration
+gives it (``SKILLS_SYSTEMS='{"okta": "https://acme.okta.com", ...}'``): the customer's own systems
+in production, the local simulator's (``deploy/sandbox``) on the local stack, the same client class
+either way. Steps see one interface per system, opened with the calling coworker's own credential.
+
+Each system gets a client-side rate limit (``SKILLS_RATE_LIMITS``, requests per second; a leaky
+bucket shared by every coworker on that system), so a burst of tickets does not earn a 429."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Mapping
 from typing import Any
 
-import asyncpg
 import httpx
+from aiolimiter import AsyncLimiter
 
 from services.skills.connectors.errors import ApiError
-from services.skills.connectors.jira_http import JiraHttp
-from services.skills.connectors.okta_http import OktaHttp
 from services.skills.mcp_tools import McpTools, system_of
-from deploy.sandbox.entra import EntraSandbox
-from deploy.sandbox.facilities import FacilitiesSandbox
-from deploy.sandbox.jira import JiraSandbox
-from deploy.sandbox.jumpcloud import JumpCloudSandbox
-from deploy.sandbox.okta import OktaSandbox
-from deploy.sandbox.payroll import PayrollSandbox
-from deploy.sandbox.sharepoint import SharePointSandbox
-from deploy.sandbox.slack import SlackSandbox
-from deploy.sandbox.workday import WorkdaySandbox
 
-SandboxFactory = Callable[[asyncpg.Connection, str | None], Any]
-RealFactory = Callable[[str, str | None, httpx.AsyncClient], Any]
+#: Each system's client, by the name manifests grant tools on (module:class, imported when first used).
+CLIENTS: dict[str, str] = {
+    "okta": "okta_http:OktaHttp",
+    "entra": "entra_http:EntraHttp",
+    "sharepoint": "sharepoint_http:SharePointHttp",
+    "workday": "workday_http:WorkdayHttp",
+    "payroll": "payroll_http:PayrollHttp",
+    "jumpcloud": "jumpcloud_http:JumpCloudHttp",
+    "jira": "jira_http:JiraHttp",
+    "slack": "slack_http:SlackHttp",
+    "facilities": "facilities_http:FacilitiesHttp",
+}
 
-#: Every sandboxed system, by the name manifests grant tools on.
-SANDBOXES: dict[str, SandboxFactory] = {"okta": OktaSandbox, "jumpcloud": JumpCloudSandbox, "jira": JiraSandbox, "slack": SlackSandbox, "workday": WorkdaySandbox, "payroll": PayrollSandbox,
-                                       "entra": EntraSandbox, "sharepoint": SharePointSandbox, "facilities": FacilitiesSandbox}
-#: Systems with a real API client, by the same names.
-REAL: dict[str, RealFactory] = {"jira": JiraHttp, "okta": OktaHttp}
+#: Requests per second per system when configuration does not say.
+DEFAULT_RATE = 50.0
+
+
+def client_class(system: str) -> Any:
+    module, _, name = CLIENTS[system].partition(":")
+    return getattr(importlib.import_module(f"services.skills.connectors.{module}"), name)
 
 
 class Systems:
-    def __init__(self, real: Mapping[str, str] | None = None, *, mcp: Mapping[str, str] | None = None, timeout_s: float = 10.0) -> None:
-        real = dict(real or {})
-        if unknown := sorted(set(real) - set(REAL)):
-            raise ValueError(f"no real connector for {', '.join(unknown)}; real connectors exist for: {', '.join(sorted(REAL)) or 'none'}")
-        # An external MCP server (``SKILLS_MCP_SERVERS``) is a real system ``mcp-<server>``: its administrator issues the credentials.
+    def __init__(self, urls: Mapping[str, str] | None = None, *, mcp: Mapping[str, str] | None = None, rate_limits: Mapping[str, float] | None = None, timeout_s: float = 10.0) -> None:
+        urls = dict(urls or {})
+        if unknown := sorted(set(urls) - set(CLIENTS)):
+            raise ValueError(f"no connector for {', '.join(unknown)}; connectors exist for: {', '.join(sorted(CLIENTS))}")
+        # An external MCP server (``SKILLS_MCP_SERVERS``) is a system ``mcp-<server>``: its administrator issues the credentials.
         self.mcp = {system_of(server): url for server, url in (mcp or {}).items()}
-        self.real = real | self.mcp
+        self.urls = urls
+        rates = dict(rate_limits or {})
+        self._limiters = {system: AsyncLimiter(max(1.0, rates.get(system, DEFAULT_RATE)), 1.0) for system in urls}
         self._timeout = timeout_s
         self._client: httpx.AsyncClient | None = None
 
-    def is_real(self, system: str) -> bool:
-        return system in self.real
+    def connected(self, system: str) -> bool:
+        return system in self.urls or system in self.mcp
 
-    def open(self, system: str, conn: asyncpg.Connection, credential: str | None) -> Any:
-        """The connector for ``system`` as the coworker ``credential`` belongs to."""
+    def open(self, system: str, credential: str | None, *, ticket: str | None = None) -> Any:
+        """The connector for ``system`` as the coworker ``credential`` belongs to, working on ``ticket``."""
         if system in self.mcp:
             return McpTools(self.mcp[system], credential, system=system, timeout_s=self._timeout)
-        if system in self.real:
-            if self._client is None:
-                self._client = httpx.AsyncClient(timeout=self._timeout)
-            return REAL[system](self.real[system], credential, self._client)
-        factory = SANDBOXES.get(system)
-        if factory is None:
-            raise ApiError(501, "not_connected", f"{system} is neither sandboxed nor connected in this deployment")
-        return factory(conn, credential)
+        if system not in self.urls:
+            raise ApiError(501, "not_connected", f"{system} is not connected in this deployment (SKILLS_SYSTEMS has no URL for it)")
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout, limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+        return client_class(system)(self.urls[system], credential, self._client, limiter=self._limiters[system], ticket=ticket)
 
     async def close(self) -> None:
         if self._client is not None:

@@ -138,7 +138,7 @@ async def test_supervised_work_waits_for_the_manager_and_a_suspension_mid_flight
         halted = stories[stopped.data.ticket_id]
         assert [s["data"]["step"] for s in halted.of("skill.step")] == [1], "step 2 never ran"
         assert any(d["data"]["rule"] == "coworker-active" for d in halted.of("policy.denied"))
-        resets = await db.fetchval("SELECT count(*) FROM skills.okta_password_resets WHERE ticket_id = $1", stopped.data.ticket_id)
+        resets = await db.fetchval("SELECT count(*) FROM sandbox.okta_password_resets WHERE ticket_id = $1", stopped.data.ticket_id)
         assert resets == 0
     finally:
         await people.command("resume", "jordan")

@@ -52,7 +52,7 @@ async def test_services_killed_mid_stream_lose_nothing_and_apply_nothing_twice(k
     await assert_audited_exactly_once(kafka, db, ids)
     await assert_spend_is_the_sum_of_usage(kafka, db, teams)
     resolved = {t for t, s in stories.items() if any(r["data"]["skill"] == "password-reset" for r in s.of("ticket.resolved"))}
-    resets = await db.fetch("SELECT ticket_id, count(*) AS n FROM skills.okta_password_resets WHERE ticket_id = ANY($1::text[]) GROUP BY ticket_id", list(ids))
+    resets = await db.fetch("SELECT ticket_id, count(*) AS n FROM sandbox.okta_password_resets WHERE ticket_id = ANY($1::text[]) GROUP BY ticket_id", list(ids))
     assert {r["ticket_id"] for r in resets} == resolved, "every resolved password ticket's reset happened, and no other"
     assert max(r["n"] for r in resets) == 1, "no password was reset twice"
     # Every step that ran (or was undone) has its event; a step that was never run (not authorised) has none.

@@ -50,7 +50,7 @@ async def test_no_hostile_ticket_leads_to_an_action_outside_the_coworkers_grants
         if decision["scope"]:
             assert workforce[decision["coworker"]].grants(decision["system"], decision["scope"])
     resets = await db.fetch(
-        "SELECT r.ticket_id, u.login FROM skills.okta_password_resets r JOIN skills.okta_users u ON u.id = r.user_id WHERE r.ticket_id = ANY($1::text[])", list(requester)
+        "SELECT r.ticket_id, u.login FROM sandbox.okta_password_resets r JOIN sandbox.okta_users u ON u.id = r.user_id WHERE r.ticket_id = ANY($1::text[])", list(requester)
     )
     assert all(r["login"] == requester[r["ticket_id"]] for r in resets), "a password was reset for someone other than the requester"
     assert acted > 0, "the corpus also carries real requests, and those were served"

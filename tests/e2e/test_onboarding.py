@@ -66,12 +66,12 @@ async def test_onboarding_jane_lee_ends_in_three_completed_linked_requests(kafka
     assert len(answered) <= 1, "the requester was asked at most once (the floor), never who the hire is"
     assert decided, "every destructive step waited for a manager"
     # What the systems say now: Jane is hired, enrolled in payroll, has an Okta account with her role's apps, and a badge.
-    assert await db.fetchval("SELECT status FROM skills.workday_workers WHERE email = 'jane.lee@acme.example'") == "Active"
-    assert await db.fetchval("SELECT count(*) FROM skills.payroll_employees p JOIN skills.workday_workers w ON w.id = p.worker_id WHERE w.email = 'jane.lee@acme.example'") == 1
-    assert await db.fetchval("SELECT status FROM skills.okta_users WHERE login = 'jane.lee@acme.example'") in {"PROVISIONED", "ACTIVE"}
-    assert await db.fetchval("SELECT count(*) FROM skills.okta_app_users a JOIN skills.okta_users u ON u.id = a.user_id WHERE u.login = 'jane.lee@acme.example'") >= 1
+    assert await db.fetchval("SELECT status FROM sandbox.workday_workers WHERE email = 'jane.lee@acme.example'") == "Active"
+    assert await db.fetchval("SELECT count(*) FROM sandbox.payroll_employees p JOIN sandbox.workday_workers w ON w.id = p.worker_id WHERE w.email = 'jane.lee@acme.example'") == 1
+    assert await db.fetchval("SELECT status FROM sandbox.okta_users WHERE login = 'jane.lee@acme.example'") in {"PROVISIONED", "ACTIVE"}
+    assert await db.fetchval("SELECT count(*) FROM sandbox.okta_app_users a JOIN sandbox.okta_users u ON u.id = a.user_id WHERE u.login = 'jane.lee@acme.example'") >= 1
     badge = await db.fetchrow(
-        "SELECT b.status, array_agg(z.zone) AS zones FROM skills.facilities_badges b JOIN skills.facilities_cardholders c ON c.id = b.holder_id"
-        " LEFT JOIN skills.facilities_badge_zones z ON z.badge_id = b.id WHERE c.login = 'jane.lee@acme.example' AND b.status <> 'returned' GROUP BY b.status"
+        "SELECT b.status, array_agg(z.zone) AS zones FROM sandbox.facilities_badges b JOIN sandbox.facilities_cardholders c ON c.id = b.holder_id"
+        " LEFT JOIN sandbox.facilities_badge_zones z ON z.badge_id = b.id WHERE c.login = 'jane.lee@acme.example' AND b.status <> 'returned' GROUP BY b.status"
     )
     assert badge is not None and badge["status"] == "active" and "HQ-L3" in badge["zones"]

@@ -71,6 +71,6 @@ async def test_the_sandbox_reset_each_resolved_tickets_user_exactly_once(kafka, 
     stories = await wait_until_done(db, tickets)
     resolved = {t for t, s in stories.items() if s.of("ticket.resolved") and s.of("ticket.resolved")[0]["data"]["skill"] == "password-reset"}
     assert resolved, "password tickets from people who exist are resolved"
-    resets = await db.fetch("SELECT ticket_id, count(*) AS n FROM skills.okta_password_resets WHERE ticket_id = ANY($1::text[]) GROUP BY ticket_id", list(stories))
+    resets = await db.fetch("SELECT ticket_id, count(*) AS n FROM sandbox.okta_password_resets WHERE ticket_id = ANY($1::text[]) GROUP BY ticket_id", list(stories))
     assert {r["ticket_id"] for r in resets} == resolved
     assert all(r["n"] == 1 for r in resets)

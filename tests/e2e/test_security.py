@@ -211,7 +211,7 @@ async def test_a_barrage_of_forged_junk_and_extreme_records_is_dead_lettered_aud
     team = unique_team("bus")
     crowd = iter(resettable_people()[20:])
     victim = "james.martinez"  # an active employee the shadow coworker would offboard
-    victim_before = await db.fetchrow("SELECT id, status FROM skills.okta_users WHERE login = $1", f"{victim}@acme.example")
+    victim_before = await db.fetchrow("SELECT id, status FROM sandbox.okta_users WHERE login = $1", f"{victim}@acme.example")
     spend_before = await spend_of(db, "it-support")
 
     # A supervised step waiting for Priya: the device agent asks before it runs a command on Ana's laptop.
@@ -310,11 +310,11 @@ async def test_a_barrage_of_forged_junk_and_extreme_records_is_dead_lettered_aud
     for flow in sorted(forged_flows):
         assert await audit_types(db, flow) == {"deadletter"}, f"{flow}: {await audit_types(db, flow)}"
     assert await db.fetchval("SELECT count(*) FROM skills.step_runs WHERE ticket_id = ANY($1::text[])", sorted(forged_flows)) == 0
-    assert await db.fetchval("SELECT count(*) FROM skills.okta_password_resets WHERE ticket_id = ANY($1::text[])", sorted(forged_flows)) == 0
-    victim_after = await db.fetchrow("SELECT id, status FROM skills.okta_users WHERE login = $1", f"{victim}@acme.example")
+    assert await db.fetchval("SELECT count(*) FROM sandbox.okta_password_resets WHERE ticket_id = ANY($1::text[])", sorted(forged_flows)) == 0
+    victim_after = await db.fetchrow("SELECT id, status FROM sandbox.okta_users WHERE login = $1", f"{victim}@acme.example")
     assert victim_after["status"] == victim_before["status"], f"{victim} was {victim_before['status']}, is {victim_after['status']}"
-    assert await db.fetchval("SELECT count(*) FROM skills.okta_user_lifecycle WHERE user_id = $1", victim_after["id"]) == 0, f"{victim}'s account was changed"
-    assert await db.fetchval("SELECT count(*) FROM skills.entra_changes WHERE ticket_id = ANY($1::text[])", [e.correlation_id for e in offboard]) == 0
+    assert await db.fetchval("SELECT count(*) FROM sandbox.okta_user_lifecycle WHERE user_id = $1", victim_after["id"]) == 0, f"{victim}'s account was changed"
+    assert await db.fetchval("SELECT count(*) FROM sandbox.entra_changes WHERE ticket_id = ANY($1::text[])", [e.correlation_id for e in offboard]) == 0
     assert await db.fetchval("SELECT count(*) FROM skills.coworker_versions WHERE name = 'shadow-admin'") == 0
     assert await db.fetchval("SELECT count(*) FROM skills.credentials WHERE coworker = 'shadow-admin'") == 0
     after = await people.table()
@@ -333,7 +333,7 @@ async def test_a_barrage_of_forged_junk_and_extreme_records_is_dead_lettered_aud
     assert await db.fetchval("SELECT count(*) FROM skills.approvals WHERE approval_id = $1", request.approval_id) == 0
     steps = await db.fetch("SELECT (event->'data'->>'step')::int AS step FROM governance.audit_events WHERE correlation_id = $1 AND type = 'skill.step'", waiting.data.ticket_id)
     assert request.step not in {r["step"] for r in steps}, "the supervised step ran without Priya"
-    assert await db.fetchval("SELECT count(*) FROM skills.jumpcloud_commands WHERE ticket_id = $1", waiting.data.ticket_id) == 0
+    assert await db.fetchval("SELECT count(*) FROM sandbox.jumpcloud_commands WHERE ticket_id = $1", waiting.data.ticket_id) == 0
     # Only the first ticket under the reused id was triaged; the audit trail keeps the first.
     assert await triage_decisions(kafka, {second.data.ticket_id}) == []
     assert await audit_types(db, second.correlation_id) == {"deadletter"}
@@ -359,7 +359,7 @@ async def test_a_barrage_of_forged_junk_and_extreme_records_is_dead_lettered_aud
     # Priya's own approval is the one that counts.
     await people.decide(request.approval_id, grant=True)
     await audited(db, waiting.data.ticket_id, "ticket.resolved", timeout_s=90)
-    assert await db.fetchval("SELECT count(*) FROM skills.jumpcloud_commands WHERE ticket_id = $1", waiting.data.ticket_id) >= 1
+    assert await db.fetchval("SELECT count(*) FROM sandbox.jumpcloud_commands WHERE ticket_id = $1", waiting.data.ticket_id) >= 1
 
     # Every consumer got through it all; the team's next ticket resolves, not denied for a budget it never spent.
     await assert_drained(kafka, stack)
@@ -385,7 +385,7 @@ async def test_a_requester_or_an_answer_that_is_not_who_it_says_is_not_believed(
     (escalated,) = story.of("ticket.escalated")
     assert escalated["data"]["reason_code"] == "identity_mismatch", escalated["data"]
     assert not story.of("skill.step")
-    assert await db.fetchval("SELECT count(*) FROM skills.okta_password_resets WHERE ticket_id = $1", ghost_id) == 0
+    assert await db.fetchval("SELECT count(*) FROM sandbox.okta_password_resets WHERE ticket_id = $1", ghost_id) == 0
 
     # 12. Someone else answers the question asked of Ana, with her employee ID: not applied.
     asked = await audited(db, lost_phone.correlation_id, "ticket.question", source="/services/skills", timeout_s=90)
@@ -411,7 +411,7 @@ async def test_a_requester_or_an_answer_that_is_not_who_it_says_is_not_believed(
     assert verified["status"] == "done", verified
     approval = await audited(db, lost_phone.correlation_id, "approval.requested", timeout_s=60)
     assert (approval["skill"], approval["operation"], approval["approver"]) == ("mfa-recovery", "factors.reset", "priya.raman")
-    assert await db.fetchval("SELECT count(*) FROM skills.okta_factor_resets WHERE ticket_id = $1", lost_phone.data.ticket_id) == 0
+    assert await db.fetchval("SELECT count(*) FROM sandbox.okta_factor_resets WHERE ticket_id = $1", lost_phone.data.ticket_id) == 0
 
 
 async def test_poison_on_the_coworker_table_does_not_stop_the_kill_switch(kafka: Kafka, db: asyncpg.Connection, stack: Stack) -> None:
@@ -456,7 +456,7 @@ async def test_poison_on_the_coworker_table_does_not_stop_the_kill_switch(kafka:
         assert any(d["data"]["rule"] == "coworker-active" for d in stopped[in_flight.correlation_id].of("policy.denied")), "skills' table saw the suspension"
         for story in stopped.values():
             assert not story.of("skill.step"), f"{story.ticket_id}: a suspended coworker acted"
-        assert await db.fetchval("SELECT count(*) FROM skills.okta_password_resets WHERE ticket_id = ANY($1::text[])", list(stopped)) == 0
+        assert await db.fetchval("SELECT count(*) FROM sandbox.okta_password_resets WHERE ticket_id = ANY($1::text[])", list(stopped)) == 0
         assert took < 30, f"the kill switch took {took:.1f}s"
     finally:
         await people.command("resume", "jordan")

@@ -13,7 +13,7 @@ from contracts.catalog import load_catalog
 from contracts.coworkers import Autonomy
 from contracts.events import SkillCompleted, TicketResolved
 from runtime.db import Database
-from services.skills.cases import Case, Workbench
+from deploy.sandbox.cases import Case, Workbench
 from services.skills.connectors.jumpcloud import script
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS

@@ -20,7 +20,7 @@ from contracts.catalog import load_catalog
 from contracts.events import ApprovalRequested, SkillStep, TicketQuestion
 from runtime.db import Database
 from services.skills import hr_leave, hr_offboarding, hr_onboarding
-from services.skills.cases import Case, Workbench
+from deploy.sandbox.cases import Case, Workbench
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS
 from deploy.sandbox import hr_org, paycalc, tokens

@@ -34,7 +34,7 @@ from contracts.events import (
 from runtime.db import Database
 from services.skills import app as skills_app
 from services.skills import mfa_recovery
-from services.skills.cases import Case, Workbench
+from deploy.sandbox.cases import Case, Workbench
 from services.skills.credentials import Vault
 from services.skills.identity import NotTheRequester, Person
 from services.skills.library import SKILLS
@@ -256,7 +256,7 @@ async def test_the_employee_id_is_checked_against_the_resolved_requester_never_a
 
 
 async def test_a_hire_passes_the_new_employee_id_to_payroll_without_showing_it(bench: Workbench, db: Database) -> None:
-    from services.skills import hr_onboarding
+    from deploy.sandbox.cases import hr_onboarding
 
     case = next(c for c in hr_onboarding.CASES if c.skill == "hr-onboarding-us" and c.expect == "resolved")
     played = await bench.play(case)

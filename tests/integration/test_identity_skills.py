@@ -19,8 +19,7 @@ from contracts import codec
 from contracts.catalog import load_catalog
 from contracts.events import SkillStep
 from runtime.db import Database
-from services.skills import mfa_recovery
-from services.skills.cases import Workbench
+from deploy.sandbox.cases import Workbench, mfa_recovery
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import NewUser
 from services.skills.credentials import Vault
@@ -307,7 +306,7 @@ async def test_the_employee_number_checked_for_mfa_recovery_appears_in_no_step_r
 
 
 async def test_offboarding_asks_the_manager_for_every_step(bench: Workbench) -> None:
-    from services.skills import offboarding
+    from deploy.sandbox.cases import offboarding
 
     played = await bench.play(offboarding.CASES[0])
     assert bench.verdict(played) is None, bench.verdict(played)

@@ -21,14 +21,14 @@ from contracts.catalog import load_catalog
 from contracts.events import SkillCompleted
 from runtime.db import Database
 from services.skills import credentials
-from services.skills.cases import Case, Workbench
+from deploy.sandbox.cases import Case, Workbench
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.jira import JiraError, Query
 from services.skills.connectors.jira_http import JiraHttp, idempotency_label, plain
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS
 from services.skills.policy import Decision
-from services.skills.runner import execute
+from services.skills.execution import execute
 from deploy.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.systems import Systems

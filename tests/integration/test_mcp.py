@@ -34,7 +34,7 @@ from contracts.events import (
     TicketResolved,
 )
 from services.skills import credentials
-from services.skills.cases import Workbench
+from deploy.sandbox.cases import Workbench
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS
 from services.skills.mcp_server import FIXED, SOURCE, Listener, SkillTools, annotations, coworker_of, serve, token_for
@@ -359,7 +359,7 @@ async def test_a_credential_the_wiki_does_not_know_is_refused_there_and_escalate
 
 async def test_a_skill_that_asks_memory_first_answers_the_mcp_call_once_memory_answers_or_without_it_when_memory_is_silent(bench: Workbench) -> None:
     from contracts.events import MemoryRecalled, MemoryRecallRequested, RecallResult
-    from services.skills.knowledge import _knowledge
+    from deploy.sandbox.cases.knowledge import _knowledge
 
     runbook = _knowledge("Outlook crashes at start", "Start Outlook in safe mode (outlook.exe /safe), then turn the add-ins off one by one.", 0.7)
     memory_up = [True]

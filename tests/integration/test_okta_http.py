@@ -22,7 +22,7 @@ from contracts.catalog import load_catalog
 from contracts.events import SkillCompleted, SkillStep, TicketResolved
 from runtime.db import Database
 from services.skills import credentials, identity
-from services.skills.cases import Case, Played, Workbench
+from deploy.sandbox.cases import Case, Played, Workbench
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta_http import OktaHttp
 from services.skills.credentials import Vault

@@ -17,11 +17,10 @@ from contracts import codec
 from contracts.catalog import load_catalog
 from contracts.envelope import Envelope
 from contracts.events import SkillCompleted, SkillStep, TicketEscalated, TicketResolved
-from services.skills.cases import Case, Workbench
+from deploy.sandbox.cases import CASES, Case, Workbench
 from services.skills.credentials import Vault
-from services.skills.library import CASES, SKILLS, check
+from services.skills.library import SKILLS, check
 from deploy.sandbox import hr_org
-from deploy.sandbox.seed import seed_sandboxes
 from services.skills.settings import DEFAULT_CATALOG
 
 
@@ -29,12 +28,10 @@ COUNT = 120
 
 
 @pytest.fixture
-async def bench(service_database, workforce) -> Workbench:  # noqa: ANN001
+async def bench(service_database, workforce, simulator) -> Workbench:  # noqa: ANN001
     database = await service_database("skills")
-    async with database.pool.acquire() as conn:
-        await seed_sandboxes(conn, COUNT)
     vault = Vault(SecretStr(Fernet.generate_key().decode()))
-    workbench = Workbench(database, vault, workforce, SKILLS, load_catalog(DEFAULT_CATALOG))
+    workbench = Workbench(database, vault, workforce, SKILLS, load_catalog(DEFAULT_CATALOG), simulator=simulator)
     await workbench.hire_all()
     return workbench
 
@@ -81,7 +78,7 @@ async def test_case(bench: Workbench, case: Case) -> None:
     assert bench.verdict(played) is None, bench.verdict(played)
     for event in played.events:  # every event the case produced is a valid contract event
         assert codec.decode(codec.encode(event)).id == event.id
-    async with bench.database.pool.acquire() as conn:
+    async with bench.systems_pool.acquire() as conn:
         identifiers = await personal_identifiers(conn)
     for where, text in told(played.events):  # and none shows a person's employee id, PAN or UAN
         leaked = identifiers & set(re.findall(r"[A-Za-z0-9]+", text))
@@ -90,7 +87,7 @@ async def test_case(bench: Workbench, case: Case) -> None:
 
 async def test_a_skill_that_asks_memory_first_waits_resumes_on_the_answer_once_and_runs_without_it_when_memory_is_silent(bench: Workbench) -> None:
     from contracts.events import MemoryRecalled, MemoryRecallRequested, RecallResult, SkillFailed, TicketEscalated, TicketResolved
-    from services.skills.knowledge import _knowledge
+    from deploy.sandbox.cases.knowledge import _knowledge
 
     runbook = Case("r", "knowledge-answer", "atom", "ana.silva", "my outlook crashes when I open it", "resolved")
     requested = bench.request(runbook)

@@ -15,10 +15,10 @@ from pydantic import SecretStr
 
 from contracts.catalog import Catalog, load_catalog
 from contracts.events import SkillCompleted, SkillFailed, SkillStep, TicketEscalated, TicketQuestion, TicketResolved
-from services.skills.cases import Case, Workbench
+from deploy.sandbox.cases import Case, Workbench
 from services.skills.connectors.errors import ApiError
 from services.skills.credentials import Vault
-from services.skills.runner import execute
+from services.skills.execution import execute
 from deploy.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed

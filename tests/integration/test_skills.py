@@ -34,7 +34,8 @@ from services.skills import credentials
 from services.skills.credentials import Vault
 from services.skills.identity import Person
 from services.skills.registry import Registry
-from services.skills.runner import Runner, execute
+from services.skills.execution import execute
+from services.skills.runner import Runner
 from deploy.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
 from tests.conftest import coworker_row, table_of, ticket

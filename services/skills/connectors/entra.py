@@ -9,6 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from services.skills.connectors.errors import ApiError
+
+
+class GraphError(ApiError):
+    """An error as Microsoft Graph reports it: HTTP status and ``error.code`` / ``error.message``."""
+
+    @property
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.summary}}
+
 
 @dataclass(frozen=True)
 class EntraUser:

@@ -1,13 +1,20 @@
 """The building access connector interface: cardholders, badges and the zones they open.
-``FacilitiesSandbox`` (deploy/sandbox/facilities.py) speaks it over PostgreSQL. Errors are
-``ApiError``s with the system's codes (cardholder_not_found / badge_not_found 404, zone_unknown 400,
-clearance_required 403, badge_exists / badge_not_active / cardholder_inactive 409)."""
+``FacilitiesHttp`` (``facilities_http.py``) speaks it over the access control system's REST API,
+to the simulator (deploy/sandbox/api/facilities.py) or a real system alike. Errors are
+``FacilitiesError``s with the system's codes (cardholder_not_found / badge_not_found 404,
+zone_unknown 400, clearance_required 403, badge_exists / badge_not_active / cardholder_inactive 409)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+from services.skills.connectors.errors import ApiError
+
+
+class FacilitiesError(ApiError):
+    """An error as the access control system reports it: HTTP status, ``code`` and ``message``."""
 
 
 @dataclass(frozen=True)

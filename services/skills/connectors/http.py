@@ -36,13 +36,20 @@ def retry_after(response: httpx.Response) -> float | None:
     return None
 
 
+#: Names the ticket a call is made for. Vendors ignore a header they do not know; the simulator
+#: keeps it beside what the call did, so a test can ask "what happened for this ticket" (never to
+#: deduplicate: the real systems would not).
+TICKET_HEADER = "X-Workforce-Ticket"
+
+
 class VendorHttp:
     """One coworker's session on one vendor's REST API."""
 
     system = "system"
 
-    def __init__(self, base_url: str, credential: str | None, client: httpx.AsyncClient, *, limiter: AsyncLimiter | None = None) -> None:
+    def __init__(self, base_url: str, credential: str | None, client: httpx.AsyncClient, *, limiter: AsyncLimiter | None = None, ticket: str | None = None) -> None:
         self.base, self._credential, self._client, self._limiter = base_url.rstrip("/"), credential, client, limiter
+        self._ticket = ticket
 
     def auth_headers(self) -> dict[str, str]:
         """The vendor's auth header for the credential (never logged, never in an error)."""
@@ -55,12 +62,13 @@ class VendorHttp:
     async def call(self, method: str, path: str, *, params: Any = None, json: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
         """One request; an error status raises the vendor's ``ApiError`` (with ``retry_after``)."""
         url = path if path.startswith("http") else f"{self.base}{path}"
+        headers = {**self.auth_headers(), **({TICKET_HEADER: self._ticket} if self._ticket else {}), **(headers or {})}
         try:
             if self._limiter is not None:
                 async with self._limiter:
-                    response = await self._client.request(method, url, params=params, json=json, headers={**self.auth_headers(), **(headers or {})})
+                    response = await self._client.request(method, url, params=params, json=json, headers=headers)
             else:
-                response = await self._client.request(method, url, params=params, json=json, headers={**self.auth_headers(), **(headers or {})})
+                response = await self._client.request(method, url, params=params, json=json, headers=headers)
         except httpx.HTTPError as exc:
             raise unreachable(self.system, exc) from None
         if response.status_code >= 400:

@@ -6,30 +6,41 @@ enhanced search, paged by ``nextPageToken``; Jira Cloud answers the old ``/searc
 travel as Atlassian Document Format (ADF). The credential is ``email:api_token`` (Basic auth) or an
 OAuth/PAT bearer token; it goes in the Authorization header and nowhere else.
 
-A real Jira takes no idempotency key, so one is carried on the issue itself: an issue is created
-with a label derived from the key, and before creating, the connector searches for that label and
-returns the issue it finds. A step retried after a crash (the issue made, our record of it lost)
-therefore finds its issue instead of making a second one. Jira's search index can lag a write by a
-few seconds; a retry inside that window is the one case this cannot see. Comments carry the same
-kind of reference in their text.
+The same class talks to the simulator (``deploy/sandbox/api/jira.py``) and to a customer's Jira
+Cloud site; only the base URL and the credential differ. Transport failures, 429 (``Retry-After``)
+and 5xx are transient ``ApiError``s (``VendorHttp``); Jira's error body becomes a ``JiraError``.
+
+Jira takes no idempotency key, so each write is made safe to repeat on our side:
+
+- create an issue: the issue carries a label derived from the key (``idempotency_label``); before
+  creating, the connector searches for that label and returns the issue it finds, so a step retried
+  after a crash (the issue made, our record of it lost) finds its issue instead of making a second.
+  Jira's search index can lag a write by a few seconds; a retry inside that window is the one case
+  this cannot see.
+- comment: the comment ends with ``(ref <label>)``; before posting, the newest comments are read and
+  one carrying the reference is returned.
+- link: Jira keeps one link per type and pair of issues, so posting the same link again is a no-op.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from urllib.parse import quote
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from services.skills.connectors.errors import unreachable
+from services.skills.connectors.http import VendorHttp
 from services.skills.connectors.jira import Comment, Issue, JiraError, Link, Query
 
 FIELDS = "summary,description,issuetype,project,priority,status,labels,reporter,created,issuelinks"
 #: Issues asked for per page of the enhanced search (Jira returns at most 100 with fields).
 PAGE = 100
+#: Pages of 100 comments read when looking for an earlier try's comment (the newest first).
+COMMENT_PAGES = 3
 #: How Jira's default link types read from the inward issue.
 INWARD = {"Relates": "relates to", "Blocks": "is blocked by", "Duplicate": "is duplicated by", "Cloners": "is cloned by", "Problem/Incident": "is caused by"}
 
@@ -116,30 +127,38 @@ def _authorization(token: str | None) -> str | None:
     return f"Bearer {token}"
 
 
-class JiraHttp:
+def error_from(response: httpx.Response) -> JiraError:
+    """Jira's error body as a ``JiraError`` (its text when the body is not Jira's JSON, as a proxy's is)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and ("errorMessages" in body or "errors" in body):
+        return JiraError(response.status_code, body.get("errorMessages") or [], body.get("errors") or {})
+    text = response.text.strip()[:300]
+    return JiraError(response.status_code, [text] if text else [])
+
+
+class JiraHttp(VendorHttp):
     """The Jira connector over Jira Cloud's REST API v3, as the account the credential belongs to."""
 
-    def __init__(self, base_url: str, token: str | None, client: httpx.AsyncClient) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._auth = _authorization(token)
-        self._client = client
+    system = "jira"
+
+    def auth_headers(self) -> dict[str, str]:
+        auth = _authorization(self._credential)
+        return {"Accept": "application/json", **({"Authorization": auth} if auth else {})}
+
+    def error_from(self, response: httpx.Response) -> JiraError:
+        return error_from(response)
 
     async def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: dict[str, Any] | None = None) -> Any:
-        headers = {"Accept": "application/json"}
-        if self._auth:
-            headers["Authorization"] = self._auth
-        try:
-            response = await self._client.request(method, f"{self.base_url}{path}", params=params, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise unreachable("jira", exc) from None
-        if response.status_code >= 400:
-            raise _error(response)
+        response = await self.call(method, path, params=params, json=body)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
 
     async def get_issue(self, key: str) -> Issue:
-        return issue_from(await self._call("GET", f"/rest/api/3/issue/{key}", params={"fields": FIELDS}))
+        return issue_from(await self._call("GET", f"/rest/api/3/issue/{quote(key)}", params={"fields": FIELDS}))
 
     async def search(self, query: Query) -> list[Issue]:
         """Up to ``query.max_results`` issues, page after page while Jira gives a ``nextPageToken``
@@ -158,6 +177,7 @@ class JiraHttp:
         return [issue_from(issue) for issue in found[: query.max_results]]
 
     async def create_issue(self, *, project: str, issue_type: str, summary: str, description: str, priority: str, labels: Sequence[str], idempotency_key: str, ticket_id: str) -> Issue:
+        """An issue marked with ``idempotency_label(idempotency_key)``; the issue an earlier try made is found and returned."""
         marker = idempotency_label(idempotency_key)
         earlier = await self.search(Query(labels=(marker,), max_results=1))
         if earlier:
@@ -174,31 +194,32 @@ class JiraHttp:
         return await self.get_issue(created["key"])
 
     async def link_issues(self, link_type: str, *, inward: str, outward: str) -> Link:
+        """Jira keeps one link per (type, inward, outward): posting the same link again changes nothing."""
         await self._call("POST", "/rest/api/3/issueLink", body={"type": {"name": link_type}, "inwardIssue": {"key": inward}, "outwardIssue": {"key": outward}})
-        return Link(link_type, INWARD.get(link_type, link_type), outward)
+        return Link(link_type, INWARD.get(link_type, link_type), outward.upper())
+
+    async def comments(self, key: str, *, newest_first: bool = True, limit: int = COMMENT_PAGES * 100) -> list[Comment]:
+        """An issue's comments (newest first by default), following ``startAt`` pages up to ``limit``."""
+        found: list[Comment] = []
+        while len(found) < limit:
+            page = await self._call("GET", f"/rest/api/3/issue/{quote(key)}/comment",
+                                    params={"startAt": len(found), "maxResults": 100, "orderBy": "-created" if newest_first else "created"})
+            batch = page.get("comments", [])
+            found += [_comment(key, c) for c in batch]
+            if not batch or len(found) >= int(page.get("total", 0)):
+                break
+        return found[:limit]
 
     async def add_comment(self, key: str, body: str, *, idempotency_key: str) -> Comment:
+        """A comment ending in ``(ref <label>)``; a comment already carrying that reference is returned instead."""
         reference = f"(ref {idempotency_label(idempotency_key)})"
-        page = await self._call("GET", f"/rest/api/3/issue/{key}/comment", params={"maxResults": 100, "orderBy": "-created"})
-        for comment in page.get("comments", []):
-            if reference in plain(comment.get("body")):
-                return _comment(key, comment)
-        made = await self._call("POST", f"/rest/api/3/issue/{key}/comment", body={"body": adf(f"{body}\n\n{reference}")})
+        for comment in await self.comments(key):
+            if reference in comment.body:
+                return comment
+        made = await self._call("POST", f"/rest/api/3/issue/{quote(key)}/comment", body={"body": adf(f"{body}\n\n{reference}")})
         return _comment(key, made)
 
 
 def _comment(key: str, body: dict[str, Any]) -> Comment:
     author = body.get("author") or {}
     return Comment(id=str(body["id"]), issue_key=key, body=plain(body.get("body")), author=author.get("emailAddress") or author.get("displayName") or author.get("accountId", ""))
-
-
-def _error(response: httpx.Response) -> JiraError:
-    """Jira's error body as a ``JiraError`` (its text when the body is not Jira's JSON)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and ("errorMessages" in body or "errors" in body):
-        return JiraError(response.status_code, body.get("errorMessages") or [], body.get("errors") or {})
-    text = response.text.strip()[:300]
-    return JiraError(response.status_code, [text] if text else [])

@@ -15,12 +15,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from services.skills.connectors.errors import ApiError
+
 Action = Literal["restart_app", "repair_app", "clear_cache", "kill_process", "install_patches", "reboot"]
 ACTIONS: frozenset[str] = frozenset({"restart_app", "repair_app", "clear_cache", "kill_process", "install_patches", "reboot"})
 #: Actions that name what they act on (an app or a process).
 TARGETED: frozenset[str] = frozenset({"restart_app", "repair_app", "kill_process"})
 #: What may be interpolated into a device's shell: a name, never a command.
 SAFE_TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,63}$")
+
+
+class JumpCloudError(ApiError):
+    """An error as JumpCloud reports it: ``{"code": <status>, "message": ..., "status": <reason>}``."""
+
+    REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 429: "Too Many Requests"}
+
+    def __init__(self, status: int, message: str, *, reason: str | None = None) -> None:
+        super().__init__(status, reason or self.REASONS.get(status, "Error"), message)
 
 
 @dataclass(frozen=True)

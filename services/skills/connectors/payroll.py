@@ -1,7 +1,8 @@
-"""The payroll connector interface: what steps may ask of payroll. ``PayrollSandbox``
-(deploy/sandbox/payroll.py) speaks it over PostgreSQL; a real client would speak it over
-the payroll provider's API. Errors are ``ApiError``s with the provider's codes: 400
-VALIDATION_ERROR (with the field), 404 NOT_FOUND, 409 CONFLICT, 403 FORBIDDEN, 401 UNAUTHORIZED."""
+"""The payroll connector interface: what steps may ask of payroll. ``PayrollHttp``
+(``payroll_http.py``) speaks it over the payroll provider's REST API, to the simulator
+(deploy/sandbox/api/payroll.py) or a real provider alike. Errors are ``PayrollError``s with the
+provider's codes: 400 VALIDATION_ERROR (with the field), 404 NOT_FOUND, 409 CONFLICT, 403 FORBIDDEN,
+401 UNAUTHORIZED."""
 
 from __future__ import annotations
 
@@ -9,13 +10,25 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
+
+from services.skills.connectors.errors import ApiError
 
 #: A W-4's filing statuses, as payroll takes them (``w4.filingStatus``).
 FILING_STATUSES = ("single", "married_filing_jointly", "head_of_household")
 
 #: Ten characters: five letters, four digits, a letter; the fourth letter is the holder's type (P: a person).
 PAN_FORMAT = re.compile(r"^[A-Z]{5}[0-9]{4}[A-Z]$")
+
+
+class PayrollError(ApiError):
+    """An error as the payroll API reports it (``{"error": {"code", "message", "field"}}``): ``field``
+    names the request field at fault (``pan``, ``workerId``...), which the skills tell apart."""
+
+    def __init__(self, status: int, code: str, summary: str, *, field: str | None = None) -> None:
+        super().__init__(status, code, summary)
+        self.field = field
+        self.body: dict[str, Any] = {"code": code, "message": summary, **({"field": field} if field else {})}
 
 
 def pan_problem(pan: str) -> str | None:

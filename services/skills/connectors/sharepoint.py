@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from services.skills.connectors.errors import ApiError
+
+
+class SharePointError(ApiError):
+    """An error as Microsoft Graph reports it for SharePoint: HTTP status, ``error.code``, ``error.message``."""
+
 
 @dataclass(frozen=True)
 class Hit:

@@ -1,7 +1,8 @@
 """Sandbox cases: a request a skill gets in the sandboxed org, and what a person would check after.
 
-Every skill declares its cases next to it (``CASES``); the tests play each once and
-``bench/skills.py`` plays each eight times (pass^8). ``Workbench`` is the skills runtime without the
+Each skill module's cases are in ``deploy/sandbox/cases/<module>.py`` (``CASES``, gathered in
+``deploy.sandbox.cases.CASES``); the tests play each once and ``bench/skills.py`` plays each eight
+times (pass^8). ``Workbench`` is the skills runtime without the
 broker: the coworkers as governance announced them, their credentials, and a ``Runner`` over a
 migrated, seeded schema. Playing a case answers the skill's questions and decides its approvals as
 the case says, so a whole conversation is one call; then it delivers the request once more, as
@@ -44,10 +45,12 @@ from contracts.events import (
     TicketQuestion,
 )
 from contracts.topics import BUDGET_STATE, COWORKER_STATE
+from deploy.sandbox.running import Running
 from runtime.db import Database
 from runtime.table import TopicTable
 from services.skills import credentials
 from services.skills.credentials import Vault
+from services.skills.issuer import Issuer
 from services.skills.registry import Registry
 from services.skills.runner import Runner
 from services.skills.skill import Skill
@@ -113,11 +116,28 @@ def coworker_stated(manifest: CoworkerManifest, *, state: str = "active", versio
 class Workbench:
     """The skills runtime on a database, without a broker: coworkers, credentials, a runner."""
 
-    def __init__(self, database: Database, vault: Vault, workforce: Mapping[str, CoworkerManifest], skills: Mapping[str, Skill], catalog: Catalog, *, systems: Systems | None = None) -> None:
-        self.database, self.vault, self.workforce = database, vault, dict(workforce)
+    def __init__(
+        self,
+        database: Database,
+        vault: Vault,
+        workforce: Mapping[str, CoworkerManifest],
+        skills: Mapping[str, Skill],
+        catalog: Catalog,
+        *,
+        simulator: Running | None = None,
+        systems: Systems | None = None,
+        issuer: Issuer | None = None,
+    ) -> None:
+        """On ``simulator`` (deploy/sandbox over HTTP) unless ``systems`` says otherwise: its systems'
+        URLs, its token issuer, and its database for the cases' checks."""
+        self.database, self.vault, self.workforce, self.simulator = database, vault, dict(workforce), simulator
+        if simulator is not None:
+            systems = systems or Systems(simulator.urls())
+            issuer = issuer or simulator.issuer()
+        self.issuer = issuer
         self.coworkers = TopicTable[CoworkerStated]("unused:9092", COWORKER_STATE, keyring=None)
         self.registry = Registry(self.coworkers, TopicTable("unused:9092", BUDGET_STATE, keyring=None))
-        self.runner = Runner(database, self.registry, vault, skills, catalog, source="/services/skills", queue="service-desk", systems=systems, backoff_s=0.01)
+        self.runner = Runner(database, self.registry, vault, skills, catalog, source="/services/skills", queue="service-desk", systems=systems, backoff_s=0.01, issuer=issuer)
         self._versions: dict[str, int] = {}
 
     async def hire(self, name: str, *, state: str = "active", **changes: Any) -> int:
@@ -130,8 +150,13 @@ class Workbench:
         self.coworkers.rows[name] = row
         async with self.database.pool.acquire() as conn, conn.transaction():
             await self.registry.remember(conn, row)
-            await credentials.reconcile(conn, self.vault, row.data, real=frozenset(self.runner.systems.real))
+        await credentials.reconcile(self.database.pool, self.vault, row.data, self.issuer)
         return version
+
+    @property
+    def systems_pool(self) -> Any:
+        """Where the systems' state is: the simulator's database (cases prepare and check it there)."""
+        return (self.simulator.database if self.simulator is not None else self.database).pool
 
     async def hire_all(self) -> None:
         for name in self.workforce:
@@ -157,7 +182,7 @@ class Workbench:
             manifest = self.workforce[case.coworker]
             await self.hire(case.coworker, autonomy={**manifest.autonomy, case.skill: case.autonomy})
         if case.prepare is not None:
-            async with self.database.pool.acquire() as conn:
+            async with self.systems_pool.acquire() as conn:
                 await case.prepare(conn)
         requested = self.request(case)
         events = await self.runner.run(requested)
@@ -184,7 +209,7 @@ class Workbench:
         if again and events and [e.id for e in again[-len(events):]] != [e.id for e in events]:
             played.redelivery = f"a redelivered request ended differently: {[e.type for e in again]} after {[e.type for e in events]}"
         if case.check is not None:
-            async with self.database.pool.acquire() as conn:
+            async with self.systems_pool.acquire() as conn:
                 await case.check(conn, played.events)
         return played
 
