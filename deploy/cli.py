@@ -32,6 +32,8 @@ def up(
         assert stack.broker is not None
         typer.echo(f"kafka      {stack.broker.bootstrap}")
         typer.echo(f"postgres   {_safe(stack.database_url)}")
+        if stack.simulator is not None:
+            typer.echo(f"systems    {stack.simulator.url}/<okta|entra|sharepoint|workday|payroll|jumpcloud|jira|slack|facilities>  (simulated; log {stack.var / 'logs' / 'sandbox.log'})")
         for name, procs in stack.running.items():
             for proc in procs:
                 typer.echo(f"{name:<10} pid {proc.process.pid if proc.process else '?'}  http://127.0.0.1:{proc.health_port}/ready  log {proc.log}")
@@ -57,7 +59,7 @@ def demo(
     from deploy.demo import run
 
     stack = Stack(var=var)
-    typer.echo("starting the stack (broker, PostgreSQL, five services)...")
+    typer.echo("starting the stack (broker, PostgreSQL, the simulated systems, five services)...")
     started = time.monotonic()
     with stack.session():
         typer.echo(f"stack up in {time.monotonic() - started:.1f}s; publishing {tickets}")

@@ -90,7 +90,7 @@ class HoldSpec(BaseModel):
 class Hold:
     id: int
     spec: HoldSpec
-    state: str = "armed"  # armed -> holding -> released
+    state: str = "armed"  # armed -> taken -> holding (acted, for "after") -> released
     released: asyncio.Event = field(default_factory=asyncio.Event)
     caught: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -159,14 +159,13 @@ async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
     hold = hooks.hold(system, request, rest)
     if hold is None:
         return await handler(request)
+    hold.state = "taken"  # no other request takes this hold
+    if hold.spec.when == "after":
+        response = await handler(request)  # it acted (committed); its answer waits
     hold.state = "holding"
     hold.caught.set()
-    if hold.spec.when == "before":
-        await hold.released.wait()
-        return await handler(request)
-    response = await handler(request)
     await hold.released.wait()
-    return response
+    return await handler(request) if hold.spec.when == "before" else response
 
 
 # -- administration -------------------------------------------------------------------------------
@@ -232,7 +231,7 @@ def admin_routes(admin_token: str) -> web.Application:
         if hold is None:
             raise web.HTTPNotFound()
         wait = float(request.query.get("wait", "0"))
-        if wait and hold.state == "armed":
+        if wait and hold.state in ("armed", "taken"):
             try:
                 await asyncio.wait_for(hold.caught.wait(), min(wait, 60))
             except TimeoutError:
