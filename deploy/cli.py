@@ -109,6 +109,7 @@ app.add_typer(__import__("deploy.cli_memory", fromlist=["app"]).app, name="memor
 app.command("org")(cli_coworkers.org)
 app.command("spend")(__import__("deploy.cli_spend", fromlist=["spend"]).spend)
 app.add_typer(__import__("deploy.cli_keys", fromlist=["app"]).app, name="keys")
+app.add_typer(__import__("deploy.cli_sandbox", fromlist=["app"]).app, name="sandbox")
 app.command("acls")(__import__("deploy.acls", fromlist=["command"]).command)
 
 

@@ -312,13 +312,17 @@ class Stack:
         self.broker = Broker.resolve(self.var)
         self.postgres = Postgres.resolve(self.var)
         self.database_url = self.postgres.url
-        if not os.environ.get("SKILLS_SYSTEMS") and "SKILLS_SYSTEMS" not in self.extra_env:
-            self.simulator = Simulator.start(self.database_url, self.sandbox_admin_token(), log=self.var / "logs" / "sandbox.log")
+        self.start_systems()
         import asyncio
 
         from runtime.topics import ensure_topics
 
         asyncio.run(ensure_topics(self.broker.bootstrap, replication_factor=int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))))
+
+    def start_systems(self) -> None:
+        """The simulated customer systems, unless the customer's own are configured (``SKILLS_SYSTEMS``)."""
+        if not os.environ.get("SKILLS_SYSTEMS") and "SKILLS_SYSTEMS" not in self.extra_env:
+            self.simulator = Simulator.start(self.database_url, self.sandbox_admin_token(), log=self.var / "logs" / "sandbox.log")
 
     def start_service(self, name: str, *, env: dict[str, str] | None = None, wait: bool = True) -> ServiceProcess:
         index = len(self.running.get(name, []))

@@ -146,6 +146,7 @@ def stack(var: Path, broker: Broker, server_url: str) -> Iterator[Stack]:
 
     asyncio.run(ensure_topics(broker.bootstrap))
     try:
+        running.start_systems()
         procs = [running.start_service(name, wait=False) for name in running.services]
         for proc in procs:
             proc.wait_ready()
@@ -157,6 +158,8 @@ def stack(var: Path, broker: Broker, server_url: str) -> Iterator[Stack]:
         for procs in running.running.values():
             for proc in procs:
                 proc.stop()
+        if running.simulator is not None:
+            running.simulator.stop()
         asyncio.run(_drop_database(server_url, running.database_url))
 
 

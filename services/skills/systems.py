@@ -41,7 +41,7 @@ def client_class(system: str) -> Any:
 
 
 class Systems:
-    def __init__(self, urls: Mapping[str, str] | None = None, *, mcp: Mapping[str, str] | None = None, rate_limits: Mapping[str, float] | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(self, urls: Mapping[str, str] | None = None, *, mcp: Mapping[str, str] | None = None, rate_limits: Mapping[str, float] | None = None, timeout_s: float = 10.0, client: httpx.AsyncClient | None = None) -> None:
         urls = dict(urls or {})
         if unknown := sorted(set(urls) - set(CLIENTS)):
             raise ValueError(f"no connector for {', '.join(unknown)}; connectors exist for: {', '.join(sorted(CLIENTS))}")
@@ -51,7 +51,7 @@ class Systems:
         rates = dict(rate_limits or {})
         self._limiters = {system: AsyncLimiter(max(1.0, rates.get(system, DEFAULT_RATE)), 1.0) for system in urls}
         self._timeout = timeout_s
-        self._client: httpx.AsyncClient | None = None
+        self._client = client  # one pool of connections for every system (made on first use unless given)
 
     def connected(self, system: str) -> bool:
         return system in self.urls or system in self.mcp

@@ -19,17 +19,26 @@ from services.skills.credentials import Vault
 from services.skills.library import SKILLS
 from deploy.sandbox import jumpcloud, tokens
 from deploy.sandbox.jumpcloud import JumpCloudError, JumpCloudSandbox
-from deploy.sandbox.seed import seed_sandboxes
 from deploy.sandbox.seed_jumpcloud import seed_jumpcloud
 from services.skills.settings import DEFAULT_CATALOG
 
 
+COUNT = 120  # the people the simulator fixture is seeded with
+
+
 @pytest.fixture
-async def db(service_database) -> Database:  # noqa: ANN001
+def db(simulator) -> Database:  # noqa: ANN001
+    """The simulator's own database (JumpCloud's state, seeded with ``COUNT`` people)."""
+    return simulator.database
+
+
+@pytest.fixture
+async def bench(service_database, workforce, simulator) -> Workbench:  # noqa: ANN001
+    """The skills runtime on its own schema, reaching JumpCloud and the rest on the simulator over HTTP."""
     database = await service_database("skills")
-    async with database.pool.acquire() as conn:
-        await seed_sandboxes(conn, 60)
-    return database
+    workbench = Workbench(database, Vault(SecretStr(Fernet.generate_key().decode())), workforce, SKILLS, load_catalog(DEFAULT_CATALOG), simulator=simulator)
+    await workbench.hire_all()
+    return workbench
 
 
 async def device_of(conn: asyncpg.Connection, login: str) -> str:
@@ -42,7 +51,7 @@ async def as_agent(conn: asyncpg.Connection, *scopes: str) -> JumpCloudSandbox:
 
 async def test_the_seed_is_idempotent_and_the_named_people_have_their_named_problems(db: Database) -> None:
     async with db.pool.acquire() as conn:
-        assert await seed_jumpcloud(conn, 60) == 0
+        assert await seed_jumpcloud(conn, COUNT) == 0
         jc = await as_agent(conn)
         priya = await jc.health(await device_of(conn, "priya.sharma"))
         assert priya.memory_used_pct >= 90 and priya.app("Microsoft Teams").state == "hung"
@@ -115,9 +124,7 @@ async def test_jumpcloud_itself_refuses_a_key_without_the_scope_a_revoked_key_an
         assert await conn.fetchval("SELECT count(*) FROM jumpcloud_commands") == 0
 
 
-async def test_a_redelivered_troubleshooting_request_fixes_the_device_once(db: Database, workforce) -> None:  # noqa: ANN001
-    bench = Workbench(db, Vault(SecretStr(Fernet.generate_key().decode())), workforce, SKILLS, load_catalog(DEFAULT_CATALOG))
-    await bench.hire_all()
+async def test_a_redelivered_troubleshooting_request_fixes_the_device_once(bench: Workbench, db: Database, workforce) -> None:  # noqa: ANN001
     manifest = workforce["hardware-support-specialist"]
     await bench.hire("hardware-support-specialist", autonomy={**manifest.autonomy, "laptop-troubleshoot": Autonomy.autonomous})
     requested = bench.request(Case("", "laptop-troubleshoot", "hardware-support-specialist", "sarah.williams", "computer getting slower every day", "resolved"))
@@ -140,9 +147,7 @@ INSERT INTO jumpcloud_system_users SELECT 'aaaaaaaaaaaaaaaaaaaaaaaa', su.user_id
 """
 
 
-async def test_someone_with_two_devices_is_asked_which_one(db: Database, workforce) -> None:  # noqa: ANN001
-    bench = Workbench(db, Vault(SecretStr(Fernet.generate_key().decode())), workforce, SKILLS, load_catalog(DEFAULT_CATALOG))
-    await bench.hire_all()
+async def test_someone_with_two_devices_is_asked_which_one(bench: Workbench) -> None:
     case = Case("two devices", "device-health", "device-agent", "ana.silva", "is my computer healthy", "resolved", answers={"device": "the desktop, ana-silva-imac"}, prepare=lambda conn: conn.execute(SECOND_DEVICE))
     played = await bench.play(case)
     assert bench.verdict(played) is None, bench.verdict(played)

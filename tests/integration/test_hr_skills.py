@@ -26,7 +26,6 @@ from services.skills.library import SKILLS
 from deploy.sandbox import hr_org, paycalc, tokens
 from deploy.sandbox.hr_seed import seed_payroll, seed_workday
 from deploy.sandbox.payroll import PayrollError, PayrollSandbox
-from deploy.sandbox.seed import seed_okta, seed_sandboxes
 from deploy.sandbox.workday import WorkdayError, WorkdaySandbox, decide_time_off
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.skill import Skill, Step, StepContext, StepFailed
@@ -37,18 +36,14 @@ PAYROLL_ALL = ["payslips.read", "enrolments.create", "final_pay.create"]
 
 
 @pytest.fixture
-async def db(service_database) -> Database:  # noqa: ANN001
-    database = await service_database("skills")
-    async with database.pool.acquire() as conn:
-        await seed_okta(conn, COUNT)
-        await seed_workday(conn, COUNT)
-        await seed_payroll(conn, COUNT)
-    return database
+def db(simulator) -> Database:  # noqa: ANN001
+    """The simulator's own database: Okta, Workday and payroll (and the rest) seeded with ``COUNT`` people."""
+    return simulator.database
 
 
 @pytest.fixture
 async def conn(db: Database) -> AsyncIterator[asyncpg.Connection]:
-    """A connection on the sandboxes' schema (shadows the suite's bare connection)."""
+    """A connection on the simulator's schema (shadows the suite's bare connection)."""
     async with db.pool.acquire() as connection:
         yield connection
 
@@ -370,11 +365,10 @@ async def test_final_pay_happens_once_and_closes_the_payroll_record(conn: asyncp
 
 
 @pytest.fixture
-async def bench(service_database, workforce) -> Workbench:  # noqa: ANN001
+async def bench(service_database, workforce, simulator) -> Workbench:  # noqa: ANN001
+    """The skills runtime on its own schema, reaching Workday, payroll and Okta on the simulator over HTTP."""
     database = await service_database("skills")
-    async with database.pool.acquire() as conn:
-        await seed_sandboxes(conn, COUNT)
-    workbench = Workbench(database, Vault(SecretStr(Fernet.generate_key().decode())), workforce, SKILLS, load_catalog(DEFAULT_CATALOG))
+    workbench = Workbench(database, Vault(SecretStr(Fernet.generate_key().decode())), workforce, SKILLS, load_catalog(DEFAULT_CATALOG), simulator=simulator)
     await workbench.hire_all()
     return workbench
 
@@ -403,7 +397,7 @@ async def test_a_failed_step_after_the_request_cancels_it(bench: Workbench) -> N
     played = await bench.play(case)
     assert played.failure is not None and played.failure.data.error_code == "calendar_refused"
     assert played.failure.data.compensated == ["submit-request"]
-    status = await bench.database.pool.fetchval("SELECT status FROM skills.workday_time_off_requests WHERE worker_id = $1", wid("ana.silva"))
+    status = await bench.systems_pool.fetchval("SELECT status FROM workday_time_off_requests WHERE worker_id = $1", wid("ana.silva"))
     assert status == "Canceled"
 
 

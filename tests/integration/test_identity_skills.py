@@ -39,16 +39,14 @@ OKTA_ALL = ["users.read", "users.create", "users.lifecycle", "apps.read", "apps.
 
 
 @pytest.fixture
-async def db(service_database) -> Database:  # noqa: ANN001
-    database = await service_database("skills")
-    async with database.pool.acquire() as conn:
-        await seed_sandboxes(conn, COUNT)
-    return database
+def db(simulator) -> Database:  # noqa: ANN001
+    """The simulator's own database: every system seeded with ``COUNT`` people."""
+    return simulator.database
 
 
 @pytest.fixture
 async def conn(db: Database) -> AsyncIterator[asyncpg.Connection]:
-    """A connection on the sandboxes' schema (shadows the suite's bare connection)."""
+    """A connection on the simulator's schema (shadows the suite's bare connection)."""
     async with db.pool.acquire() as connection:
         yield connection
 
@@ -285,13 +283,15 @@ async def test_sharepoint_ranks_pages_by_relevance_and_refuses_without_the_scope
 
 
 @pytest.fixture
-async def bench(db: Database, workforce) -> Workbench:  # noqa: ANN001
-    workbench = Workbench(db, Vault(SecretStr(Fernet.generate_key().decode())), workforce, SKILLS, load_catalog(DEFAULT_CATALOG))
+async def bench(service_database, workforce, simulator) -> Workbench:  # noqa: ANN001
+    """The skills runtime on its own schema, reaching every system on the simulator over HTTP."""
+    database = await service_database("skills")
+    workbench = Workbench(database, Vault(SecretStr(Fernet.generate_key().decode())), workforce, SKILLS, load_catalog(DEFAULT_CATALOG), simulator=simulator)
     await workbench.hire_all()
     return workbench
 
 
-async def test_the_employee_number_checked_for_mfa_recovery_appears_in_no_step_record(bench: Workbench, db: Database) -> None:
+async def test_the_employee_number_checked_for_mfa_recovery_appears_in_no_step_record(bench: Workbench) -> None:
     case = mfa_recovery.CASES[0]
     played = await bench.play(case)
     assert bench.verdict(played) is None, bench.verdict(played)
@@ -299,7 +299,7 @@ async def test_the_employee_number_checked_for_mfa_recovery_appears_in_no_step_r
     steps = list({e.id: e for e in played.events if isinstance(e, SkillStep)}.values())  # a resumed request replays its recorded steps
     assert [s.data.name for s in steps] == ["find-user", "verify-identity", "check-risk", "find-factor", "reset-factor"]
     assert all(number not in json.dumps(s.data.outputs) + json.dumps(s.data.inputs) for s in steps)
-    records = await db.pool.fetch("SELECT outputs::text FROM step_runs")
+    records = await bench.database.pool.fetch("SELECT outputs::text FROM step_runs")
     assert all(number not in r["outputs"] for r in records)
     for event in played.events:  # and every event is a valid contract event
         assert codec.decode(codec.encode(event)).id == event.id

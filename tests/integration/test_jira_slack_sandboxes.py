@@ -7,22 +7,20 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from runtime.db import Database
 from services.skills.connectors.jira import JiraError, Query
 from services.skills.connectors.slack import SlackError, user_id
 from deploy.sandbox import tokens
 from deploy.sandbox.jira import JiraSandbox
-from deploy.sandbox.seed import seed_sandboxes
 from deploy.sandbox.slack import SlackSandbox
 
 JIRA_SCOPES = ["issues.read", "issues.create", "issues.link", "issues.comment"]
 
 
 @pytest.fixture
-async def conn(service_database) -> asyncpg.Connection:  # noqa: ANN001
-    database: Database = await service_database("skills")
-    async with database.pool.acquire() as connection:
-        await seed_sandboxes(connection, 60)
+async def conn(simulator) -> asyncpg.Connection:  # noqa: ANN001
+    """A connection to the simulator's own database (seeded with 120 people), to call the Jira and
+    Slack sandboxes' state logic directly."""
+    async with simulator.database.pool.acquire() as connection:
         yield connection
 
 
