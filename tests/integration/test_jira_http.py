@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from contracts.catalog import load_catalog
 from contracts.events import SkillCompleted
 from runtime.db import Database
-from services.skills import credentials
+from services.skills import credentials, identity
 from deploy.sandbox.cases import Case, Workbench
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.jira import JiraError, Query
@@ -29,7 +29,6 @@ from services.skills.credentials import Vault
 from services.skills.library import SKILLS
 from services.skills.policy import Decision
 from services.skills.execution import execute
-from deploy.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.systems import Systems
 
@@ -194,13 +193,13 @@ async def jira() -> AsyncIterator[FakeJira]:
 
 
 @pytest.fixture
-async def bench(service_database, workforce, jira: FakeJira) -> AsyncIterator[Workbench]:  # noqa: ANN001
+async def bench(service_database, workforce, simulator, jira: FakeJira) -> AsyncIterator[Workbench]:  # noqa: ANN001
     database: Database = await service_database("skills")
-    async with database.pool.acquire() as conn:
-        await seed_okta(conn, 10)  # the (sandboxed) directory the requester is looked up in
-    systems = Systems(real={"jira": jira.url})
+    systems = Systems({"jira": jira.url, "okta": simulator.urls()["okta"]})  # the requester is looked up in the simulated directory
     workbench = Workbench(database, Vault(SecretStr(Fernet.generate_key().decode())), workforce, SKILLS, load_catalog(DEFAULT_CATALOG), systems=systems)
     await workbench.hire_all()
+    reader = await simulator.token(identity.DIRECTORY, identity.READER, identity.READER_SCOPES, version=identity.READER_VERSION)
+    await credentials.store(database.pool, workbench.vault, identity.READER, identity.DIRECTORY, identity.READER_VERSION, reader)
     yield workbench
     await systems.close()
 

@@ -39,7 +39,6 @@ from services.skills.credentials import Vault
 from services.skills.library import SKILLS
 from services.skills.mcp_server import FIXED, SOURCE, Listener, SkillTools, annotations, coworker_of, serve, token_for
 from services.skills.mcp_tools import mcp_tool_skill
-from deploy.sandbox.seed import seed_sandboxes
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.skill import Skill, Step
 from services.skills.systems import Systems
@@ -130,13 +129,13 @@ async def wiki() -> AsyncIterator[Wiki]:
 
 
 @pytest.fixture
-async def bench(service_database, workforce, wiki: Wiki) -> Workbench:  # noqa: ANN001
+async def bench(service_database, workforce, simulator, wiki: Wiki) -> AsyncIterator[Workbench]:  # noqa: ANN001
     database = await service_database("skills")
-    async with database.pool.acquire() as conn:
-        await seed_sandboxes(conn, 120)
-    workbench = Workbench(database, Vault(SecretStr(KEY)), workforce, SKILLS_HERE, catalog(), systems=Systems(mcp={"wiki": wiki.url}))
+    systems = Systems(simulator.urls(), mcp={"wiki": wiki.url})  # the simulated systems, and the wiki's MCP server
+    workbench = Workbench(database, Vault(SecretStr(KEY)), workforce, SKILLS_HERE, catalog(), simulator=simulator, systems=systems)
     await workbench.hire_all()
-    return workbench
+    yield workbench
+    await systems.close()
 
 
 @dataclass
@@ -182,7 +181,8 @@ async def call(url: str, coworker: str, skill: str, **arguments: Any) -> CallToo
 
 
 async def resets(bench: Workbench, login: str) -> tuple[str, int]:
-    async with bench.database.pool.acquire() as conn:
+    """The account's status and how many resets Okta recorded for it, as the simulated Okta holds them."""
+    async with bench.systems_pool.acquire() as conn:
         status = await conn.fetchval("SELECT status FROM okta_users WHERE login = $1", f"{login}@acme.example")
         count = await conn.fetchval("SELECT count(*) FROM okta_password_resets r JOIN okta_users u ON u.id = r.user_id WHERE u.login = $1", f"{login}@acme.example")
     return status, count

@@ -205,7 +205,7 @@ async def okta() -> AsyncIterator[FakeOkta]:
 @pytest.fixture
 async def bench(service_database, workforce, okta: FakeOkta) -> AsyncIterator[Workbench]:  # noqa: ANN001
     database: Database = await service_database("skills")
-    systems = Systems(real={"okta": okta.url})
+    systems = Systems({"okta": okta.url})
     workbench = Workbench(database, Vault(SecretStr(Fernet.generate_key().decode())), workforce, SKILLS, load_catalog(DEFAULT_CATALOG), systems=systems)
     await workbench.hire_all()
     await give(workbench, identity.READER, version=identity.READER_VERSION)  # the skills service's own, to look requesters up

@@ -1,7 +1,9 @@
-"""The skill runtime's guarantees, on made-up skills whose steps write to a ledger table in the
-sandbox's database: compensation of earlier steps when a later one fails, retries with backoff for
-transient failures, a time limit per attempt, a time budget per skill, questions to the requester
-mid-skill, and resume-after-crash without repeating a step."""
+"""The skill runtime's guarantees, on made-up skills whose steps write to a ledger: a stand-in system
+that keeps every write it is told, as a real one does (no transaction of ours can take a write back
+from it): compensation of earlier steps when a later one fails, retries with backoff for transient
+failures, a time limit per attempt, a time budget per skill, questions to the requester mid-skill,
+and resume-after-crash without repeating a step. The requester is looked up in the simulator's
+directory (deploy/sandbox over HTTP) before the first step, as in production."""
 
 from __future__ import annotations
 
@@ -19,16 +21,17 @@ from deploy.sandbox.cases import Case, Workbench
 from services.skills.connectors.errors import ApiError
 from services.skills.credentials import Vault
 from services.skills.execution import execute
-from deploy.sandbox.seed import seed_okta
 from services.skills.settings import DEFAULT_CATALOG
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 
 CALLS: dict[str, int] = {}
+#: The made-up system's state: every write it was told, in order.
+LEDGER: list[str] = []
 
 
 async def _ledger(ctx: StepContext, what: str) -> dict[str, Any]:
     CALLS[what] = CALLS.get(what, 0) + 1
-    await ctx.conn.execute("INSERT INTO ledger (ticket_id, what) VALUES ($1, $2)", ctx.request.ticket_id, what)
+    LEDGER.append(what)
     return {"did": what}
 
 
@@ -44,7 +47,7 @@ async def _undo(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _refuses(ctx: StepContext) -> dict[str, Any]:
-    await _ledger(ctx, "refused write")  # rolled back with the savepoint: a refusal leaves nothing
+    await _ledger(ctx, "refused write")  # the system keeps it: nothing shares a transaction with it
     raise StepFailed("target_refused", "the system said no")
 
 
@@ -81,19 +84,17 @@ def step(name: str, run, **kw) -> Step:  # noqa: ANN001
 @pytest.fixture(autouse=True)
 def _calls() -> None:
     CALLS.clear()
+    LEDGER.clear()
 
 
 @pytest.fixture
-async def make_bench(service_database, workforce):  # noqa: ANN001, ANN201
+async def make_bench(service_database, workforce, simulator):  # noqa: ANN001, ANN201
     database = await service_database("skills")
-    await database.pool.execute("CREATE TABLE ledger (id serial PRIMARY KEY, ticket_id text, what text)")
-    async with database.pool.acquire() as conn:
-        await seed_okta(conn, 10)  # the directory the requester is looked up in before the first step
     vault = Vault(SecretStr(Fernet.generate_key().decode()))
     catalog: Catalog = load_catalog(DEFAULT_CATALOG)
 
     async def make(made: Skill) -> Workbench:
-        bench = Workbench(database, vault, workforce, {made.name: made}, catalog)
+        bench = Workbench(database, vault, workforce, {made.name: made}, catalog, simulator=simulator)  # the requester is looked up in its directory
         await bench.hire("jordan")
         return bench
 
@@ -105,13 +106,15 @@ def case(**kw: Any) -> Case:
 
 
 async def ledger(bench: Workbench) -> list[str]:
-    return [r["what"] for r in await bench.database.pool.fetch("SELECT what FROM ledger ORDER BY id")]
+    return list(LEDGER)
 
 
 async def test_a_failed_step_undoes_the_earlier_steps_newest_first_then_escalates_with_what_was_undone(make_bench) -> None:  # noqa: ANN001
     bench = await make_bench(skill(step("one", _writes("one"), compensate=_undo), step("two", _writes("two")), step("three", _writes("three"), compensate=_undo), step("four", _refuses)))
     played = await bench.play(case(expect="escalated"))
-    assert await ledger(bench) == ["one", "two", "three", "undo three", "undo one"], "step two has no undo; the refused write left nothing"
+    # No transaction of ours spans the system: the refused step's own write stays, as a real system
+    # keeps it (the step did not finish, so it has nothing to undo); the done steps are undone, newest first.
+    assert await ledger(bench) == ["one", "two", "three", "refused write", "undo three", "undo one"], "step two has no undo"
     undos = [e.data for e in played.events if isinstance(e, SkillStep) and e.data.kind == "compensation"]
     assert [(u.step, u.name, u.status) for u in undos] == [(3, "three", "done"), (1, "one", "done")]
     failed = next(e for e in played.events if isinstance(e, SkillFailed))
@@ -127,7 +130,7 @@ async def test_a_redelivered_failure_replays_the_compensations_without_undoing_t
     first = await bench.runner.run(requested)
     again = await bench.runner.run(requested)
     assert [e.id for e in again] == [e.id for e in first]
-    assert await ledger(bench) == ["one", "undo one"]
+    assert await ledger(bench) == ["one", "refused write", "undo one"], "nothing was done or undone twice"
 
 
 async def test_a_transient_error_is_retried_with_backoff_and_the_step_happens_once(make_bench) -> None:  # noqa: ANN001
@@ -144,7 +147,8 @@ async def test_a_step_that_stays_unavailable_gives_up_after_its_attempts_and_esc
     played = await bench.play(case(expect="escalated"))
     failed = played.failure
     assert failed is not None and failed.data.error_code == "system_unavailable"
-    assert "gave up after 2 attempts" in failed.data.reason and "429" in failed.data.reason
+    assert "gave up after 2 attempt" in failed.data.reason
+    assert "attempt 1: 429 E0000047: try again; attempt 2: 429 E0000047: try again" in failed.data.reason, "every attempt is listed"
     assert CALLS["flaky"] == 2
     assert await ledger(bench) == ["first", "undo first"]
 
@@ -153,7 +157,9 @@ async def test_an_attempt_past_its_time_limit_is_cut_off_and_retried(make_bench)
     bench = await make_bench(skill(step("slow", _slow, timeout_s=0.05, attempts=2)))
     played = await bench.play(case(expect="escalated"))
     assert CALLS["slow"] == 2
-    assert played.failure is not None and "did not finish slow within 0.05 s" in played.failure.data.reason
+    assert played.failure is not None and played.failure.data.error_code == "system_unavailable"
+    assert "okta did not do slow: gave up after 2 attempt" in played.failure.data.reason
+    assert "attempt 1: no answer within 0.05 s; attempt 2: no answer within 0.05 s" in played.failure.data.reason
 
 
 async def test_a_skill_past_its_time_budget_stops_before_its_next_step(make_bench) -> None:  # noqa: ANN001
@@ -189,10 +195,8 @@ async def test_an_answer_for_a_ticket_nobody_asked_about_changes_nothing(make_be
     assert await ledger(bench) == []
 
 
-async def test_a_missing_declared_input_is_asked_for_before_any_step_runs(service_database, workforce) -> None:  # noqa: ANN001
+async def test_a_missing_declared_input_is_asked_for_before_any_step_runs(service_database, workforce, simulator) -> None:  # noqa: ANN001
     database = await service_database("skills")
-    async with database.pool.acquire() as conn:
-        await seed_okta(conn, 10)
     vault = Vault(SecretStr(Fernet.generate_key().decode()))
     ran: list[str] = []
 
@@ -201,7 +205,7 @@ async def test_a_missing_declared_input_is_asked_for_before_any_step_runs(servic
         return {"app": ctx.inputs["app"]}
 
     made = Skill(name="app-access", steps=(Step("assign", "okta", "apps.assign", assign),), summarise=lambda o: f"assigned {o['assign']['app']}")
-    bench = Workbench(database, vault, workforce, {"app-access": made}, load_catalog(DEFAULT_CATALOG))
+    bench = Workbench(database, vault, workforce, {"app-access": made}, load_catalog(DEFAULT_CATALOG), simulator=simulator)
     await bench.hire("enterprise-app-agent", autonomy={"app-access": "autonomous"})
     played = await bench.play(Case("t", "app-access", "enterprise-app-agent", "ana.silva", "i need access please", "resolved", answers={"app": "figma"}))
     first_question = next(e for e in played.events if isinstance(e, TicketQuestion))
@@ -216,7 +220,8 @@ async def test_a_crash_after_a_step_resumes_at_the_next_without_repeating_it(mak
     facts = await bench.runner.facts(requested.data)
     from services.skills.policy import authorize
 
-    await execute(bench.database.pool, made.steps[0], 1, requested, {}, credential=None, decision=authorize(facts, skill=made.name, system="okta", scope="users.read"))
+    decision = authorize(facts, skill=made.name, system="okta", scope="users.read")
+    await execute(bench.database.pool, made.steps[0], 1, requested, {}, credential=None, decision=decision, systems=bench.runner.systems)
     events = await bench.runner.run(requested)  # the process died after step one; the request is redelivered
     assert isinstance(events[-2], SkillCompleted)
     assert await ledger(bench) == ["one", "two"]
