@@ -111,7 +111,8 @@ async def _reconcile(pool: asyncpg.Pool, vault: Vault, state: CoworkerState, iss
     for system, scopes in state.active.tools.items():
         if (system, version) in live or issuer is None:
             continue
-        await issuer.revoke(name, system=system, version=version)  # one that no longer opens with the key
+        if (system, version) in unreadable:
+            await issuer.revoke(name, system=system, version=version)  # one that no longer opens with the key
         token = await issuer.issue(system, name, version, scopes)
         if token is None:
             continue  # the issuer does not hold this system: its administrator issues the token

@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
+import pytest
+
 from deploy import report
 
+from tests.conftest import ticket
 from tests.e2e.conftest import (
     assert_audited_exactly_once,
     assert_spend_is_the_sum_of_usage,
     duplicates,
+    PASSWORD_TEXTS,
     mixed_tickets,
+    resettable_people,
     triage_decisions,
     unique_team,
     wait_until_done,
@@ -91,3 +97,38 @@ async def test_two_triage_instances_share_the_partitions_and_no_ticket_is_triage
     finally:
         stack.running["triage"].remove(second)
         assert second.stop() == 0, "SIGTERM ends a service gracefully, with exit code 0"
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+async def test_skills_killed_during_a_call_to_okta_resets_the_password_exactly_once(kafka, db, stack, when: str) -> None:
+    """kill -9 of the skills service while its reset is in flight at Okta (``before``: Okta holds the
+    request unanswered; ``after``: Okta has reset and holds the answer): after a restart the password
+    is reset once, and the step has one outcome."""
+    assert stack.simulator is not None, "the stack runs the simulated systems"
+    admin = httpx.AsyncClient(base_url=f"{stack.simulator.url}/_sandbox", headers={"Authorization": f"Bearer {stack.simulator.admin_token}"}, timeout=90)
+    people = resettable_people()
+    team = unique_team(f"hold-{when}")
+    title, description = PASSWORD_TEXTS[0]
+    asked = ticket(f"{team}-0001", team=team, title=title, description=description, requester=people[7 if when == "before" else 11])
+    async with admin:
+        hold = (await admin.post("/holds", json={"system": "okta", "method": "POST", "path": "/lifecycle/reset_password", "when": when})).json()
+        kafka.publish_tickets([asked])
+        for _ in range(4):  # the first ticket of a fresh stack may take a while
+            if (state := (await admin.get(f"/holds/{hold['id']}", params={"wait": 60})).json()["state"]) == "holding":
+                break
+        else:
+            seen = [r["type"] for r in await db.fetch("SELECT type FROM governance.audit_events WHERE correlation_id = $1 ORDER BY seq", asked.data.ticket_id)]
+            raise AssertionError(f"the reset never reached Okta (hold {state}); the ticket's story so far: {seen}")
+        stack.kill("skills")  # SIGKILL mid-call: no outcome recorded, the intent stays
+        (await admin.post(f"/holds/{hold['id']}/release")).raise_for_status()
+    stack.start_service("skills")
+    stories = await wait_until_done(db, [asked], timeout_s=180)
+    story = stories[asked.data.ticket_id]
+    assert story.of("ticket.resolved"), f"the ticket was resolved after the restart: {[e['type'] for e in story.events]}"
+    resets = await db.fetchval("SELECT count(*) FROM sandbox.okta_password_resets WHERE ticket_id = $1", asked.data.ticket_id)
+    assert resets == 1, f"the password was reset {resets} times"
+    key = f"{asked.data.ticket_id}:password-reset:2"
+    assert await db.fetchval("SELECT count(*) FROM skills.step_runs WHERE idempotency_key = $1", key) == 1
+    assert await db.fetchval("SELECT count(*) FROM skills.step_intents WHERE idempotency_key = $1", key) == 0
+    steps = {e.id for e in await kafka.events("skill.step", {asked.data.ticket_id}) if e.data.step == 2}
+    assert len(steps) == 1, "one outcome event for the reset step"

@@ -92,6 +92,8 @@ async def test_a_reset_that_answered_too_late_is_not_done_again_by_the_retry(ser
     async with simulator.admin as admin:
         assert (await admin.get(f"/holds/{hold['id']}", params={"wait": 30})).json()["state"] == "holding"
         assert await _resets(simulator.database.pool) == 1, "Okta acted; its answer is held"
+        pool = bench.database.pool
+        assert pool.get_size() - pool.get_idle_size() == 0, "no connection of the skills' pool is held while Okta is called"
         played = await asyncio.wait_for(playing, 60)  # the first attempt timed out; the retry found the reset
         (await admin.post(f"/holds/{hold['id']}/release")).raise_for_status()
     assert bench.verdict(played) is None, bench.verdict(played)
