@@ -18,7 +18,7 @@ from services.skills import app as skills_app
 from services.skills.policy_file import DEFAULT_POLICY, LoadedPolicy, announce, load_policy
 from services.skills.runner import Runner
 from services.skills.settings import DEFAULT_CATALOG
-from tests.integration.test_skills import db, org, request, vault  # noqa: F401 - fixtures
+from tests.integration.test_skills import db, org, request, systems, vault  # noqa: F401 - fixtures
 
 SOURCE = "/services/skills"
 
@@ -82,11 +82,11 @@ async def test_a_changed_policy_file_is_announced_once_and_the_same_file_never_a
     assert {r.key for r in records} == {b"policy"}
 
 
-async def test_decisions_carry_the_version_and_hash_of_the_policy_in_force(db, vault, org, tmp_path: Path) -> None:  # noqa: ANN001, F811
+async def test_decisions_carry_the_version_and_hash_of_the_policy_in_force(db, vault, org, systems, tmp_path: Path) -> None:  # noqa: ANN001, F811
     path = tmp_path / "policy.yaml"
     path.write_text(DEFAULT_POLICY.read_text().replace('version: "2026-11-25.1"', 'version: "2026-12-01.3"'))
     loaded: LoadedPolicy = load_policy(path)
-    runner = Runner(db, org.registry, vault, skills_app.SKILLS, load_catalog(DEFAULT_CATALOG), source=SOURCE, queue="service-desk", policy=loaded)
+    runner = Runner(db, org.registry, vault, skills_app.SKILLS, load_catalog(DEFAULT_CATALOG), source=SOURCE, queue="service-desk", policy=loaded, systems=systems, issuer=org.issuer)
     decisions = [e for e in await runner.run(request("ana.silva")) if isinstance(e, PolicyAllowed)]
     assert len(decisions) == 2
     assert {(d.data.policy_version, d.data.policy_sha256) for d in decisions} == {("2026-12-01.3", loaded.sha256)}
