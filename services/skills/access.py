@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts.events import SkillRequest
-from services.skills.access_common import failed, requester
+from services.skills.access_common import requester
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import App, Okta
+from services.skills.failures import refused, step_failure
 from services.skills.rules import STALE_AFTER_DAYS, is_stale
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
@@ -39,10 +40,8 @@ def _app_name(request: SkillRequest) -> str:
 async def _find_app(ctx: StepContext, okta: Okta) -> App:
     """The Okta app the request names: by its key (``salesforce``) or the start of its label."""
     name = _app_name(ctx.request)
-    try:
+    with refused("Okta", f"looking up the app {name!r}", default="app_not_found", coworker=ctx.request.coworker):
         found = await okta.list_apps(name)
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "app_not_found", f"could not look up {name!r}") from None
     # The app's key or label as asked, or an unambiguous start of its key (``sales`` -> salesforce);
     # a label that merely starts with the word (``oracle`` -> Oracle NetSuite) is a guess a person confirms.
     matches = [a for a in found if a.name == name or a.label.lower() == name] or [a for a in found if a.name.startswith(name)]
@@ -62,10 +61,8 @@ async def _find_app(ctx: StepContext, okta: Okta) -> App:
 
 async def find_user(ctx: StepContext) -> dict[str, Any]:
     okta: Okta = ctx.system
-    try:
+    with refused("Okta", f"looking up the requester {requester(ctx.request)!r}", default="user_not_found", coworker=ctx.request.coworker):
         user = await okta.get_user(requester(ctx.request))
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "user_not_found", f"no Okta user {requester(ctx.request)!r}") from None
     if user.status not in ASSIGNABLE:
         raise StepFailed("user_not_active", f"Okta user {user.login} is {user.status}; apps are granted only to accounts that may sign in")
     return {"user_id": user.id, "login": user.login, "status": user.status}
@@ -80,7 +77,7 @@ async def find_app(ctx: StepContext) -> dict[str, Any]:
         assigned = True
     except ApiError as exc:
         if exc.status != 404:
-            raise failed(ctx, "Okta", exc, "app_not_found", f"could not read {user['login']}'s assignment to {app.label}") from None
+            raise step_failure(exc, system="Okta", doing=f"reading {user['login']}'s assignment to {app.label}", default="app_not_found", coworker=ctx.request.coworker) from None
         assigned = False
     return {"app_id": app.id, "app": app.label, "already_assigned": assigned}
 
@@ -88,10 +85,8 @@ async def find_app(ctx: StepContext) -> dict[str, Any]:
 async def assign_app(ctx: StepContext) -> dict[str, Any]:
     okta: Okta = ctx.system
     user, app = ctx.earlier["find-user"], ctx.earlier["find-app"]
-    try:
+    with refused("Okta", f"assigning {app['app']} to {user['login']}", default="assignment_refused", coworker=ctx.request.coworker):
         done = await okta.assign_user(app["app_id"], user["user_id"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "assignment_refused", f"Okta did not assign {app['app']} to {user['login']}") from None
     return {"app_id": app["app_id"], "app": app["app"], "user_id": user["user_id"], "created": done.changed, "status": done.status, "sync_state": done.sync_state}
 
 
@@ -104,17 +99,15 @@ async def unassign_app(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str
         await okta.unassign_user(outputs["app_id"], outputs["user_id"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
     except ApiError as exc:
         if exc.status != 404:  # already gone is undone
-            raise failed(ctx, "Okta", exc, "unassign_refused", f"Okta did not remove {outputs['app']}") from None
+            raise step_failure(exc, system="Okta", doing=f"removing the assignment of {outputs['app']} this request made", default="unassign_refused", coworker=ctx.request.coworker) from None
     return {"unassigned": True, "app": outputs["app"]}
 
 
 async def check_provisioning(ctx: StepContext) -> dict[str, Any]:
     okta: Okta = ctx.system
     user, app = ctx.earlier["find-user"], ctx.earlier["find-app"]
-    try:
+    with refused("Okta", f"reading {user['login']}'s account in {app['app']}", default="provisioning_unknown", coworker=ctx.request.coworker):
         state = await okta.get_app_user(app["app_id"], user["user_id"])
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "provisioning_unknown", f"could not read {user['login']}'s account in {app['app']}") from None
     if state.sync_state == "ERROR":
         raise StepFailed("provisioning_failed", f"Okta assigned {app['app']} but could not create the account in it: {state.sync_error or 'provisioning error'}")
     return {"status": state.status, "sync_state": state.sync_state}
@@ -154,10 +147,8 @@ async def review_app(ctx: StepContext) -> dict[str, Any]:
 async def find_stale(ctx: StepContext) -> dict[str, Any]:
     okta: Okta = ctx.system
     app = ctx.earlier["find-app"]
-    try:
+    with refused("Okta", f"listing who has {app['app']}", default="assignments_unreadable", coworker=ctx.request.coworker):
         users = await okta.list_app_users(app["app_id"])
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "assignments_unreadable", f"could not list who has {app['app']}") from None
     now = datetime.now(UTC)
     stale = [u for u in users if is_stale(u, now)]
     return {
@@ -179,7 +170,7 @@ async def revoke_stale(ctx: StepContext) -> dict[str, Any]:
             await okta.unassign_user(app["app_id"], user["user_id"], idempotency_key=f"{ctx.idempotency_key}:{user['user_id']}", ticket_id=ctx.request.ticket_id)
         except ApiError as exc:
             if exc.status != 404:  # removed since the review listed it: nothing left to revoke
-                raise failed(ctx, "Okta", exc, "revoke_refused", f"Okta did not remove {app['app']} from {user['login']}") from None
+                raise step_failure(exc, system="Okta", doing=f"removing {app['app']} from {user['login']}", default="revoke_refused", coworker=ctx.request.coworker) from None
             continue
         revoked.append({"user_id": user["user_id"], "login": user["login"]})
     return {"app_id": app["app_id"], "app": app["app"], "revoked": revoked}
@@ -189,10 +180,8 @@ async def restore(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str, Any
     """Undo: give back the assignments this review revoked."""
     okta: Okta = ctx.system
     for user in outputs["revoked"]:
-        try:
+        with refused("Okta", f"giving {outputs['app']} back to {user['login']}", default="restore_refused", coworker=ctx.request.coworker):
             await okta.assign_user(outputs["app_id"], user["user_id"], idempotency_key=f"{ctx.idempotency_key}:{user['user_id']}", ticket_id=ctx.request.ticket_id)
-        except ApiError as exc:
-            raise failed(ctx, "Okta", exc, "restore_refused", f"Okta did not give {outputs['app']} back to {user['login']}") from None
     return {"restored": len(outputs["revoked"])}
 
 

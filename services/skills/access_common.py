@@ -1,7 +1,5 @@
-"""What the identity and access skills share: who a request is about, and how a system's answer
-becomes the skill's (an outage is raised again for the runner to retry; a refused credential or
-scope is the same refusal on every system; anything else is the step's own failure, with the
-system's code and words kept)."""
+"""What the identity and access skills share: who a request is about, and whether the account a
+step found is the requester's. (How a system's error becomes a step's failure is ``failures.py``.)"""
 
 from __future__ import annotations
 
@@ -9,15 +7,9 @@ import re
 
 from contracts.events import SkillRequest
 from services.skills import identity
-from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import User
 from services.skills.identity import Person
 from services.skills.skill import NeedInput, StepContext, StepFailed
-
-#: The codes with which each system refuses a caller a scope (Okta, Graph for Entra and SharePoint,
-#: the badge system, Workday).
-SCOPE_REFUSALS = frozenset({"E0000006", "Authorization_RequestDenied", "accessDenied", "forbidden", "insufficient_permissions"})
-
 
 def requester(request: SkillRequest) -> str:
     """The requester's login (their email), which is also their Okta login."""
@@ -55,14 +47,3 @@ def named(ctx: StepContext, field: str, question: str) -> str:
     if not value:
         raise NeedInput(field, question)
     return person(value)
-
-
-def failed(ctx: StepContext, system: str, exc: ApiError, code: str, what: str) -> StepFailed:
-    """The ``StepFailed`` for a non-transient ``exc`` from ``system``; a transient one is raised again."""
-    if exc.transient:
-        raise exc
-    if exc.status == 401:
-        return StepFailed("credential_refused", f"{system} refused {ctx.request.coworker}'s credential: {exc.summary} ({exc.code})")
-    if exc.status == 403 and exc.code in SCOPE_REFUSALS:
-        return StepFailed("scope_refused", f"{system} refused {ctx.request.coworker}: {exc.summary} ({exc.code})")
-    return StepFailed(code, f"{what}: {system} answered {exc.status} {exc.code}: {exc.summary}")

@@ -13,15 +13,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from contracts.events import SkillRequest
-from services.skills.access_common import failed, person, requester
+from services.skills.access_common import person, requester
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.facilities import Facilities
+from services.skills.failures import refused
 from services.skills.people import named_in
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
 _ORDINALS = {"ground": 1, "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 #: Rooms people name by what they are rather than by code.
 _ROOMS = {"parking": "HQ-PARK", "garage": "HQ-PARK", "server room": "HQ-DC", "data centre": "HQ-DC", "data center": "HQ-DC", "lab": "BLR-LAB", "hardware lab": "BLR-LAB"}
+#: The badge system's refusals of a zone that are the skill's own answers (its code -> the skill's).
+ZONE_REFUSALS = {"zone_unknown": "zone_unknown", "clearance_required": "clearance_required", "badge_not_active": "badge_not_active"}
 
 
 def _holder(request: SkillRequest) -> str:
@@ -68,11 +71,9 @@ async def _newcomer_named(ctx: StepContext, badges: Facilities) -> str | None:
 async def find_badge(ctx: StepContext) -> dict[str, Any]:
     badges: Facilities = ctx.system
     login = _holder(ctx.request) if str(ctx.inputs.get("employee", "")).strip() else (await _newcomer_named(ctx, badges) or requester(ctx.request))
-    try:
+    with refused("the badge system", f"looking up the cardholder {login!r} and their badge", default="cardholder_not_found", coworker=ctx.request.coworker):
         holder = await badges.get_cardholder(login)
         badge = await badges.current_badge(login)
-    except ApiError as exc:
-        raise failed(ctx, "the badge system", exc, "cardholder_not_found", f"no cardholder {login!r}") from None
     if holder.status != "active":
         raise StepFailed("cardholder_inactive", f"{holder.login} is an {holder.status} cardholder (left the company); no badge is issued")
     if badge is not None and badge.status != "active":
@@ -85,10 +86,8 @@ async def issue_badge(ctx: StepContext) -> dict[str, Any]:
     if found["badge_id"] is not None:
         return {"badge_id": found["badge_id"], "issued": False}
     badges: Facilities = ctx.system
-    try:
+    with refused("the badge system", f"issuing a badge to {found['holder']}", default="issue_refused", coworker=ctx.request.coworker):
         made = await badges.issue_badge(found["holder"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        raise failed(ctx, "the badge system", exc, "issue_refused", f"no badge issued to {found['holder']}") from None
     return {"badge_id": made.badge_id, "issued": True}
 
 
@@ -97,10 +96,8 @@ async def return_badge(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str
     if not outputs.get("issued"):
         return {"returned": False, "why": "the holder already had this badge"}
     badges: Facilities = ctx.system
-    try:
+    with refused("the badge system", f"returning badge {outputs['badge_id']}, which this request issued", default="return_refused", coworker=ctx.request.coworker):
         done = await badges.return_badge(outputs["badge_id"], reason=f"issued for {ctx.request.ticket_id}, which did not complete", idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        raise failed(ctx, "the badge system", exc, "return_refused", f"badge {outputs['badge_id']} was not returned") from None
     return {"returned": True, "badge_id": done.badge_id, "status": done.status}
 
 
@@ -108,11 +105,8 @@ async def grant_zone(ctx: StepContext) -> dict[str, Any]:
     badges: Facilities = ctx.system
     badge_id = ctx.earlier["issue-badge"]["badge_id"]
     zone = zone_code(str(ctx.inputs.get("zone", "")), ctx.earlier["find-badge"]["home_site"])
-    try:
+    with refused("the badge system", f"adding {zone} to badge {badge_id}", codes=ZONE_REFUSALS, default="zone_refused", coworker=ctx.request.coworker):
         done = await badges.add_zone(badge_id, zone, idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        code = exc.code if exc.code in {"zone_unknown", "clearance_required", "badge_not_active"} else "zone_refused"
-        raise failed(ctx, "the badge system", exc, code, f"{zone} was not added to badge {badge_id}") from None
     return {"badge_id": badge_id, "zone": zone, "added": done.changed, "zones": list(done.zones)}
 
 
@@ -120,10 +114,8 @@ async def remove_zone(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str,
     if not outputs.get("added"):
         return {"removed": False}
     badges: Facilities = ctx.system
-    try:
+    with refused("the badge system", f"removing {outputs['zone']} from badge {outputs['badge_id']}", default="zone_not_removed", coworker=ctx.request.coworker):
         await badges.remove_zone(outputs["badge_id"], outputs["zone"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        raise failed(ctx, "the badge system", exc, "zone_not_removed", f"{outputs['zone']} stays on badge {outputs['badge_id']}") from None
     return {"removed": True, "zone": outputs["zone"]}
 
 

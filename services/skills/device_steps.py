@@ -9,9 +9,8 @@ from typing import Any
 
 from contracts.events import SkillRequest
 from services.skills import diagnosis
-from services.skills.connectors.errors import ApiError
 from services.skills.connectors.jumpcloud import Health, JumpCloud
-from services.skills.refusals import refusal
+from services.skills.failures import refused
 from services.skills.skill import NeedInput, StepContext, StepFailed
 
 #: Why a diagnosis without a remote fix goes to a person, by problem.
@@ -43,10 +42,8 @@ def now() -> datetime:
 async def find_device(ctx: StepContext) -> dict[str, Any]:
     devices: JumpCloud = ctx.system
     email = requester(ctx.request)
-    try:
+    with refused("JumpCloud", f"listing the devices of {email}", default="user_not_found", coworker=ctx.request.coworker):
         systems = await devices.systems_of(email)
-    except ApiError as exc:
-        raise refusal(ctx, "JumpCloud", exc, "user_not_found", f"no JumpCloud user for {email}") from None
     if not systems:
         raise StepFailed("no_device", f"JumpCloud has no device bound to {email}")
     if len(systems) > 1:
@@ -61,10 +58,10 @@ async def find_device(ctx: StepContext) -> dict[str, Any]:
 
 async def read_health(ctx: StepContext) -> Health:
     devices: JumpCloud = ctx.system
-    try:
-        return await devices.health(ctx.earlier["find-device"]["system_id"])
-    except ApiError as exc:
-        raise refusal(ctx, "JumpCloud", exc, "device_not_found", "the device's health could not be read") from None
+    device = ctx.earlier["find-device"]
+    with refused("JumpCloud", f"reading the health of {device['hostname']}", default="device_not_found", coworker=ctx.request.coworker):
+        health = await devices.health(device["system_id"])
+    return health
 
 
 def no_fix(finding: diagnosis.Finding) -> StepFailed:
@@ -77,10 +74,8 @@ def run_fix(chosen_by: str) -> Callable[[StepContext], Any]:
     async def run(ctx: StepContext) -> dict[str, Any]:
         devices: JumpCloud = ctx.system
         plan = ctx.earlier[chosen_by]
-        try:
+        with refused("JumpCloud", f"running {plan['action']} on {ctx.earlier['find-device']['hostname']}", default="command_refused", coworker=ctx.request.coworker):
             result = await devices.run_command(ctx.earlier["find-device"]["system_id"], plan["action"], plan["target"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-        except ApiError as exc:
-            raise refusal(ctx, "JumpCloud", exc, "command_refused", f"JumpCloud did not run {plan['action']}") from None
         if result.status != "finished":
             raise StepFailed("device_offline", f"{plan['action']} waits in JumpCloud's queue: the device's agent is offline")
         if result.exit_code != 0:

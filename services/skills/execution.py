@@ -34,6 +34,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from contracts.events import SkillRequested
 from runtime.redact import redact
 from services.skills.connectors.errors import ApiError
+from services.skills.failures import gave_up, step_failure
 from services.skills.identity import Person
 from services.skills.policy import Decision
 from services.skills.retries import VendorWait, transient
@@ -193,11 +194,14 @@ async def attempt(step: Step, ctx: StepContext, action: Callable[[StepContext], 
     except NeedInput as need:
         return StepRun("asking", {}, "needs_input", need.question, record, attempts=len(tried) + 1, field=need.field)
     except (ApiError, TimeoutError) as exc:
+        # What a step let through is mapped as every skill maps it (failures.py), with the
+        # runner's own default: an outage that outlasted the retries, or the system's refusal.
         if transient(exc):
-            return StepRun("failed", {}, "system_unavailable", f"{step.system} did not do {step.name}: gave up after {len(tried)} attempt(s) ({'; '.join(tried)})", record, attempts=len(tried))
+            unavailable = gave_up(step.system, step.name, tried)
+            return StepRun("failed", {}, unavailable.code, unavailable.reason, record, attempts=len(tried))
         assert isinstance(exc, ApiError)
-        code = "credential_refused" if exc.status == 401 else "system_refused"
-        return StepRun("failed", {}, code, f"{step.system} refused: {exc.summary} ({exc.code})", record, attempts=len(tried) + 1)
+        refusal = step_failure(exc, system=step.system, doing=f"running the step {step.name}", default="system_refused", coworker=ctx.request.coworker)
+        return StepRun("failed", {}, refusal.code, refusal.reason, record, attempts=len(tried) + 1)
 
 
 async def execute(

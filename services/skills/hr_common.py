@@ -1,37 +1,20 @@
-"""What the HR skills share: turning Workday's and payroll's refusals into a skill's refusal, finding
-the worker a request is about, deciding whether the requester may act for them, and reading dates."""
+"""What the HR skills share: finding the worker a request is about, deciding whether the requester
+may act for them, and reading dates. (How Workday's and payroll's errors become a step's failure is
+``failures.py``.)"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 from contracts.events import SkillRequest
-from services.skills.connectors.errors import ApiError
 from services.skills.connectors.workday import Worker, Workday
+from services.skills.failures import refused
 from services.skills.skill import StepFailed
 
 #: The department whose people may start HR processes for anyone (besides the person's own manager).
 HR_DEPARTMENT = "HR"
-
-
-@contextmanager
-def refusals(system: str, codes: Mapping[str, str] | None = None, *, default: str) -> Iterator[None]:
-    """Turn a system's answer into the skill's refusal: its token or scope refused, or one of ``codes``
-    (the system's error code -> the skill's), else ``default``. Outages pass through to be retried."""
-    try:
-        yield
-    except ApiError as exc:
-        if exc.transient:
-            raise
-        if exc.status == 401:
-            raise StepFailed("credential_refused", f"{system} refused the coworker's credential: {exc.summary} ({exc.code})") from None
-        if exc.status == 403:
-            raise StepFailed("scope_refused", f"{system} refused: {exc.summary} ({exc.code})") from None
-        raise StepFailed((codes or {}).get(exc.code, default), f"{system} refused: {exc.summary} ({exc.code})") from None
 
 
 def requester_email(request: SkillRequest) -> str:
@@ -41,13 +24,14 @@ def requester_email(request: SkillRequest) -> str:
 
 async def requester(workday: Workday, request: SkillRequest) -> Worker:
     """The requester's own worker record."""
-    with refusals("Workday", {"not_found": "worker_not_found"}, default="worker_not_found"):
-        return await workday.get_worker(requester_email(request))
+    with refused("Workday", f"reading the requester's worker record ({requester_email(request)})", default="worker_not_found", coworker=request.coworker):
+        worker = await workday.get_worker(requester_email(request))
+    return worker
 
 
-async def one_worker(workday: Workday, ref: str) -> Worker:
+async def one_worker(workday: Workday, ref: str, *, coworker: str | None = None) -> Worker:
     """The one worker ``ref`` (a name, login, email or ID) names in Workday, terminated ones included."""
-    with refusals("Workday", default="worker_not_found"):
+    with refused("Workday", f"looking up the worker {ref!r}", default="worker_not_found", coworker=coworker):
         found = await workday.find_workers(ref)
     if not found:
         raise StepFailed("worker_not_found", f"Workday has no worker matching {ref!r}")

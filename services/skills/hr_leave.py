@@ -17,7 +17,8 @@ from typing import Any
 from contracts.events import SkillRequest
 from services.skills.connectors.payroll import Payroll
 from services.skills.connectors.workday import Workday, weekdays
-from services.skills.hr_common import dates_in, refusals, requester, requester_email, worker_outputs
+from services.skills.failures import refused
+from services.skills.hr_common import dates_in, requester, requester_email, worker_outputs
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 
 #: What people call a kind of leave -> the Workday time-off plan it is, by country. Longest first.
@@ -59,7 +60,7 @@ async def find_worker(ctx: StepContext) -> dict[str, Any]:
 
 async def read_balances(ctx: StepContext) -> dict[str, Any]:
     workday: Workday = ctx.system
-    with refusals("Workday", default="balance_unavailable"):
+    with refused("Workday", f"reading {ctx.earlier['find-worker']['name']}'s time-off balances", default="balance_unavailable", coworker=ctx.request.coworker):
         balances = await workday.get_balances(ctx.earlier["find-worker"]["worker_id"])
     return {
         "as_of": max((b.as_of for b in balances), default=date.today()).isoformat(),
@@ -69,7 +70,7 @@ async def read_balances(ctx: StepContext) -> dict[str, Any]:
 
 async def last_payslip(ctx: StepContext) -> dict[str, Any]:
     payroll: Payroll = ctx.system
-    with refusals("Payroll", {"NOT_FOUND": "not_in_payroll"}, default="payslip_unavailable"):
+    with refused("Payroll", f"reading {ctx.earlier['find-worker']['name']}'s last payslip", not_found="not_in_payroll", default="payslip_unavailable", coworker=ctx.request.coworker):
         slips = await payroll.payslips(ctx.earlier["find-worker"]["worker_id"], limit=1)
     if not slips:
         return {"payslip": None}
@@ -146,7 +147,7 @@ async def check_balance(ctx: StepContext) -> dict[str, Any]:
         raise StepFailed("leave_type_not_available", f"{kind} is not a time-off plan for {worker['country']} workers; theirs are {', '.join(offered)}")
     start, end = _dates(ctx.request)
     workday: Workday = ctx.system
-    with refusals("Workday", default="balance_unavailable"):
+    with refused("Workday", f"reading {worker['name']}'s {plan} balance", default="balance_unavailable", coworker=ctx.request.coworker):
         balances = {b.plan: b for b in await workday.get_balances(worker["worker_id"])}
     balance = balances.get(plan)
     if balance is None:
@@ -169,7 +170,7 @@ async def submit_request(ctx: StepContext) -> dict[str, Any]:
     checked = ctx.earlier["check-balance"]
     workday: Workday = ctx.system
     codes = {"A1011": "insufficient_balance", "A1008": "overlapping_request", "A1016": "no_working_days", "A1041": "not_eligible"}
-    with refusals("Workday", codes, default="request_refused"):
+    with refused("Workday", f"requesting {checked['plan']} from {checked['start']} to {checked['end']}", codes=codes, default="request_refused", coworker=ctx.request.coworker):
         request = await workday.request_time_off(
             ctx.earlier["find-worker"]["worker_id"],
             checked["plan"],
@@ -193,7 +194,7 @@ async def submit_request(ctx: StepContext) -> dict[str, Any]:
 
 async def cancel_request(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str, Any]:
     workday: Workday = ctx.system
-    with refusals("Workday", default="cancel_refused"):
+    with refused("Workday", f"cancelling the time-off request {outputs['request_id']} this request made", default="cancel_refused", coworker=ctx.request.coworker):
         canceled = await workday.cancel_time_off(outputs["request_id"], idempotency_key=ctx.idempotency_key)
     return {"request_id": canceled.id, "status": canceled.status}
 

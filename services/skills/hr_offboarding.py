@@ -21,7 +21,8 @@ from contracts.events import SkillRequest
 from services.skills.rules import GRATUITY_MIN_YEARS
 from services.skills.connectors.payroll import Payroll
 from services.skills.connectors.workday import TERMINATION_REASONS, Workday
-from services.skills.hr_common import authorise, check_country, dates_in, one_worker, refusals, requester, worker_outputs
+from services.skills.failures import refused
+from services.skills.hr_common import authorise, check_country, dates_in, one_worker, requester, worker_outputs
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 
 EMPLOYEE_QUESTION = "Who is leaving? Give their name or work email as it is in Workday (e.g. james.martinez@acme.example)."
@@ -84,7 +85,7 @@ def find_leaver(country: str, skill: str) -> Callable[[StepContext], Awaitable[d
         if not ref:
             raise NeedInput("employee", EMPLOYEE_QUESTION)
         asker = await requester(workday, ctx.request)
-        leaver = await one_worker(workday, ref)
+        leaver = await one_worker(workday, ref, coworker=ctx.request.coworker)
         if leaver.status == "Terminated":
             raise StepFailed("already_terminated", f"{leaver.name} was already terminated in Workday (last day {leaver.termination_date})")
         if leaver.status != "Active":
@@ -103,7 +104,7 @@ async def read_leave(ctx: StepContext) -> dict[str, Any]:
     """The leave the leaver has not taken and has not asked for, in the plan paid out at exit."""
     leaver = ctx.earlier["find-leaver"]
     workday: Workday = ctx.system
-    with refusals("Workday", default="balance_unavailable"):
+    with refused("Workday", f"reading {leaver['name']}'s leave balances", default="balance_unavailable", coworker=ctx.request.coworker):
         balances = {b.plan: b for b in await workday.get_balances(leaver["worker_id"])}
     plan = PAID_OUT[leaver["country"]]
     balance = balances.get(plan)
@@ -114,7 +115,7 @@ async def read_leave(ctx: StepContext) -> dict[str, Any]:
 async def terminate(ctx: StepContext) -> dict[str, Any]:
     leaver = ctx.earlier["find-leaver"]
     workday: Workday = ctx.system
-    with refusals("Workday", {"A178": "already_terminated", "not_found": "worker_not_found"}, default="termination_refused"):
+    with refused("Workday", f"terminating {leaver['name']} (last day {leaver['last_day']})", codes={"A178": "already_terminated"}, not_found="worker_not_found", default="termination_refused", coworker=ctx.request.coworker):
         event = await workday.terminate(
             leaver["worker_id"],
             last_day=date.fromisoformat(leaver["last_day"]),
@@ -127,7 +128,7 @@ async def terminate(ctx: StepContext) -> dict[str, Any]:
 
 async def rescind_termination(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str, Any]:
     workday: Workday = ctx.system
-    with refusals("Workday", default="rescind_refused"):
+    with refused("Workday", f"rescinding the termination {outputs['event_id']} this request made", default="rescind_refused", coworker=ctx.request.coworker):
         event = await workday.rescind(outputs["event_id"], idempotency_key=ctx.idempotency_key)
     return {"event_id": event.id, "status": event.status}
 
@@ -135,7 +136,7 @@ async def rescind_termination(ctx: StepContext, outputs: Mapping[str, Any]) -> d
 async def final_pay(ctx: StepContext) -> dict[str, Any]:
     leaver = ctx.earlier["find-leaver"]
     payroll: Payroll = ctx.system
-    with refusals("Payroll", {"CONFLICT": "final_pay_exists", "NOT_FOUND": "not_in_payroll"}, default="final_pay_refused"):
+    with refused("Payroll", f"creating {leaver['name']}'s final pay", codes={"CONFLICT": "final_pay_exists"}, not_found="not_in_payroll", default="final_pay_refused", coworker=ctx.request.coworker):
         final = await payroll.create_final_pay(
             leaver["worker_id"],
             last_day=date.fromisoformat(leaver["last_day"]),

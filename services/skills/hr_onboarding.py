@@ -20,7 +20,8 @@ from contracts.events import SkillRequest
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.payroll import FILING_STATUSES, Payroll, mask_pan, normalise_pan, pan_problem
 from services.skills.connectors.workday import Workday
-from services.skills.hr_common import authorise, check_country, one_worker, refusals, requester, worker_outputs
+from services.skills.failures import refused
+from services.skills.hr_common import authorise, check_country, one_worker, requester, worker_outputs
 from services.skills.people import named_in
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 
@@ -80,7 +81,7 @@ def find_pre_hire(country: str, skill: str) -> Callable[[StepContext], Awaitable
         workday: Workday = ctx.system
         ref = await _named_pre_hire(ctx, workday)
         asker = await requester(workday, ctx.request)
-        hire = await one_worker(workday, ref)
+        hire = await one_worker(workday, ref, coworker=ctx.request.coworker)
         if hire.status != "Pre-Hire":
             raise StepFailed("not_a_pre_hire", f"{hire.name} is {hire.status} in Workday; only a pre-hire can be hired")
         check_country(hire, country, skill)
@@ -106,14 +107,14 @@ def find_pre_hire(country: str, skill: str) -> Callable[[StepContext], Awaitable
 
 async def complete_hire(ctx: StepContext) -> dict[str, Any]:
     workday: Workday = ctx.system
-    with refusals("Workday", {"A178": "not_a_pre_hire", "not_found": "worker_not_found"}, default="hire_refused"):
+    with refused("Workday", f"hiring {ctx.earlier['find-pre-hire']['name']}", codes={"A178": "not_a_pre_hire"}, not_found="worker_not_found", default="hire_refused", coworker=ctx.request.coworker):
         event = await workday.hire(ctx.earlier["find-pre-hire"]["worker_id"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
     return {"event_id": event.id, "status": event.status, "_employee_id": event.employee_id, "effective_date": event.effective_date.isoformat()}  # the new id is for payroll, not the record
 
 
 async def rescind_hire(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[str, Any]:
     workday: Workday = ctx.system
-    with refusals("Workday", default="rescind_refused"):
+    with refused("Workday", f"rescinding the hire {outputs['event_id']} this request made", default="rescind_refused", coworker=ctx.request.coworker):
         event = await workday.rescind(outputs["event_id"], idempotency_key=ctx.idempotency_key)
     return {"event_id": event.id, "status": event.status}
 
@@ -124,7 +125,7 @@ async def enrol_in_payroll(ctx: StepContext) -> dict[str, Any]:
     payroll: Payroll = ctx.system
     country = hire["country"]
     pan = _pan(ctx.request, hire["name"]) if country == "IN" else None
-    with refusals("Payroll", {"CONFLICT": "already_enrolled", "VALIDATION_ERROR": "enrolment_invalid"}, default="enrolment_refused"):
+    with refused("Payroll", f"enrolling {hire['name']} in payroll", codes={"CONFLICT": "already_enrolled", "VALIDATION_ERROR": "enrolment_invalid"}, default="enrolment_refused", coworker=ctx.request.coworker):
         try:
             enrolment = await payroll.enrol(
                 worker_id=hire["worker_id"],

@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from contracts.events import SkillRequest, Ticket
-from services.skills.connectors.errors import ApiError
 from services.skills.connectors.jira import Jira, Query
 from services.skills.connectors.slack import Slack
-from services.skills.refusals import refusal
+from services.skills.failures import refused
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
 PROJECT = "INC"
@@ -68,10 +67,8 @@ def _requester(request: SkillRequest) -> str:
 async def find_related(ctx: StepContext) -> dict[str, Any]:
     jira: Jira = ctx.system
     label = service_label(str(ctx.inputs["service"]))
-    try:
+    with refused("Jira", f"searching the open {label} incidents", default="jira_rejected", coworker=ctx.request.coworker):
         found = await jira.search(Query(project=PROJECT, labels=(label,), open_only=True, max_results=20))
-    except ApiError as exc:
-        raise refusal(ctx, "Jira", exc, "jira_rejected", "searching open incidents failed") from None
     return {"service": label, "related": [{"key": i.key, "summary": i.summary, "status": i.status, "priority": i.priority} for i in found]}
 
 
@@ -83,13 +80,11 @@ async def create_incident(ctx: StepContext) -> dict[str, Any]:
         f"{ticket.description or ticket.title}\n\n"
         f"Reported by {_requester(ctx.request)} in ticket {ticket.ticket_id}. Service: {service}. Priority {level}: {why}."
     )
-    try:
+    with refused("Jira", f"creating the incident in {PROJECT}", default="jira_rejected", coworker=ctx.request.coworker):
         issue = await jira.create_issue(
             project=PROJECT, issue_type="Incident", summary=" ".join(ticket.title.split())[:255], description=description,
             priority=level, labels=[service], idempotency_key=ctx.idempotency_key, ticket_id=ticket.ticket_id,
         )
-    except ApiError as exc:
-        raise refusal(ctx, "Jira", exc, "jira_rejected", "Jira did not create the incident") from None
     return {"key": issue.key, "id": issue.id, "priority": issue.priority, "status": issue.status, "priority_reason": why}
 
 
@@ -101,10 +96,8 @@ async def comment_not_handled(ctx: StepContext, outputs: Mapping[str, Any]) -> d
         "(linking related incidents or notifying Slack did not complete). The ticket went to the service desk; "
         "please make sure someone is working on it. The incident is kept: it was reported."
     )
-    try:
+    with refused("Jira", f"commenting on {outputs['key']} that nobody was paged", default="comment_refused", coworker=ctx.request.coworker):
         comment = await jira.add_comment(outputs["key"], body, idempotency_key=ctx.idempotency_key)
-    except ApiError as exc:
-        raise refusal(ctx, "Jira", exc, "comment_refused", f"Jira did not take the comment on {outputs['key']}") from None
     return {"kept": outputs["key"], "comment_id": comment.id}
 
 
@@ -113,20 +106,16 @@ async def link_related(ctx: StepContext) -> dict[str, Any]:
     key = ctx.earlier["create-incident"]["key"]
     linked = []
     for other in ctx.earlier["find-related"]["related"]:
-        try:
+        with refused("Jira", f"linking {key} to {other['key']}", default="jira_rejected", coworker=ctx.request.coworker):
             await jira.link_issues("Relates", inward=key, outward=other["key"])
-        except ApiError as exc:
-            raise refusal(ctx, "Jira", exc, "jira_rejected", f"Jira did not link {key} to {other['key']}") from None
         linked.append(other["key"])
     return {"key": key, "relates_to": linked}
 
 
 async def find_oncall(ctx: StepContext) -> dict[str, Any]:
     slack: Slack = ctx.system
-    try:
+    with refused("Slack", f"finding who is on call for #{CHANNEL}", default="notify_failed", coworker=ctx.request.coworker):
         found = await slack.oncall(CHANNEL)
-    except ApiError as exc:
-        raise refusal(ctx, "Slack", exc, "notify_failed", f"Slack did not find #{CHANNEL}") from None
     if not found.members:
         raise StepFailed("no_oncall", f"no one is on call for #{found.channel} (no user group pages there, or its rotation is empty)")
     return {"channel_id": found.channel_id, "channel": found.channel, "group_id": found.group_id, "handle": found.handle, "people": [{"id": m.id, "name": m.name} for m in found.members]}
@@ -141,12 +130,9 @@ async def notify_oncall(ctx: StepContext) -> dict[str, Any]:
         f"{ctx.request.ticket.title}\nService: {ctx.earlier['find-related']['service']}. Reported by {_requester(ctx.request)} (ticket {ctx.request.ticket_id})."
         + (f"\nRelated open incidents: {', '.join(related)}." if related else "")
     )
-    try:
+    # Slack's not_in_channel and is_archived (403) refuse the post, not the bot's scopes: notify_failed.
+    with refused("Slack", f"posting to #{oncall['channel']}", default="notify_failed", coworker=ctx.request.coworker):
         posted = await slack.post_message(oncall["channel_id"], text, idempotency_key=ctx.idempotency_key)
-    except ApiError as exc:
-        if not exc.transient and exc.code in ("not_in_channel", "is_archived", "channel_not_found"):
-            raise StepFailed("notify_failed", f"Slack did not post to #{oncall['channel']}: {exc.code}") from None
-        raise refusal(ctx, "Slack", exc, "notify_failed", f"Slack did not post to #{oncall['channel']}") from None
     return {"channel": oncall["channel"], "ts": posted.ts, "paged": [p["name"] for p in oncall["people"]]}
 
 

@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from contracts.events import SkillRequest
-from services.skills.access_common import failed
-from services.skills.connectors.errors import ApiError
 from services.skills.connectors.sharepoint import SharePoint
+from services.skills.failures import refused
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 from services.skills.textsearch import best_passage
 
@@ -40,10 +39,8 @@ def question(request: SkillRequest) -> str:
 async def search(ctx: StepContext) -> dict[str, Any]:
     sharepoint: SharePoint = ctx.system
     asked = question(ctx.request)
-    try:
+    with refused("SharePoint", "searching the knowledge base", default="search_failed", coworker=ctx.request.coworker):
         hits = await sharepoint.search(asked, top=5)
-    except ApiError as exc:
-        raise failed(ctx, "SharePoint", exc, "search_failed", "the knowledge base could not be searched") from None
     remembered = _from_memory(ctx.request)
     if not hits:
         if remembered is not None:
@@ -83,10 +80,8 @@ async def read_page(ctx: StepContext) -> dict[str, Any]:
     found = ctx.earlier["search-kb"]
     if found.get("source") == "memory":  # the team's own document, already read by memory
         return {"title": found["title"], "url": f"team knowledge {found['memory_id']}", "passage": found["passage"], "updated": found["updated"]}
-    try:
+    with refused("SharePoint", f"reading the page {found['title']!r}", default="page_unreadable", coworker=ctx.request.coworker):
         page = await sharepoint.get_page(found["page_id"])
-    except ApiError as exc:
-        raise failed(ctx, "SharePoint", exc, "page_unreadable", f"the page {found['title']!r} could not be read") from None
     passage = best_passage(question(ctx.request), page.body)
     return {"title": page.title, "url": page.web_url, "passage": passage.text, "updated": page.last_modified.date().isoformat()}
 

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from contracts.events import SkillRequest
-from services.skills.access_common import failed, requester, resolved, the_requester
+from services.skills.access_common import requester, resolved, the_requester
 from services.skills.connectors.entra import Entra
-from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import Factor, Okta
+from services.skills.failures import refused
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 
 #: Okta statuses in which a person can still sign in once their factor is reset.
@@ -41,10 +41,8 @@ def _mentioned(text: str) -> set[str]:
 
 async def find_user(ctx: StepContext) -> dict[str, Any]:
     okta: Okta = ctx.system
-    try:
+    with refused("Okta", f"looking up the requester {requester(ctx.request)!r}", default="user_not_found", coworker=ctx.request.coworker):
         user = await okta.get_user(requester(ctx.request))
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "user_not_found", f"no Okta user {requester(ctx.request)!r}") from None
     the_requester(ctx, user)
     if user.status not in RECOVERABLE:
         raise StepFailed("user_not_active", f"Okta user {user.login} is {user.status}; MFA is recovered only for an account that may sign in")
@@ -61,10 +59,8 @@ async def verify_identity(ctx: StepContext) -> dict[str, Any]:
     okta: Okta = ctx.system
     person = resolved(ctx)
     login = person.login
-    try:
+    with refused("Okta", f"reading {login}'s profile", default="user_not_found", coworker=ctx.request.coworker):
         user = await okta.get_user(person.user_id)
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "user_not_found", f"could not read {login}'s profile") from None
     if not user.employee_number:
         raise StepFailed("identity_unverifiable", f"Okta's profile of {login} has no employee number to check the answer against; a person must verify the requester")
     if re.sub(r"\D", "", answer) != user.employee_number:
@@ -75,10 +71,8 @@ async def verify_identity(ctx: StepContext) -> dict[str, Any]:
 async def check_risk(ctx: StepContext) -> dict[str, Any]:
     entra: Entra = ctx.system
     login = ctx.earlier["find-user"]["login"]
-    try:
+    with refused("Entra ID", f"reading {login}'s sign-in risk", default="risk_unknown", coworker=ctx.request.coworker):
         risk = await entra.risky_user(login)
-    except ApiError as exc:
-        raise failed(ctx, "Entra ID", exc, "risk_unknown", f"could not read {login}'s sign-in risk") from None
     if risk.at_risk and risk.risk_level in BLOCKING_RISK:
         raise StepFailed(
             "account_at_risk",
@@ -96,10 +90,8 @@ async def find_factor(ctx: StepContext) -> dict[str, Any]:
     they say when asked."""
     okta: Okta = ctx.system
     user = ctx.earlier["find-user"]
-    try:
+    with refused("Okta", f"listing {user['login']}'s MFA factors", default="factors_unreadable", coworker=ctx.request.coworker):
         factors = await okta.list_factors(user["user_id"])
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "factors_unreadable", f"could not list {user['login']}'s factors") from None
     if not factors:
         raise StepFailed("no_factor", f"{user['login']} has no MFA factor enrolled, so there is nothing to reset; they are asked to enrol at their next sign-in, and a person should check why they cannot sign in")
     enrolled = ", ".join(f.name for f in factors)
@@ -122,10 +114,8 @@ async def find_factor(ctx: StepContext) -> dict[str, Any]:
 async def reset_factor(ctx: StepContext) -> dict[str, Any]:
     okta: Okta = ctx.system
     user, factor = ctx.earlier["find-user"], ctx.earlier["find-factor"]
-    try:
+    with refused("Okta", f"resetting {factor['factor']} for {user['login']}", default="reset_refused", coworker=ctx.request.coworker):
         reset = await okta.reset_factor(user["user_id"], factor["factor_id"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "reset_refused", f"Okta did not reset {factor['factor']} for {user['login']}") from None
     remaining = [name for name in factor["enrolled"] if name != factor["factor"]]
     return {"user_id": reset.user_id, "factor": factor["factor"], "reset": True, "remaining": remaining}
 

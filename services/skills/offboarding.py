@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from contracts.events import SkillRequest
-from services.skills.access_common import failed, named, person
+from services.skills.access_common import named, person
 from services.skills.connectors.entra import Entra
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.facilities import Facilities
 from services.skills.connectors.okta import Okta
+from services.skills.failures import refused, step_failure
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
 EMPLOYEE_QUESTION = "Who is leaving? Please give their name or work email."
@@ -29,25 +30,21 @@ EMPLOYEE_QUESTION = "Who is leaving? Please give their name or work email."
 async def suspend_okta(ctx: StepContext) -> dict[str, Any]:
     okta: Okta = ctx.system
     who = named(ctx, "employee", EMPLOYEE_QUESTION)
-    try:
+    with refused("Okta", f"looking up the Okta user {who!r}", default="user_not_found", coworker=ctx.request.coworker):
         user = await okta.get_user(who)
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "user_not_found", f"no Okta user {who!r}") from None
     if user.status == "DEPROVISIONED":
         raise StepFailed("already_offboarded", f"{user.login} is already deactivated in Okta; a person checks whether anything else is left")
     if user.status == "SUSPENDED":
         return {"user_id": user.id, "login": user.login, "from_status": user.status, "status": user.status, "changed": False}
-    try:
+    with refused("Okta", f"suspending {user.login} ({user.status})", default="suspend_refused", coworker=ctx.request.coworker):
         done = await okta.suspend_user(user.id, idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "suspend_refused", f"Okta did not suspend {user.login} ({user.status})") from None
     return {"user_id": user.id, "login": user.login, "from_status": done.from_status, "status": done.status, "changed": done.changed}
 
 
 async def unassign_apps(ctx: StepContext) -> dict[str, Any]:
     okta: Okta = ctx.system
     user = ctx.earlier["suspend-okta"]
-    try:
+    with refused("Okta", f"removing every app from {user['login']}", default="unassign_refused", coworker=ctx.request.coworker):
         assigned = await okta.list_user_apps(user["user_id"])
         for app in assigned:
             try:
@@ -55,28 +52,22 @@ async def unassign_apps(ctx: StepContext) -> dict[str, Any]:
             except ApiError as exc:
                 if exc.status != 404:  # already gone
                     raise
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "unassign_refused", f"Okta did not remove every app from {user['login']}") from None
     return {"user_id": user["user_id"], "unassigned": len(assigned), "app_ids": [a.app_id for a in assigned]}
 
 
 async def disable_entra(ctx: StepContext) -> dict[str, Any]:
     entra: Entra = ctx.system
     login = ctx.earlier["suspend-okta"]["login"]
-    try:
+    with refused("Entra ID", f"disabling {login}", not_found="entra_user_not_found", default="disable_refused", coworker=ctx.request.coworker):
         done = await entra.set_account_enabled(login, False, idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        raise failed(ctx, "Entra ID", exc, "entra_user_not_found" if exc.status == 404 else "disable_refused", f"{login} was not disabled in Entra ID") from None
     return {"user_id": done.user_id, "account_enabled": done.account_enabled, "changed": done.changed}
 
 
 async def revoke_sessions(ctx: StepContext) -> dict[str, Any]:
     entra: Entra = ctx.system
     user_id = ctx.earlier["disable-entra"]["user_id"]
-    try:
+    with refused("Entra ID", f"revoking the sign-in sessions of {user_id}", default="revoke_refused", coworker=ctx.request.coworker):
         done = await entra.revoke_sign_in_sessions(user_id, idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        raise failed(ctx, "Entra ID", exc, "revoke_refused", f"sessions of {user_id} were not revoked") from None
     return {"user_id": done.user_id, "sessions_valid_from": done.valid_from.isoformat()}
 
 
@@ -91,7 +82,7 @@ async def suspend_badge(ctx: StepContext) -> dict[str, Any]:
     except ApiError as exc:
         if exc.status == 404 and exc.code == "cardholder_not_found":
             return {"badge_id": None, "status": None, "changed": False}
-        raise failed(ctx, "the badge system", exc, "badge_refused", f"{login}'s badge was not suspended") from None
+        raise step_failure(exc, system="the badge system", doing=f"suspending {login}'s badge", default="badge_refused", coworker=ctx.request.coworker) from None
     return {"badge_id": done.badge_id, "status": done.status, "changed": done.changed}
 
 

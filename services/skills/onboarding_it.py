@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from services.skills.access_common import failed, named
+from services.skills.access_common import named
 from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import NewUser, Okta
 from services.skills.connectors.workday import Workday
+from services.skills.failures import refused, step_failure
 from services.skills.people import named_in
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
@@ -54,10 +55,8 @@ async def find_hire(ctx: StepContext) -> dict[str, Any]:
         if len(new_hires) == 1:
             return _hire_outputs(new_hires[0])
     who = named(ctx, "employee", EMPLOYEE_QUESTION)
-    try:
+    with refused("Workday", f"looking up the hire {who!r}", default="hire_not_found", coworker=ctx.request.coworker):
         found = await workday.find_workers(who, include_terminated=False)
-    except ApiError as exc:
-        raise failed(ctx, "Workday", exc, "hire_not_found", f"could not look up {who!r}") from None
     if not found:
         raise StepFailed("hire_not_found", f"Workday has no worker {who!r}; IT onboarding starts once HR has recorded the hire")
     if len(found) > 1:
@@ -88,7 +87,7 @@ async def create_account(ctx: StepContext) -> dict[str, Any]:
         existing = await okta.get_user(hire["email"])
     except ApiError as exc:
         if exc.status != 404:
-            raise failed(ctx, "Okta", exc, "account_unreadable", f"could not look up {hire['email']}") from None
+            raise step_failure(exc, system="Okta", doing=f"looking up an existing account for {hire['email']}", default="account_unreadable", coworker=ctx.request.coworker) from None
         existing = None
     if existing is not None:
         if existing.status not in {"STAGED", "PROVISIONED"}:
@@ -100,15 +99,13 @@ async def create_account(ctx: StepContext) -> dict[str, Any]:
             manager_id = (await okta.get_user(hire["manager_email"])).id
         except ApiError as exc:
             if exc.status != 404:
-                raise failed(ctx, "Okta", exc, "account_unreadable", f"could not look up the manager {hire['manager_email']}") from None
+                raise step_failure(exc, system="Okta", doing=f"looking up the manager {hire['manager_email']}", default="account_unreadable", coworker=ctx.request.coworker) from None
     profile = NewUser(
         login=hire["email"], email=hire["email"], first_name=hire["first_name"], last_name=hire["last_name"], country=hire["country"],
         department=hire["department"], title=hire["title"], employee_number=hire["_employee_id"], manager_id=manager_id,
     )
-    try:
+    with refused("Okta", f"creating the account {hire['email']}", default="account_refused", coworker=ctx.request.coworker):
         user = await okta.create_user(profile, idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "account_refused", f"Okta did not create {hire['email']}") from None
     return {"user_id": user.id, "login": user.login, "status": user.status, "created": True}
 
 
@@ -126,7 +123,7 @@ async def _deactivate(ctx: StepContext, user_id: str) -> dict[str, Any]:
     except ApiError as exc:
         if exc.code == "E0000038":  # already deactivated
             return {"deactivated": True, "user_id": user_id}
-        raise failed(ctx, "Okta", exc, "deactivation_refused", f"Okta did not deactivate {user_id}") from None
+        raise step_failure(exc, system="Okta", doing=f"deactivating {user_id}", default="deactivation_refused", coworker=ctx.request.coworker) from None
     return {"deactivated": True, "user_id": user_id, "status": done.status}
 
 
@@ -135,10 +132,8 @@ async def activate_account(ctx: StepContext) -> dict[str, Any]:
     account = ctx.earlier["create-account"]
     if account["status"] == "PROVISIONED":
         return {"user_id": account["user_id"], "status": "PROVISIONED", "activated": False}
-    try:
+    with refused("Okta", f"activating {account['login']}", default="activation_refused", coworker=ctx.request.coworker):
         done = await okta.activate_user(account["user_id"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id, send_email=True)
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "activation_refused", f"Okta did not activate {account['login']}") from None
     return {"user_id": done.user_id, "status": done.status, "activated": True, "email_sent": done.emailed_to is not None}
 
 
@@ -154,10 +149,8 @@ async def assign_apps(ctx: StepContext) -> dict[str, Any]:
     okta: Okta = ctx.system
     hire, account = ctx.earlier["find-hire"], ctx.earlier["create-account"]
     wanted = role_apps(hire["department"])
-    try:
+    with refused("Okta", "listing Okta's apps", default="apps_unreadable", coworker=ctx.request.coworker):
         apps = {a.name: a for a in await okta.list_apps()}
-    except ApiError as exc:
-        raise failed(ctx, "Okta", exc, "apps_unreadable", "could not list Okta's apps") from None
     if missing := [name for name in wanted if name not in apps]:
         raise StepFailed("app_not_found", f"the {hire['department']} role needs {', '.join(missing)}, which Okta does not have")
     made: list[str] = []
@@ -175,7 +168,7 @@ async def assign_apps(ctx: StepContext) -> dict[str, Any]:
                 await okta.unassign_user(apps[name].id, account["user_id"], idempotency_key=f"{ctx.idempotency_key}:{name}:undo", ticket_id=ctx.request.ticket_id)
         if isinstance(exc, StepFailed):
             raise
-        raise failed(ctx, "Okta", exc, "assignment_refused", f"Okta did not assign the {hire['department']} apps to {account['login']}") from None
+        raise step_failure(exc, system="Okta", doing=f"assigning the {hire['department']} apps to {account['login']}", default="assignment_refused", coworker=ctx.request.coworker) from None
     return {"user_id": account["user_id"], "apps": [apps[n].label for n in wanted], "app_ids": [apps[n].id for n in made]}
 
 
@@ -186,7 +179,7 @@ async def unassign_apps(ctx: StepContext, outputs: Mapping[str, Any]) -> dict[st
             await okta.unassign_user(app_id, outputs["user_id"], idempotency_key=f"{ctx.idempotency_key}:{app_id}", ticket_id=ctx.request.ticket_id)
         except ApiError as exc:
             if exc.status != 404:
-                raise failed(ctx, "Okta", exc, "unassign_refused", "Okta did not remove an app") from None
+                raise step_failure(exc, system="Okta", doing=f"removing the app {app_id} this request assigned", default="unassign_refused", coworker=ctx.request.coworker) from None
     return {"unassigned": len(outputs["app_ids"])}
 
 

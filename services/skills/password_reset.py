@@ -8,8 +8,8 @@ from typing import Any
 from contracts.events import SkillRequest
 from runtime.redact import mask_email
 from services.skills.access_common import the_requester
-from services.skills.connectors.errors import ApiError
 from services.skills.connectors.okta import Okta
+from services.skills.failures import refused
 from services.skills.rules import RESETTABLE
 from services.skills.skill import Skill, Step, StepContext, StepFailed
 
@@ -20,25 +20,10 @@ def _target(request: SkillRequest) -> str:
     return request.ticket.requester.email or request.ticket.requester.id
 
 
-def _refused(ctx: StepContext, exc: ApiError) -> StepFailed | None:
-    """Okta refusing the coworker itself (its token or its scopes), whatever the step was doing."""
-    if exc.status == 401:
-        return StepFailed("credential_refused", f"Okta refused {ctx.request.coworker}'s credential: {exc.summary} ({exc.code})")
-    if exc.status == 403 and exc.code == "E0000006":
-        return StepFailed("scope_refused", f"Okta refused: {exc.summary} ({exc.code})")
-    return None
-
-
 async def find_user(ctx: StepContext) -> dict[str, Any]:
     directory: Okta = ctx.system
-    try:
+    with refused("Okta", f"looking up the requester {_target(ctx.request)!r}", default="user_not_found", coworker=ctx.request.coworker):
         user = await directory.get_user(_target(ctx.request))
-    except ApiError as exc:
-        if exc.transient:
-            raise
-        if refused := _refused(ctx, exc):
-            raise refused from None
-        raise StepFailed("user_not_found", f"Okta has no user {_target(ctx.request)!r} ({exc.code})") from None
     the_requester(ctx, user)
     if user.status not in RESETTABLE:
         raise StepFailed("user_not_active", f"Okta user {user.login} is {user.status}; a password can be reset only for an active user")
@@ -48,14 +33,8 @@ async def find_user(ctx: StepContext) -> dict[str, Any]:
 async def reset_password(ctx: StepContext) -> dict[str, Any]:
     user = ctx.earlier["find-user"]
     directory: Okta = ctx.system
-    try:
+    with refused("Okta", f"starting {user['login']}'s password recovery", default="reset_refused", coworker=ctx.request.coworker):
         reset = await directory.reset_password(user["user_id"], idempotency_key=ctx.idempotency_key, ticket_id=ctx.request.ticket_id)
-    except ApiError as exc:
-        if exc.transient:
-            raise
-        if refused := _refused(ctx, exc):
-            raise refused from None
-        raise StepFailed("reset_refused", f"Okta refused the reset: {exc.summary} ({exc.code})") from None
     # Okta emails the one-time link to the user's own address; nothing secret comes back to us.
     return {"user_id": reset.user_id, "status": reset.status, "email_sent_to": mask_email(reset.emailed_to or "")}
 

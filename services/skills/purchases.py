@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from contracts.events import SkillRequest
-from services.skills.connectors.errors import ApiError
 from services.skills.connectors.jira import Jira, Query
-from services.skills.refusals import refusal
+from services.skills.failures import refused
 from services.skills.skill import Skill, Step, StepContext
 
 PROJECT = "PUR"
@@ -55,10 +54,8 @@ def _labels(request: SkillRequest, item: str) -> tuple[str, ...]:
 async def find_open_request(ctx: StepContext) -> dict[str, Any]:
     jira: Jira = ctx.system
     item = str(ctx.inputs["item"])
-    try:
+    with refused("Jira", f"searching the open purchase requests for {item!r}", default="jira_rejected", coworker=ctx.request.coworker):
         found = await jira.search(Query(project=PROJECT, issue_type="Purchase", labels=_labels(ctx.request, item), open_only=True, max_results=5))
-    except ApiError as exc:
-        raise refusal(ctx, "Jira", exc, "jira_rejected", "searching open purchase requests failed") from None
     return {"item": item_label(item), "quantity": quantity(ctx.request.ticket.text, item_label(item)), "open": [{"key": i.key, "status": i.status} for i in found]}
 
 
@@ -73,13 +70,11 @@ async def log_purchase(ctx: StepContext) -> dict[str, Any]:
         f"{ticket.description or ticket.title}\n\nRequested by {login} in ticket {ticket.ticket_id}: {wanted['quantity']} x {wanted['item']}. "
         "Nothing has been ordered: the requester's manager and procurement approve or decline on this issue."
     )
-    try:
+    with refused("Jira", f"logging the purchase request in {PROJECT}", default="jira_rejected", coworker=ctx.request.coworker):
         issue = await jira.create_issue(
             project=PROJECT, issue_type="Purchase", summary=f"Purchase: {wanted['quantity']} x {wanted['item']} for {login}", description=description,
             priority="Low", labels=list(_labels(ctx.request, wanted["item"])), idempotency_key=ctx.idempotency_key, ticket_id=ticket.ticket_id,
         )
-    except ApiError as exc:
-        raise refusal(ctx, "Jira", exc, "jira_rejected", "Jira did not log the purchase request") from None
     return {"key": issue.key, "status": issue.status, "created": True}
 
 
