@@ -37,8 +37,13 @@ from runtime.db import Database
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA = "sandbox"
 
-#: Every simulated system, by the name manifests grant tools on and its URL prefix.
-SYSTEMS = ("okta", "entra", "sharepoint", "workday", "payroll", "jumpcloud", "jira", "slack", "facilities")
+#: The systems skills act on, by the name manifests grant tools on: each has a connector
+#: (``services/skills/systems.py``), and these are the URLs ``urls()`` gives the skills service.
+SKILL_SYSTEMS = ("okta", "entra", "sharepoint", "workday", "payroll", "jumpcloud", "jira", "slack", "facilities")
+#: The service desks tickets come from and are written back to (issue 16): simulated here, no skill's.
+UPSTREAM = ("servicenow", "zendesk")
+#: Every simulated system, by its URL prefix and the name its tokens are issued for.
+SYSTEMS = SKILL_SYSTEMS + UPSTREAM
 
 STATE = web.AppKey("state", "SandboxState")
 
@@ -311,6 +316,6 @@ def database(dsn: str | None, schema: str = SCHEMA) -> Database:
     return Database(dsn, schema, MIGRATIONS)
 
 
-def urls(base: str, systems: tuple[str, ...] = SYSTEMS) -> dict[str, str]:
+def urls(base: str, systems: tuple[str, ...] = SKILL_SYSTEMS) -> dict[str, str]:
     """Each system's base URL on a simulator at ``base`` (what ``SKILLS_SYSTEMS`` takes)."""
     return {system: f"{base.rstrip('/')}/{system}" for system in systems}

@@ -24,15 +24,22 @@ Stricter than a default instance, on purpose: a choice value outside the documen
 (``state``, ``urgency``, ``impact``, ``close_code``) is a 400 in ServiceNow's error shape naming
 the field, the value and the valid choices, where a real instance would store the odd value.
 
-Test hooks (unauthenticated, under ``/_sandbox``, never under ``/api``):
-``POST /_sandbox/faults`` ``{"status": 503, "times": 2}`` (optional ``"method"``, ``"path"``,
-``"retry_after"`` seconds for a 429) makes the next matching API requests fail before auth;
-``POST /_sandbox/reset`` empties the instance.
+State is kept in PostgreSQL, in the simulator's schema (``servicenow_incidents``,
+``servicenow_journal``: migration 0007), one transaction per request, so an instance restarted
+mid-run still has its incidents. ``IncidentStore`` is the one class that touches it.
 
-State is kept in memory for now (``IncidentStore``); issue 15 asks for it to survive a restart,
-which means moving that one class onto PostgreSQL without changing the HTTP side.
+Two ways to run it:
 
-Run it: ``python -m deploy.sandbox.servicenow --port 8091 --user U --password P``.
+- In the composite simulator (``python -m deploy.sandbox serve``), under ``/servicenow``
+  (``deploy/sandbox/api/servicenow.py``): the password is an API token the administration API
+  issued for system ``servicenow``, and the shared ``/_sandbox/faults`` apply.
+- Standalone, one instance with one API user:
+  ``DATABASE_URL=postgresql://... python -m deploy.sandbox.servicenow --port 8091 --user U --password P``
+  (its schema is ``SANDBOX_SCHEMA``, default ``sandbox``: the composite's, so both see the same
+  incidents). Its test hooks, unauthenticated, under ``/_sandbox`` (never under ``/api``):
+  ``POST /_sandbox/faults`` ``{"status": 503, "times": 2}`` (optional ``"method"``, ``"path"``,
+  ``"retry_after"`` seconds for a 429) makes the next matching API requests fail before auth;
+  ``POST /_sandbox/reset`` empties the instance.
 """
 
 from __future__ import annotations
@@ -42,14 +49,20 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import asyncpg
 from aiohttp import web
+
+from deploy.sandbox import server
+from deploy.sandbox.server import SandboxState
 
 Record = dict[str, Any]
 
@@ -188,41 +201,62 @@ class Query:
 
 
 class IncidentStore:
-    """Keeps the instance's incidents and journal entries, in memory for now; its one job is to store
-    and find rows, so it can move to PostgreSQL without the HTTP side changing."""
+    """Keeps the instance's incidents and journal entries in PostgreSQL (the simulator's schema); its
+    one job is to store and find rows. Over ``state``'s pool each call stands alone; ``async with
+    store.transaction() as tx`` gives one whose calls share a transaction (one request's)."""
 
-    def __init__(self) -> None:
-        self.reset()
+    def __init__(self, state: SandboxState, conn: asyncpg.Connection | None = None) -> None:
+        self.state, self.conn = state, conn
 
-    def reset(self) -> None:
-        self.incidents: dict[str, Record] = {}
-        self.journal: list[Record] = []
-        self.sequence = 10000
+    @property
+    def db(self) -> asyncpg.Pool | asyncpg.Connection:
+        return self.conn if self.conn is not None else self.state.pool
 
-    def next_number(self) -> str:
-        self.sequence += 1
-        return f"INC{self.sequence:07d}"
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[IncidentStore]:
+        async with self.state.transaction() as conn:
+            yield IncidentStore(self.state, conn)
 
-    def insert(self, record: Record) -> Record:
-        self.incidents[record["sys_id"]] = record
+    async def reset(self) -> None:
+        """Empty the instance; incident numbers start again at INC0010001."""
+        await self.db.execute("TRUNCATE servicenow_journal, servicenow_incidents RESTART IDENTITY")
+
+    async def next_number(self) -> str:
+        sequence = await self.db.fetchval("SELECT nextval('servicenow_incident_numbers')")
+        return f"INC{sequence:07d}"
+
+    async def insert(self, record: Record) -> Record:
+        await self.db.execute("INSERT INTO servicenow_incidents (sys_id, number, fields) VALUES ($1, $2, $3)",
+                              record["sys_id"], record["number"], json.dumps(record))
         return record
 
-    def get(self, sys_id: str) -> Record | None:
-        return self.incidents.get(sys_id)
+    async def get(self, sys_id: str, *, lock: bool = False) -> Record | None:
+        """``lock``: hold the row until the transaction ends (an update reads, changes and replaces it)."""
+        found = await self.db.fetchval("SELECT fields FROM servicenow_incidents WHERE sys_id = $1" + (" FOR UPDATE" if lock else ""), sys_id)
+        return json.loads(found) if found is not None else None
 
-    def replace(self, record: Record) -> Record:
-        self.incidents[record["sys_id"]] = record
+    async def replace(self, record: Record) -> Record:
+        await self.db.execute("UPDATE servicenow_incidents SET fields = $2 WHERE sys_id = $1", record["sys_id"], json.dumps(record))
         return record
 
-    def all(self) -> list[Record]:
-        return list(self.incidents.values())
+    async def all(self) -> list[Record]:
+        return [json.loads(r["fields"]) for r in await self.db.fetch("SELECT fields FROM servicenow_incidents ORDER BY position")]
 
-    def add_entry(self, entry: Record) -> None:
-        self.journal.append(entry)
+    async def count(self) -> int:
+        return int(await self.db.fetchval("SELECT count(*) FROM servicenow_incidents"))
 
-    def entries(self, element_id: str | None = None) -> list[Record]:
-        return [e for e in self.journal if element_id is None or e["element_id"] == element_id]
+    async def add_entry(self, entry: Record) -> None:
+        await self.db.execute(f"INSERT INTO servicenow_journal ({', '.join(JOURNAL_FIELDS)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                              *(entry[name] for name in JOURNAL_FIELDS))
 
+    async def entries(self, element_id: str | None = None) -> list[Record]:
+        rows = await self.db.fetch(f"SELECT {', '.join(JOURNAL_FIELDS)} FROM servicenow_journal"
+                                   " WHERE $1::text IS NULL OR element_id = $1 ORDER BY position", element_id)
+        return [dict(row) for row in rows]
+
+
+#: A journal entry's fields, in the order the Table API returns them.
+JOURNAL_FIELDS = ("sys_id", "element", "element_id", "name", "value", "sys_created_by", "sys_created_on", "sys_tags")
 
 #: The store behind a running app, for a test that wants to look inside.
 STORE = web.AppKey("store", IncidentStore)
@@ -241,7 +275,7 @@ class Fault:
 
 
 class Instance:
-    """The incident rules of a ServiceNow instance, over an ``IncidentStore``."""
+    """The incident rules of a ServiceNow instance, over an ``IncidentStore`` (one request's)."""
 
     def __init__(self, store: IncidentStore, clock: Callable[[], str] = now) -> None:
         self.store, self.clock = store, clock
@@ -256,13 +290,13 @@ class Instance:
             if name in INCIDENT_FIELDS and not isinstance(value, str | int | float | bool | None):
                 raise TableError(400, "Invalid value for field", f"{name} must be a string, got {type(value).__name__}")
 
-    def create(self, fields: Record, user: str) -> Record:
+    async def create(self, fields: Record, user: str) -> Record:
         self.validate(fields)
         stamp = self.clock()
         record: Record = dict.fromkeys(INCIDENT_FIELDS, "")
         record.update({
             "upon_approval": "proceed", "reopen_count": "0", "impact": "3", "urgency": "3",
-            "sys_domain": "global", "sys_mod_count": "0", "number": self.store.next_number(), "category": "inquiry",
+            "sys_domain": "global", "sys_mod_count": "0", "number": await self.store.next_number(), "category": "inquiry",
             "incident_state": "1", "active": "true", "knowledge": "false", "made_sla": "true", "state": "1",
             "reassignment_count": "0", "child_incidents": "0", "opened_at": stamp, "notify": "1",
             "upon_reject": "cancel", "sys_id": uuid.uuid4().hex, "approval": "not requested", "severity": "3",
@@ -272,12 +306,12 @@ class Instance:
         })
         notes = self.assign(record, fields)
         self.check_policy(record)
-        self.store.insert(record)
-        self.write_journal(record, notes, user, stamp)
+        await self.store.insert(record)
+        await self.write_journal(record, notes, user, stamp)
         return record
 
-    def update(self, sys_id: str, fields: Record, user: str) -> Record:
-        current = self.store.get(sys_id)
+    async def update(self, sys_id: str, fields: Record, user: str) -> Record:
+        current = await self.store.get(sys_id, lock=True)
         if current is None:
             raise not_found()
         self.validate(fields)
@@ -287,8 +321,8 @@ class Instance:
             self.transition(record, user, stamp)
         self.check_policy(record)
         record.update(sys_updated_by=user, sys_updated_on=stamp, sys_mod_count=str(int(record["sys_mod_count"]) + 1))
-        self.store.replace(record)
-        self.write_journal(record, notes, user, stamp)
+        await self.store.replace(record)
+        await self.write_journal(record, notes, user, stamp)
         return record
 
     def assign(self, record: Record, fields: Record) -> dict[str, str]:
@@ -320,17 +354,17 @@ class Instance:
                 raise TableError(403, "Operation Failed",
                                  "Data Policy Exception: \n\tThe following fields are mandatory: " + ", ".join(missing))
 
-    def write_journal(self, record: Record, notes: dict[str, str], user: str, stamp: str) -> None:
+    async def write_journal(self, record: Record, notes: dict[str, str], user: str, stamp: str) -> None:
         for element, value in notes.items():
-            self.store.add_entry({
+            await self.store.add_entry({
                 "sys_id": uuid.uuid4().hex, "element": element, "element_id": record["sys_id"], "name": "incident",
                 "value": value, "sys_created_by": user, "sys_created_on": stamp, "sys_tags": "",
             })
 
-    def journal_text(self, sys_id: str, elements: Iterable[str]) -> str:
+    async def journal_text(self, sys_id: str, elements: Iterable[str]) -> str:
         """A journal field as ServiceNow displays it: entries newest first, each under its header."""
         wanted = set(elements)
-        entries = [e for e in self.store.entries(sys_id) if e["element"] in wanted]
+        entries = [e for e in await self.store.entries(sys_id) if e["element"] in wanted]
         return "".join(f"{e['sys_created_on']} - {e['sys_created_by']} ({JOURNALS[e['element']]})\n{e['value']}\n\n"
                        for e in reversed(entries))
 
@@ -339,7 +373,7 @@ class Instance:
 class View:
     """How one request wants records rendered (``sysparm_fields``, display values, reference links)."""
 
-    base: str
+    base: str  # the instance's root: where ``/api/now/table`` is (under ``/servicenow`` in the composite)
     fields: list[str] | None
     display: str  # "false", "true", "all"
     links: bool
@@ -349,18 +383,20 @@ class View:
         q = request.query
         fields = [f.strip() for f in q.get("sysparm_fields", "").split(",") if f.strip()] or None
         display = q.get("sysparm_display_value", "false").lower()
-        return cls(str(request.url.origin()), fields, display if display in ("true", "all") else "false",
+        return cls(base_url(request), fields, display if display in ("true", "all") else "false",
                    q.get("sysparm_exclude_reference_link", "false").lower() != "true")
 
-    def incident(self, record: Record, instance: Instance) -> Record:
+    async def incident(self, record: Record, instance: Instance) -> Record:
         names = [f for f in self.fields if f in record] if self.fields else list(INCIDENT_FIELDS)
-        return {name: self.value(name, record, instance) for name in names}
+        return {name: await self.value(name, record, instance) for name in names}
 
-    def value(self, name: str, record: Record, instance: Instance) -> Any:
+    async def value(self, name: str, record: Record, instance: Instance) -> Any:
         raw = record[name]
         if name in JOURNALS or name == "comments_and_work_notes":
-            text = instance.journal_text(record["sys_id"], JOURNALS if name == "comments_and_work_notes" else [name])
-            return {"true": text, "all": {"display_value": text, "value": ""}}.get(self.display, "")
+            if self.display == "false":
+                return ""  # a journal field reads as "" with actual values
+            text = await instance.journal_text(record["sys_id"], JOURNALS if name == "comments_and_work_notes" else [name])
+            return text if self.display == "true" else {"display_value": text, "value": ""}
         shown = CHOICES.get(name, {}).get(raw, raw)
         if name in REFERENCES and raw:
             link = f"{self.base}/api/now/table/{REFERENCES[name]}/{raw}"
@@ -382,7 +418,12 @@ class View:
         return {name: entry[name] for name in names}
 
 
-def _credentials(request: web.Request) -> tuple[str, str] | None:
+def base_url(request: web.Request) -> str:
+    """The instance's root as this request reached it: the origin, and the prefix it is mounted under."""
+    return str(request.url.origin()) + request.path[: request.path.find("/api/")]
+
+
+def basic_credentials(request: web.Request) -> tuple[str, str] | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -393,16 +434,30 @@ def _credentials(request: web.Request) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def create_app(*, user: str, password: str, store: IncidentStore | None = None,
-               clock: Callable[[], str] = now) -> web.Application:
-    """Builds the simulator: one instance with one API user (Basic auth), over ``store``."""
-    store = store or IncidentStore()
-    instance = Instance(store, clock)
+#: Who a request authenticates as: the user name, or None (the instance answers 401).
+Authenticate = Callable[[web.Request, IncidentStore], Awaitable[str | None]]
+
+INSTANCE = web.RequestKey("servicenow_instance", Instance)
+USER = web.RequestKey("servicenow_user", str)
+
+
+def one_user(user: str, password: str) -> Authenticate:
+    """A standalone instance's one API user, by Basic auth."""
+
+    async def authenticate(request: web.Request, store: IncidentStore) -> str | None:
+        return user if basic_credentials(request) == (user, password) else None
+
+    return authenticate
+
+
+def table_api(store: IncidentStore, authenticate: Authenticate, *, clock: Callable[[], str] = now, hooks: bool = False) -> web.Application:
+    """The Table API over ``store``, each request in one transaction as the user ``authenticate``
+    names; with ``hooks``, the standalone test hooks under ``/_sandbox`` too."""
     faults: list[Fault] = []
 
     @web.middleware
     async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
-        if not request.path.startswith("/api/"):
+        if "/api/" not in request.path:
             return await handler(request)
         for fault in faults:
             if fault.matches(request):
@@ -415,11 +470,15 @@ def create_app(*, user: str, password: str, store: IncidentStore | None = None,
                                           headers={"Retry-After": str(fault.retry_after)})
                 return web.Response(status=fault.status, content_type="text/html",
                                     text="<html><body><h1>Service Unavailable</h1></body></html>")
-        if _credentials(request) != (user, password):
-            return error_response(TableError(401, "User Not Authenticated", "Required to provide Auth information"),
-                                  headers={"WWW-Authenticate": 'BASIC realm="Service-now"'})
+        await request.read()  # the whole body before a connection is taken: a slow sender holds none
         try:
-            return await handler(request)
+            async with store.transaction() as tx:
+                user = await authenticate(request, tx)
+                if user is None:
+                    return error_response(TableError(401, "User Not Authenticated", "Required to provide Auth information"),
+                                          headers={"WWW-Authenticate": 'BASIC realm="Service-now"'})
+                request[INSTANCE], request[USER] = Instance(tx, clock), user
+                return await handler(request)
         except TableError as error:
             return error_response(error)
 
@@ -461,50 +520,50 @@ def create_app(*, user: str, password: str, store: IncidentStore | None = None,
         return rows[offset:offset + limit], headers
 
     async def list_records(request: web.Request) -> web.Response:
-        name, view = table(request), View.of(request)
+        name, view, instance = table(request), View.of(request), request[INSTANCE]
         encoded = request.query.get("sysparm_query", "")
         if name == "incident":
-            rows = Query.parse(encoded, INCIDENT_FIELDS).select(store.all())
+            rows = Query.parse(encoded, INCIDENT_FIELDS).select(await instance.store.all())
             chosen, headers = page(request, rows)
-            return web.json_response({"result": [view.incident(r, instance) for r in chosen]}, headers=headers)
+            return web.json_response({"result": [await view.incident(r, instance) for r in chosen]}, headers=headers)
         rows = Query.parse(encoded, ("sys_id", "element", "element_id", "name", "value", "sys_created_on",
-                                     "sys_created_by")).select(store.entries())
+                                     "sys_created_by")).select(await instance.store.entries())
         chosen, headers = page(request, rows)
         return web.json_response({"result": [view.entry(e) for e in chosen]}, headers=headers)
 
     async def get_record(request: web.Request) -> web.Response:
-        name, view, sys_id = table(request), View.of(request), request.match_info["sys_id"]
+        name, view, sys_id, instance = table(request), View.of(request), request.match_info["sys_id"], request[INSTANCE]
         if name == "sys_journal_field":
-            found = [e for e in store.entries() if e["sys_id"] == sys_id]
+            found = [e for e in await instance.store.entries() if e["sys_id"] == sys_id]
             if not found:
                 raise not_found()
             return web.json_response({"result": view.entry(found[0])})
-        record = store.get(sys_id)
+        record = await instance.store.get(sys_id)
         if record is None:
             raise not_found()
-        return web.json_response({"result": view.incident(record, instance)})
+        return web.json_response({"result": await view.incident(record, instance)})
 
     def writable(name: str) -> None:
         if name != "incident":
             raise TableError(403, "Operation Failed", f"the sandbox's {name} table is read-only over REST")
 
     async def create_record(request: web.Request) -> web.Response:
-        name = table(request)
+        name, instance = table(request), request[INSTANCE]
         writable(name)
-        record = instance.create(await body(request), _credentials(request)[0])
-        location = f"{request.url.origin()}/api/now/table/incident/{record['sys_id']}"
+        record = await instance.create(await body(request), request[USER])
+        location = f"{base_url(request)}/api/now/table/incident/{record['sys_id']}"
         if request.headers.get("X-no-response-body", "").lower() == "true":
             return web.Response(status=201, headers={"Location": location})
-        return web.json_response({"result": View.of(request).incident(record, instance)}, status=201,
+        return web.json_response({"result": await View.of(request).incident(record, instance)}, status=201,
                                  headers={"Location": location})
 
     async def update_record(request: web.Request) -> web.Response:
-        name = table(request)
+        name, instance = table(request), request[INSTANCE]
         writable(name)
-        record = instance.update(request.match_info["sys_id"], await body(request), _credentials(request)[0])
+        record = await instance.update(request.match_info["sys_id"], await body(request), request[USER])
         if request.headers.get("X-no-response-body", "").lower() == "true":
             return web.Response(status=200)
-        return web.json_response({"result": View.of(request).incident(record, instance)})
+        return web.json_response({"result": await View.of(request).incident(record, instance)})
 
     async def add_fault(request: web.Request) -> web.Response:
         spec = await request.json()
@@ -514,12 +573,12 @@ def create_app(*, user: str, password: str, store: IncidentStore | None = None,
         return web.json_response({"faults": len(faults)}, status=201)
 
     async def reset(request: web.Request) -> web.Response:
-        store.reset()
+        await store.reset()
         faults.clear()
         return web.Response(status=204)
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "incidents": len(store.all())})
+        return web.json_response({"status": "ok", "incidents": await store.count()})
 
     app = web.Application(middlewares=[gate])
     for prefix in ("/api/now/table", "/api/now/{version:v[0-9]+}/table"):
@@ -528,22 +587,39 @@ def create_app(*, user: str, password: str, store: IncidentStore | None = None,
         app.router.add_get(prefix + "/{table}/{sys_id}", get_record)
         app.router.add_patch(prefix + "/{table}/{sys_id}", update_record)
         app.router.add_put(prefix + "/{table}/{sys_id}", update_record)
-    app.router.add_post("/_sandbox/faults", add_fault)
-    app.router.add_post("/_sandbox/reset", reset)
-    app.router.add_get("/_sandbox/health", health)
+    if hooks:
+        app.router.add_post("/_sandbox/faults", add_fault)
+        app.router.add_post("/_sandbox/reset", reset)
+        app.router.add_get("/_sandbox/health", health)
     app[STORE] = store
     return app
 
 
+def create_app(*, user: str, password: str, store: IncidentStore, clock: Callable[[], str] = now) -> web.Application:
+    """The standalone simulator: one instance with one API user (Basic auth), over ``store``, with
+    its test hooks. ``store``'s database is opened by the caller (``main`` opens it at startup)."""
+    return table_api(store, one_user(user, password), clock=clock, hooks=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m deploy.sandbox.servicenow",
-                                     description="A local ServiceNow instance (Table API: incident, sys_journal_field).")
+                                     description="A local ServiceNow instance (Table API: incident, sys_journal_field), "
+                                                 "its state in DATABASE_URL (schema SANDBOX_SCHEMA, default sandbox).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--user", default="workforce.integration")
     parser.add_argument("--password", required=True)
     args = parser.parse_args(argv)
-    web.run_app(create_app(user=args.user, password=args.password), host=args.host, port=args.port)
+    database = server.database(os.environ.get("DATABASE_URL"), os.environ.get("SANDBOX_SCHEMA", server.SCHEMA))
+    app = create_app(user=args.user, password=args.password, store=IncidentStore(SandboxState(database)))
+
+    async def database_open(app: web.Application) -> AsyncIterator[None]:
+        await database.open()
+        yield
+        await database.close()
+
+    app.cleanup_ctx.append(database_open)
+    web.run_app(app, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

@@ -17,15 +17,26 @@ token. Errors are Zendesk's bodies: 401 ``{"error": "Couldn't authenticate you"}
 ``meta.after_cursor``/``before_cursor`` and ``links.next``/``prev``; like Zendesk, ``links.next``
 is set on the last page too, so clients must stop on ``has_more`` and not on a missing link.
 
-Test hooks, unauthenticated and only ever bound to a local address: ``POST /_sandbox/faults``
-``{"status": 429, "retry_after": 1, "times": 1}`` (optionally ``"method"`` and ``"path"``) makes the
-next matching API calls fail; ``POST /_sandbox/reset`` drops every ticket and re-seeds the users.
+State is kept in PostgreSQL, in the simulator's schema (``zendesk_users``, ``zendesk_tickets``,
+``zendesk_comments``, ``zendesk_audits``: migration 0007), one transaction per request, so an account
+restarted mid-run still has its tickets. :class:`ZendeskStore` is the one class that touches it. An
+account with no users is seeded when the server starts (and at the next request after it was emptied
+from outside, by ``python -m deploy.sandbox seed --reset``): the integration's agent (``email``, an
+admin) and three requesters (``SEED_USERS``).
 
-State is kept in memory for now; issue 15 asks for it to survive a restart. It lives behind
-:class:`ZendeskStore`, whose one job is keeping records, so it can move to PostgreSQL without the
-HTTP layer changing.
+Two ways to run it:
 
-Run it: ``python -m deploy.sandbox.zendesk --port 8093 --email atom-bot@acme.example --token T``.
+- In the composite simulator (``python -m deploy.sandbox serve``), under ``/zendesk``
+  (``deploy/sandbox/api/zendesk.py``): the API token is one the administration API issued for
+  system ``zendesk``, and the shared ``/_sandbox/faults`` apply.
+- Standalone, accepting one agent's API token (and optionally one OAuth token):
+  ``DATABASE_URL=postgresql://... python -m deploy.sandbox.zendesk --port 8093 --email atom-bot@acme.example --token T``
+  (its schema is ``SANDBOX_SCHEMA``, default ``sandbox``: the composite's, so both see the same
+  account). Its test hooks, unauthenticated and only ever bound to a local address:
+  ``POST /_sandbox/faults`` ``{"status": 429, "retry_after": 1, "times": 1}`` (optionally
+  ``"method"`` and ``"path"``) makes the next matching API calls fail; ``POST /_sandbox/reset``
+  drops every ticket and re-seeds the users.
+
 Shapes follow https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ and the
 recorded examples under ``tests/fixtures/vendors/zendesk/``.
 """
@@ -35,16 +46,23 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import copy
 import html
-import itertools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from deploy.sandbox import server
+from deploy.sandbox.server import SandboxState
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -83,48 +101,99 @@ def _now() -> str:
 # --- state --------------------------------------------------------------------------------------
 
 
-@dataclass
+#: Each kind's id sequence (migration 0007), started where Zendesk's ids are.
+SEQUENCES = {"user": "zendesk_user_ids", "ticket": "zendesk_ticket_ids", "comment": "zendesk_comment_ids",
+             "audit": "zendesk_audit_ids", "event": "zendesk_event_ids"}
+BIGINT = range(-(2**63), 2**63)
+
+
+def _key(value: Any) -> int | None:
+    """``value`` as a stored record's id, or None when it cannot be one (a string, a bool, out of range)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value in BIGINT else None
+
+
 class ZendeskStore:
-    """Every user, ticket, comment and audit of the sandbox, with ids handed out as Zendesk does
-    (one increasing sequence per kind). Keeps records only: no HTTP, no validation."""
+    """Every user, ticket, comment and audit of the sandbox, in PostgreSQL (the simulator's schema),
+    with ids handed out as Zendesk does (one increasing sequence per kind). Keeps records only: no
+    HTTP, no validation. Over ``state``'s pool each call stands alone; ``async with
+    store.transaction() as tx`` gives one whose calls share a transaction (one request's)."""
 
-    clock: Callable[[], str] = _now
-    users: dict[int, dict[str, Any]] = field(default_factory=dict)
-    tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
-    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    audits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
+    def __init__(self, state: SandboxState, clock: Callable[[], str] = _now, conn: asyncpg.Connection | None = None) -> None:
+        self.state, self.clock, self.conn = state, clock, conn
 
-    def next_id(self, kind: str) -> int:
-        start = {"user": 372000000001, "ticket": 1, "comment": 900000000001, "audit": 800000000001, "event": 700000000001}
-        return next(self._ids.setdefault(kind, itertools.count(start[kind])))
+    @property
+    def db(self) -> asyncpg.Pool | asyncpg.Connection:
+        return self.conn if self.conn is not None else self.state.pool
 
-    def clear(self) -> None:
-        for records in (self.users, self.tickets, self.comments, self.audits, self._ids):
-            records.clear()
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[ZendeskStore]:
+        async with self.state.transaction() as conn:
+            yield ZendeskStore(self.state, self.clock, conn)
 
-    def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
-        user = {**user, "id": self.next_id("user")}
-        self.users[user["id"]] = user
+    async def empty(self) -> bool:
+        """Whether the account has no users yet. If so, the transaction now holds the account's seeding
+        lock, so that of two first requests one seeds and the other then finds it seeded."""
+        if await self.db.fetchval("SELECT EXISTS (SELECT 1 FROM zendesk_users)"):
+            return False
+        await self.db.execute("SELECT pg_advisory_xact_lock(hashtext('zendesk account seed'))")
+        return not await self.db.fetchval("SELECT EXISTS (SELECT 1 FROM zendesk_users)")
+
+    async def next_id(self, kind: str) -> int:
+        return int(await self.db.fetchval("SELECT nextval($1::regclass)", SEQUENCES[kind]))
+
+    async def clear(self) -> None:
+        """Forget everything; ids start again as a new account's."""
+        await self.db.execute("TRUNCATE zendesk_audits, zendesk_comments, zendesk_tickets, zendesk_users RESTART IDENTITY")
+
+    async def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        user = {**user, "id": await self.next_id("user")}
+        await self.db.execute("INSERT INTO zendesk_users (id, email, record) VALUES ($1, $2, $3)", user["id"], user["email"], json.dumps(user))
         return user
 
-    def user_by_email(self, email: str) -> dict[str, Any] | None:
-        return next((u for u in self.users.values() if u["email"].lower() == email.lower()), None)
+    async def user(self, user_id: Any) -> dict[str, Any] | None:
+        if (key := _key(user_id)) is None:
+            return None
+        found = await self.db.fetchval("SELECT record FROM zendesk_users WHERE id = $1", key)
+        return json.loads(found) if found is not None else None
 
-    def add_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
-        ticket = {**ticket, "id": self.next_id("ticket")}
-        self.tickets[ticket["id"]] = ticket
-        self.comments[ticket["id"]], self.audits[ticket["id"]] = [], []
+    async def user_by_email(self, email: str) -> dict[str, Any] | None:
+        found = await self.db.fetchval("SELECT record FROM zendesk_users WHERE lower(email) = lower($1) ORDER BY id LIMIT 1", email)
+        return json.loads(found) if found is not None else None
+
+    async def count_users(self) -> int:
+        return int(await self.db.fetchval("SELECT count(*) FROM zendesk_users"))
+
+    async def add_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        ticket = {**ticket, "id": await self.next_id("ticket")}
+        await self.db.execute("INSERT INTO zendesk_tickets (id, record) VALUES ($1, $2)", ticket["id"], json.dumps(ticket))
         return ticket
 
-    def add_comment(self, ticket_id: int, comment: dict[str, Any]) -> dict[str, Any]:
-        comment = {**comment, "id": self.next_id("comment")}
-        self.comments[ticket_id].append(comment)
+    async def ticket(self, ticket_id: Any, *, lock: bool = False) -> dict[str, Any] | None:
+        """``lock``: hold the row until the transaction ends (an update reads, changes and replaces it)."""
+        if (key := _key(ticket_id)) is None:
+            return None
+        found = await self.db.fetchval("SELECT record FROM zendesk_tickets WHERE id = $1" + (" FOR UPDATE" if lock else ""), key)
+        return json.loads(found) if found is not None else None
+
+    async def replace_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        await self.db.execute("UPDATE zendesk_tickets SET record = $2 WHERE id = $1", ticket["id"], json.dumps(ticket))
+        return ticket
+
+    async def tickets(self) -> list[dict[str, Any]]:
+        return [json.loads(r["record"]) for r in await self.db.fetch("SELECT record FROM zendesk_tickets ORDER BY id")]
+
+    async def add_comment(self, ticket_id: int, comment: dict[str, Any]) -> dict[str, Any]:
+        comment = {**comment, "id": await self.next_id("comment")}
+        await self.db.execute("INSERT INTO zendesk_comments (id, ticket_id, record) VALUES ($1, $2, $3)", comment["id"], ticket_id, json.dumps(comment))
         return comment
 
-    def add_audit(self, ticket_id: int, audit: dict[str, Any]) -> dict[str, Any]:
+    async def comments(self, ticket_id: int) -> list[dict[str, Any]]:
+        """The ticket's comments, oldest first."""
+        return [json.loads(r["record"]) for r in await self.db.fetch("SELECT record FROM zendesk_comments WHERE ticket_id = $1 ORDER BY id", ticket_id)]
+
+    async def add_audit(self, ticket_id: int, audit: dict[str, Any]) -> dict[str, Any]:
         """An audit's id is taken first (``next_id("audit")``): its comment names it."""
-        self.audits[ticket_id].append(audit)
+        await self.db.execute("INSERT INTO zendesk_audits (id, ticket_id, record) VALUES ($1, $2, $3)", audit["id"], ticket_id, json.dumps(audit))
         return audit
 
 
@@ -177,20 +246,42 @@ def _via() -> dict[str, Any]:
 
 
 class ZendeskSandbox:
-    """The HTTP face of one sandboxed Zendesk account over a :class:`ZendeskStore`."""
+    """The HTTP face of one sandboxed Zendesk account over a :class:`ZendeskStore`. Each API request
+    is served by a copy of it bound to that request (:meth:`bound`): ``store`` in the request's
+    transaction and ``agent_id`` the agent its credentials act as."""
+
+    #: Whether the standalone test hooks (``/_sandbox/faults``, ``/_sandbox/reset``) are served.
+    hooks = True
 
     def __init__(self, settings: ZendeskSettings, store: ZendeskStore) -> None:
         self.settings, self.store = settings, store
         self.faults: list[Fault] = []
         self.agent_id = 0
-        self.seed()
 
-    def seed(self) -> None:
-        self.store.clear()
-        self.faults.clear()
-        self.agent_id = self.store.add_user(self._new_user("Atom (Workforce)", self.settings.email, role="admin"))["id"]
+    def bound(self, store: ZendeskStore, agent_id: int = 0) -> ZendeskSandbox:
+        account = copy.copy(self)
+        account.store, account.agent_id = store, agent_id
+        return account
+
+    async def seed(self) -> None:
+        """The account as new: every record dropped, then the integration's agent and the requesters."""
+        await self.store.clear()
+        await self.populate()
+
+    async def seed_if_new(self) -> None:
+        """Seed an account that has no users yet (a new database, or one reset from outside)."""
+        if await self.store.empty():
+            await self.populate()
+
+    async def populate(self) -> None:
+        await self.integration_agent()
         for name, email in SEED_USERS:
-            self.store.add_user(self._new_user(name, email))
+            await self.store.add_user(self._new_user(name, email))
+
+    async def integration_agent(self) -> int:
+        """The agent the integration's credentials act as (``settings.email``, an admin), added if missing."""
+        found = await self.store.user_by_email(self.settings.email)
+        return (found or await self.store.add_user(self._new_user("Atom (Workforce)", self.settings.email, role="admin")))["id"]
 
     def _new_user(self, name: str, email: str, role: str = "end-user") -> dict[str, Any]:
         now = self.store.clock()
@@ -202,8 +293,9 @@ class ZendeskSandbox:
 
     @staticmethod
     def base(request: web.Request) -> str:
-        """Resource URLs name this server, so a client can follow ``url`` and ``links.next``."""
-        return f"{request.scheme}://{request.host}/api/v2"
+        """Resource URLs name this server (and the prefix it is mounted under), so a client can
+        follow ``url`` and ``links.next``."""
+        return f"{request.scheme}://{request.host}{request.path[: request.path.find('/api/v2')]}/api/v2"
 
     def user_view(self, request: web.Request, user: dict[str, Any]) -> dict[str, Any]:
         return {"id": user["id"], "url": f"{self.base(request)}/users/{user['id']}.json", **{k: v for k, v in user.items() if k != "id"}}
@@ -216,16 +308,23 @@ class ZendeskSandbox:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.gate])
-        app.router.add_post("/api/v2/tickets.json", self.create_ticket)
-        app.router.add_get("/api/v2/tickets.json", self.list_tickets)
-        app.router.add_get(r"/api/v2/tickets/{id:\d+}.json", self.show_ticket)
-        app.router.add_put(r"/api/v2/tickets/{id:\d+}.json", self.update_ticket)
-        app.router.add_get(r"/api/v2/tickets/{id:\d+}/comments.json", self.list_comments)
-        app.router.add_post("/api/v2/users.json", self.create_user)
-        app.router.add_get(r"/api/v2/users/{id:\d+}.json", self.show_user)
-        app.router.add_post("/_sandbox/faults", self.add_fault)
-        app.router.add_post("/_sandbox/reset", self.reset)
+        app.router.add_post("/api/v2/tickets.json", _door("create_ticket"))
+        app.router.add_get("/api/v2/tickets.json", _door("list_tickets"))
+        app.router.add_get(r"/api/v2/tickets/{id:\d+}.json", _door("show_ticket"))
+        app.router.add_put(r"/api/v2/tickets/{id:\d+}.json", _door("update_ticket"))
+        app.router.add_get(r"/api/v2/tickets/{id:\d+}/comments.json", _door("list_comments"))
+        app.router.add_post("/api/v2/users.json", _door("create_user"))
+        app.router.add_get(r"/api/v2/users/{id:\d+}.json", _door("show_user"))
+        if self.hooks:
+            app.router.add_post("/_sandbox/faults", self.add_fault)
+            app.router.add_post("/_sandbox/reset", self.reset)
+        app.on_startup.append(self.open_account)
         return app
+
+    async def open_account(self, app: web.Application) -> None:
+        """At startup (once the database is open): a new account is seeded before its first request."""
+        async with self.store.transaction() as store:
+            await self.bound(store).seed_if_new()
 
     def authenticated(self, request: web.Request) -> bool:
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
@@ -239,6 +338,11 @@ class ZendeskSandbox:
             return False
         return decoded == f"{self.settings.email}/token:{self.settings.api_token.get_secret_value()}"
 
+    async def authenticate(self, request: web.Request) -> int | None:
+        """The id of the agent the request's credentials act as, or None (a 401). Standalone: the one
+        API token of ``settings.email``, or the OAuth token, both acting as that agent."""
+        return await self.integration_agent() if self.authenticated(request) else None
+
     @web.middleware
     async def gate(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
         if request.path.startswith("/_sandbox/"):
@@ -249,9 +353,14 @@ class ZendeskSandbox:
                 if fault.times <= 0:
                     self.faults.remove(fault)
                 return self._fault_response(fault)
-        if not self.authenticated(request):
-            return web.json_response({"error": "Couldn't authenticate you"}, status=401)
-        response: web.StreamResponse = await handler(request)
+        await request.read()  # the whole body before a connection is taken: a slow sender holds none
+        async with self.store.transaction() as store:
+            account = self.bound(store)
+            await account.seed_if_new()
+            if (agent_id := await account.authenticate(request)) is None:
+                return web.json_response({"error": "Couldn't authenticate you"}, status=401)
+            account.agent_id, request[ACCOUNT] = agent_id, account
+            response: web.StreamResponse = await handler(request)
         response.headers["X-Rate-Limit"] = str(RATE_LIMIT)
         response.headers["X-Rate-Limit-Remaining"] = str(RATE_LIMIT - 1)
         return response
@@ -276,7 +385,7 @@ class ZendeskSandbox:
 
     # tickets
 
-    def _check_fields(self, fields: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    async def _check_fields(self, fields: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
         errors: dict[str, list[dict[str, str]]] = {}
         if "status" in fields and fields["status"] not in STATUSES:
             errors |= _detail("status", f"Status: '{fields['status']}' is not one of {', '.join(STATUSES)}", "InvalidValue")
@@ -285,21 +394,21 @@ class ZendeskSandbox:
         if fields.get("type") is not None and fields["type"] not in TYPES:
             errors |= _detail("type", f"Type: '{fields['type']}' is not one of {', '.join(TYPES)}", "InvalidValue")
         for key in ("assignee_id", "submitter_id"):
-            if fields.get(key) is not None and fields[key] not in self.store.users:
+            if fields.get(key) is not None and await self.store.user(fields[key]) is None:
                 name = key.removesuffix("_id")
                 errors |= _detail(name, f"{name.capitalize()}: user {fields[key]} does not exist", "InvalidValue")
         if "tags" in fields and not (isinstance(fields["tags"], list) and all(isinstance(t, str) for t in fields["tags"])):
             errors |= _detail("tags", "Tags: must be a list of strings", "InvalidValue")
         return errors
 
-    def _comment_event(self, comment: dict[str, Any]) -> dict[str, Any]:
+    async def _comment_event(self, comment: dict[str, Any]) -> dict[str, Any]:
         """A comment as its audit lists it: a ``Comment`` event."""
         shown = ("author_id", "body", "html_body", "plain_body", "public", "attachments", "audit_id")
-        return {"id": self.store.next_id("event"), "type": "Comment", **{k: comment[k] for k in shown}}
+        return {"id": await self.store.next_id("event"), "type": "Comment", **{k: comment[k] for k in shown}}
 
-    def _comment(self, ticket_id: int, audit_id: int, given: dict[str, Any], author_id: int) -> dict[str, Any]:
+    async def _comment(self, ticket_id: int, audit_id: int, given: dict[str, Any], author_id: int) -> dict[str, Any]:
         body = str(given.get("body") or "")
-        return self.store.add_comment(ticket_id, {
+        return await self.store.add_comment(ticket_id, {
             "type": "Comment", "author_id": author_id, "body": body, "html_body": given.get("html_body") or _html_body(body),
             "plain_body": body, "public": bool(given.get("public", True)), "attachments": [], "audit_id": audit_id,
             "via": _via(), "created_at": self.store.clock(), "metadata": {"system": {}, "custom": {}},
@@ -310,18 +419,18 @@ class ZendeskSandbox:
         if isinstance(given, web.Response):
             return given
         comment = given.get("comment") if isinstance(given.get("comment"), dict) else {}
-        errors = self._check_fields(given)
+        errors = await self._check_fields(given)
         if not str(comment.get("body") or comment.get("html_body") or "").strip():
             errors |= _detail("base", "Description: cannot be blank", "BlankValue")
         requester_id = given.get("requester_id")
         requester = given.get("requester")
         if requester_id is None and isinstance(requester, dict) and requester.get("email"):
-            found = self.store.user_by_email(requester["email"])
-            found = found or self.store.add_user(self._new_user(requester.get("name") or requester["email"], requester["email"]))
+            found = await self.store.user_by_email(requester["email"])
+            found = found or await self.store.add_user(self._new_user(requester.get("name") or requester["email"], requester["email"]))
             requester_id = found["id"]
         if requester_id is None:
             requester_id = self.agent_id  # Zendesk makes the caller the requester when none is named
-        elif requester_id not in self.store.users:
+        elif await self.store.user(requester_id) is None:
             errors |= _detail("requester", f"Requester: user {requester_id} does not exist", "InvalidValue")
         if errors:
             return invalid(errors)
@@ -331,7 +440,7 @@ class ZendeskSandbox:
         status = given.get("status") or ("open" if assignee_id else "new")
         subject = str(given.get("subject") or "")
         body = str(comment.get("body") or comment.get("html_body"))
-        ticket = self.store.add_ticket({
+        ticket = await self.store.add_ticket({
             "external_id": given.get("external_id"), "type": given.get("type"), "subject": subject, "raw_subject": subject,
             "description": body, "priority": given.get("priority"), "status": status,
             "custom_status_id": CUSTOM_STATUS_IDS[status], "recipient": None, "from_messaging_channel": False,
@@ -343,36 +452,36 @@ class ZendeskSandbox:
             "satisfaction_rating": None, "sharing_agreement_ids": [], "via": _via(), "created_at": now, "updated_at": now,
             "allow_channelback": False, "allow_attachments": True,
         })
-        audit_id = self.store.next_id("audit")
-        made = self._comment(ticket["id"], audit_id, comment, author_id=submitter_id)
-        events = [self._comment_event(made)]
-        events += [{"id": self.store.next_id("event"), "type": "Create", "field_name": name, "value": _event_value(ticket[name])}
+        audit_id = await self.store.next_id("audit")
+        made = await self._comment(ticket["id"], audit_id, comment, author_id=submitter_id)
+        events = [await self._comment_event(made)]
+        events += [{"id": await self.store.next_id("event"), "type": "Create", "field_name": name, "value": _event_value(ticket[name])}
                    for name in ("subject", "status", "priority", "requester_id", "tags") if ticket[name] not in (None, "", [])]
-        audit = self._audit(ticket["id"], audit_id, submitter_id, events)
+        audit = await self._audit(ticket["id"], audit_id, submitter_id, events)
         return web.json_response({"ticket": self.ticket_view(request, ticket), "audit": audit}, status=201)
 
-    def _audit(self, ticket_id: int, audit_id: int, author_id: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+    async def _audit(self, ticket_id: int, audit_id: int, author_id: int, events: list[dict[str, Any]]) -> dict[str, Any]:
         audit = {"id": audit_id, "ticket_id": ticket_id, "created_at": self.store.clock(), "author_id": author_id,
                  "metadata": {"system": {}, "custom": {}}, "via": _via(), "events": events}
-        return self.store.add_audit(ticket_id, audit)
+        return await self.store.add_audit(ticket_id, audit)
 
-    def _ticket(self, request: web.Request) -> dict[str, Any] | None:
-        return self.store.tickets.get(int(request.match_info["id"]))
+    async def _ticket(self, request: web.Request, *, lock: bool = False) -> dict[str, Any] | None:
+        return await self.store.ticket(int(request.match_info["id"]), lock=lock)
 
     async def show_ticket(self, request: web.Request) -> web.Response:
-        if (ticket := self._ticket(request)) is None:
+        if (ticket := await self._ticket(request)) is None:
             return not_found()
         return web.json_response({"ticket": self.ticket_view(request, ticket)})
 
     async def update_ticket(self, request: web.Request) -> web.Response:
-        if (ticket := self._ticket(request)) is None:
+        if (ticket := await self._ticket(request, lock=True)) is None:
             return not_found()
         given = await self._body(request, "ticket")
         if isinstance(given, web.Response):
             return given
         if ticket["status"] == "closed":
             return invalid(_detail("base", "Status: closed prevents ticket update", "ClosedTicket"))
-        errors = self._check_fields(given)
+        errors = await self._check_fields(given)
         comment = given.get("comment")
         if comment is not None and not (isinstance(comment, dict) and str(comment.get("body") or comment.get("html_body") or "").strip()):
             errors |= _detail("base", "Comment: cannot be blank", "BlankValue")
@@ -380,34 +489,35 @@ class ZendeskSandbox:
             errors |= _detail("status", f"Status: cannot go back to new from {ticket['status']}", "InvalidValue")
         if errors:
             return invalid(errors)
-        audit_id = self.store.next_id("audit")
+        audit_id = await self.store.next_id("audit")
         events: list[dict[str, Any]] = []
         if comment is not None:
-            made = self._comment(ticket["id"], audit_id, comment, author_id=comment.get("author_id") or self.agent_id)
-            events.append(self._comment_event(made))
+            made = await self._comment(ticket["id"], audit_id, comment, author_id=comment.get("author_id") or self.agent_id)
+            events.append(await self._comment_event(made))
         changes = {k: given[k] for k in CHANGEABLE if k in given}
         if changes.get("assignee_id") and ticket["status"] == "new" and "status" not in changes:
             changes["status"] = "open"  # as Zendesk does when a new ticket gets an assignee
         for name, value in changes.items():
             if ticket[name] != value:
-                events.append({"id": self.store.next_id("event"), "type": "Change", "field_name": name,
+                events.append({"id": await self.store.next_id("event"), "type": "Change", "field_name": name,
                                "value": _event_value(value), "previous_value": _event_value(ticket[name])})
                 ticket[name] = value
         ticket["custom_status_id"] = CUSTOM_STATUS_IDS[ticket["status"]]
         if "subject" in changes:
             ticket["raw_subject"] = ticket["subject"]
         ticket["updated_at"] = self.store.clock()
-        audit = self._audit(ticket["id"], audit_id, self.agent_id, events)
+        await self.store.replace_ticket(ticket)
+        audit = await self._audit(ticket["id"], audit_id, self.agent_id, events)
         return web.json_response({"ticket": self.ticket_view(request, ticket), "audit": audit})
 
     async def list_tickets(self, request: web.Request) -> web.Response:
-        tickets = [self.ticket_view(request, t) for t in self.store.tickets.values()]
+        tickets = [self.ticket_view(request, t) for t in await self.store.tickets()]
         return self._page(request, "tickets", tickets, f"{self.base(request)}/tickets.json")
 
     async def list_comments(self, request: web.Request) -> web.Response:
-        if (ticket := self._ticket(request)) is None:
+        if (ticket := await self._ticket(request)) is None:
             return not_found()
-        comments = list(self.store.comments[ticket["id"]])
+        comments = await self.store.comments(ticket["id"])
         if request.query.get("sort_order") == "desc" or request.query.get("sort") == "-created_at":
             comments.reverse()
         return self._page(request, "comments", comments, f"{self.base(request)}/tickets/{ticket['id']}/comments.json")
@@ -457,7 +567,7 @@ class ZendeskSandbox:
     # users
 
     async def show_user(self, request: web.Request) -> web.Response:
-        if (user := self.store.users.get(int(request.match_info["id"]))) is None:
+        if (user := await self.store.user(int(request.match_info["id"]))) is None:
             return not_found()
         return web.json_response({"user": self.user_view(request, user)})
 
@@ -471,12 +581,12 @@ class ZendeskSandbox:
         email = str(given.get("email") or "")
         if email and "@" not in email:
             errors |= _detail("email", f"Email: {email} is not properly formatted", "InvalidFormat")
-        elif email and self.store.user_by_email(email):
+        elif email and await self.store.user_by_email(email):
             errors |= _detail("email", f"Email: {email} is already being used by another user", "DuplicateValue")
         if errors:
             return invalid(errors)
         role = given.get("role") if given.get("role") in ("end-user", "agent", "admin") else "end-user"
-        user = self.store.add_user(self._new_user(given["name"], email, role=role))
+        user = await self.store.add_user(self._new_user(given["name"], email, role=role))
         return web.json_response({"user": self.user_view(request, user)}, status=201)
 
     # test hooks
@@ -492,8 +602,11 @@ class ZendeskSandbox:
         return web.json_response({"faults": len(self.faults)}, status=201)
 
     async def reset(self, request: web.Request) -> web.Response:
-        self.seed()
-        return web.json_response({"users": len(self.store.users), "tickets": 0})
+        self.faults.clear()
+        async with self.store.transaction() as store:
+            await self.bound(store).seed()
+            users = await store.count_users()
+        return web.json_response({"users": users, "tickets": 0})
 
 
 def _encode_cursor(item_id: int) -> str:
@@ -510,18 +623,32 @@ def _decode_cursor(cursor: str) -> int:
 
 #: Where a test finds the :class:`ZendeskSandbox` behind an application.
 SANDBOX: web.AppKey[ZendeskSandbox] = web.AppKey("sandbox", ZendeskSandbox)
+#: The account bound to one API request (its transaction, its agent): what the route handlers run on.
+ACCOUNT = web.RequestKey("zendesk_account", ZendeskSandbox)
 
 
-def create_app(settings: ZendeskSettings | None = None, store: ZendeskStore | None = None) -> web.Application:
-    """The simulator as an aiohttp application; ``app[SANDBOX]`` is its :class:`ZendeskSandbox`."""
-    sandbox = ZendeskSandbox(settings or ZendeskSettings(), store or ZendeskStore())
-    app = sandbox.app()
-    app[SANDBOX] = sandbox
+def _door(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A route to the handler ``name`` of the account bound to the request (by the gate)."""
+
+    async def door(request: web.Request) -> web.StreamResponse:
+        return await getattr(request[ACCOUNT], name)(request)
+
+    return door
+
+
+def create_app(settings: ZendeskSettings | None, store: ZendeskStore, sandbox: type[ZendeskSandbox] = ZendeskSandbox) -> web.Application:
+    """The simulator as an aiohttp application over ``store`` (whose database the caller opens:
+    ``main`` opens it at startup); ``app[SANDBOX]`` is its :class:`ZendeskSandbox`."""
+    account = sandbox(settings or ZendeskSettings(), store)
+    app = account.app()
+    app[SANDBOX] = account
     return app
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m deploy.sandbox.zendesk", description="A Zendesk Support Tickets API simulator.")
+    parser = argparse.ArgumentParser(prog="python -m deploy.sandbox.zendesk",
+                                     description="A Zendesk Support Tickets API simulator, its state in DATABASE_URL "
+                                                 "(schema SANDBOX_SCHEMA, default sandbox).")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8093)")
     parser.add_argument("--email", help="the agent whose API token is accepted ({email}/token:{token})")
@@ -531,7 +658,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     given = {"host": args.host, "port": args.port, "email": args.email, "api_token": args.token,
              "oauth_token": args.oauth_token}
     settings = ZendeskSettings(**{k: v for k, v in given.items() if v is not None})
-    web.run_app(create_app(settings), host=settings.host, port=settings.port)
+    database = server.database(os.environ.get("DATABASE_URL"), os.environ.get("SANDBOX_SCHEMA", server.SCHEMA))
+    app = create_app(settings, ZendeskStore(SandboxState(database)))
+
+    async def database_open(app: web.Application) -> AsyncIterator[None]:  # before the account is opened
+        await database.open()
+        yield
+        await database.close()
+
+    app.cleanup_ctx.append(database_open)
+    web.run_app(app, host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":

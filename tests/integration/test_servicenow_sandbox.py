@@ -15,7 +15,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from deploy.sandbox.servicenow import create_app, main
+from deploy.sandbox import server
+from deploy.sandbox.servicenow import IncidentStore, create_app, main
 from tests.conftest import FIXTURES
 
 USER, PASSWORD = "workforce.integration", "s3cret-not-real"
@@ -42,8 +43,11 @@ def links(response: httpx.Response) -> dict[str, str]:
 
 
 @pytest.fixture
-async def instance() -> AsyncIterator[str]:
-    runner = web.AppRunner(create_app(user=USER, password=PASSWORD))
+async def instance(database_url: str) -> AsyncIterator[str]:
+    """The standalone instance, its state in this test's database (the simulator's schema)."""
+    database = server.database(database_url)
+    await database.open()
+    runner = web.AppRunner(create_app(user=USER, password=PASSWORD, store=IncidentStore(server.SandboxState(database))))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -52,6 +56,7 @@ async def instance() -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+        await database.close()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -19,7 +20,8 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from deploy.sandbox.zendesk import SANDBOX, ZendeskSandbox, ZendeskSettings, create_app
+from deploy.sandbox import server
+from deploy.sandbox.zendesk import SANDBOX, ZendeskSandbox, ZendeskSettings, ZendeskStore, create_app
 
 DOCUMENTED = Path(__file__).parents[1] / "fixtures" / "vendors" / "zendesk"
 EMAIL, TOKEN, OAUTH = "atom-bot@acme.example", "zd-sandbox-token-7f3a", "oauth-access-token-91bc"
@@ -69,10 +71,13 @@ def shaped_like(ours: dict[str, Any], name: str, *, only: str | None = None) -> 
 
 
 @pytest.fixture
-async def zendesk() -> AsyncIterator[httpx.AsyncClient]:
-    """A running simulator and an HTTP client holding the integration's API token."""
+async def zendesk(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A running simulator, its state in this test's database (the simulator's schema), and an HTTP
+    client holding the integration's API token."""
     settings = ZendeskSettings(email=EMAIL, api_token=SecretStr(TOKEN), oauth_token=SecretStr(OAUTH))
-    runner = web.AppRunner(create_app(settings))
+    database = server.database(database_url)
+    await database.open()
+    runner = web.AppRunner(create_app(settings, ZendeskStore(server.SandboxState(database))))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -81,11 +86,12 @@ async def zendesk() -> AsyncIterator[httpx.AsyncClient]:
         client.sandbox = runner.app[SANDBOX]  # type: ignore[attr-defined]
         yield client
     await runner.cleanup()
+    await database.close()
 
 
 async def seeded_requester(zendesk: httpx.AsyncClient) -> int:
     sandbox: ZendeskSandbox = zendesk.sandbox  # type: ignore[attr-defined]
-    return sandbox.store.user_by_email("priya.raman@acme.example")["id"]  # type: ignore[index]
+    return (await sandbox.store.user_by_email("priya.raman@acme.example"))["id"]  # type: ignore[index]
 
 
 async def open_ticket(zendesk: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
@@ -242,12 +248,12 @@ async def test_a_reset_drops_tickets_and_reseeds_the_users(zendesk: httpx.AsyncC
     assert await seeded_requester(zendesk)
 
 
-async def test_the_simulator_runs_as_its_own_process() -> None:
+async def test_the_simulator_runs_as_its_own_process(database_url: str) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen([sys.executable, "-m", "deploy.sandbox.zendesk", "--port", str(port), "--email", EMAIL, "--token", TOKEN],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "DATABASE_URL": database_url})
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", auth=(f"{EMAIL}/token", TOKEN)) as client:
             for _ in range(100):
