@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.workday import TERMINATION_REASONS, Balance, Event, TimeOffRequest, Worker, weekdays
 from deploy.sandbox import tokens
 from deploy.sandbox.tokens import Caller, SandboxConnector

@@ -20,7 +20,7 @@ from typing import Any
 
 from contracts.events import SkillRequest
 from services.skills.access_common import requester
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.okta import App, Okta
 from services.skills.failures import refused, step_failure
 from services.skills.rules import STALE_AFTER_DAYS, is_stale

@@ -14,7 +14,7 @@ from typing import Any
 
 from contracts.events import SkillRequest
 from services.skills.access_common import person, requester
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.facilities import Facilities
 from services.skills.failures import refused
 from services.skills.people import named_in

@@ -33,11 +33,11 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from contracts.events import SkillRequested
 from runtime.redact import redact
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.failures import gave_up, step_failure
 from services.skills.identity import Person
 from services.skills.policy import Decision
-from services.skills.retries import VendorWait, transient
+from runtime.vendor.retries import VendorWait, transient
 from services.skills.skill import NeedInput, Skill, Step, StepContext, StepFailed
 from services.skills.systems import Systems
 

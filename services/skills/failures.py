@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from runtime.redact import redact_text
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.skill import StepFailed
 
 #: The 403 codes with which each system says the caller's credential lacks a permission: Okta,

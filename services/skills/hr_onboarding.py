@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from contracts.events import SkillRequest
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.payroll import FILING_STATUSES, Payroll, mask_pan, normalise_pan, pan_problem
 from services.skills.connectors.workday import Workday
 from services.skills.failures import refused

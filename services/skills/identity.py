@@ -24,7 +24,7 @@ import asyncpg
 
 from contracts.envelope import Actor, ActorKind
 from contracts.events import Requester
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.okta import Okta, User
 from services.skills.credentials import Vault, store
 from services.skills.issuer import Issuer

@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from contracts.events import SkillRequest
-from services.skills.connectors.errors import ApiError, unreachable
+from runtime.vendor.errors import ApiError, unreachable
 from services.skills.skill import Outputs, Skill, Step, StepContext, StepFailed
 
 #: A configured MCP server ``wiki`` is the system ``mcp-wiki``.

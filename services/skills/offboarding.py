@@ -18,7 +18,7 @@ from typing import Any
 from contracts.events import SkillRequest
 from services.skills.access_common import named, person
 from services.skills.connectors.entra import Entra
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.facilities import Facilities
 from services.skills.connectors.okta import Okta
 from services.skills.failures import refused, step_failure

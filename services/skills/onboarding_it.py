@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.skills.access_common import named
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.okta import NewUser, Okta
 from services.skills.connectors.workday import Workday
 from services.skills.failures import refused, step_failure

@@ -69,7 +69,7 @@ from services.skills.issuer import Issuer
 from services.skills.policy import Decision, Facts, authorize, delegation
 from services.skills.policy_file import BUILTIN, LoadedPolicy
 from services.skills.registry import Registry
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.skill import PERSONAL_IDS, Skill, Step, shown
 from services.skills.systems import Systems
 from services.skills.execution import StepRun, compensate, decision_record, execute, idempotency_key, never_ran, recorded, undo_key

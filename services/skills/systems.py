@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from aiolimiter import AsyncLimiter
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.mcp_tools import McpTools, system_of
 
 #: Each system's client, by the name manifests grant tools on (module:class, imported when first used).

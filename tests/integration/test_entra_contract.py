@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.skills.connectors.entra_http import EntraHttp
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from tests.integration.vendor_contract import fixture, missing, serving
 
 USER = fixture("entra", "user_get")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.skills.connectors.entra_http import EXTENSION, EntraHttp, key_mark
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 
 ALL = ["users.read", "users.disable", "sessions.revoke", "risk.read"]
 ANA = "ana.silva@acme.example"

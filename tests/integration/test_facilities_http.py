@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.facilities import FacilitiesError
 from services.skills.connectors.facilities_http import FacilitiesHttp
 

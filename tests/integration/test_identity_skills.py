@@ -20,7 +20,7 @@ from contracts.catalog import load_catalog
 from contracts.events import SkillStep
 from runtime.db import Database
 from deploy.sandbox.cases import Workbench, mfa_recovery
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.okta import NewUser
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS

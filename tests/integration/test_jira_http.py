@@ -22,7 +22,7 @@ from contracts.events import SkillCompleted
 from runtime.db import Database
 from services.skills import credentials, identity
 from deploy.sandbox.cases import Case, Workbench
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.jira import JiraError, Query
 from services.skills.connectors.jira_http import JiraHttp, idempotency_label, plain
 from services.skills.credentials import Vault

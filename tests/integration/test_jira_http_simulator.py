@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.jira import JiraError, Query
 from services.skills.connectors.jira_http import JiraHttp, idempotency_label, plain
 

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from deploy.sandbox.api import okta as okta_api
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.okta import NewUser
 from services.skills.connectors.okta_http import OktaHttp
 

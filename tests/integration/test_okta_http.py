@@ -23,7 +23,7 @@ from contracts.events import SkillCompleted, SkillStep, TicketResolved
 from runtime.db import Database
 from services.skills import credentials, identity
 from deploy.sandbox.cases import Case, Played, Workbench
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.okta_http import OktaHttp
 from services.skills.credentials import Vault
 from services.skills.library import SKILLS

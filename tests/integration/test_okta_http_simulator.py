@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from deploy.sandbox.api import okta as okta_api
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.okta import NewUser
 from services.skills.connectors.okta_http import OktaHttp
 

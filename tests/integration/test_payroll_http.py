@@ -16,7 +16,7 @@ import pytest
 
 from deploy.sandbox import hr_org
 from deploy.sandbox.payroll import PayrollSandbox
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.payroll import PayrollError
 from services.skills.connectors.payroll_http import PayrollHttp
 

@@ -13,7 +13,7 @@ import pytest
 
 from deploy.sandbox.api.sharepoint import list_id
 from deploy.sandbox.sharepoint_pages import PAGES, page_id, site_id
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.sharepoint_http import SharePointHttp
 from tests.integration.vendor_contract import fixture, missing, serving
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from deploy.sandbox.sharepoint_pages import PAGES, page_id, site_id
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.sharepoint_http import SharePointHttp
 from services.skills.textsearch import paragraphs
 

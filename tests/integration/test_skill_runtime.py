@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from contracts.catalog import Catalog, load_catalog
 from contracts.events import SkillCompleted, SkillFailed, SkillStep, TicketEscalated, TicketQuestion, TicketResolved
 from deploy.sandbox.cases import Case, Workbench
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.credentials import Vault
 from services.skills.execution import execute
 from services.skills.settings import DEFAULT_CATALOG

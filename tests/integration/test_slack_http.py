@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.slack import SlackError, user_id
 from services.skills.connectors.slack_http import EVENT_TYPE, SlackHttp
 

@@ -10,7 +10,7 @@ import pytest
 
 from contracts.events import SkillRequest
 from services.skills.connectors.entra import GraphError
-from services.skills.connectors.errors import ApiError, unreachable
+from runtime.vendor.errors import ApiError, unreachable
 from services.skills.connectors.facilities import FacilitiesError
 from services.skills.connectors.jira import JiraError
 from services.skills.connectors.jumpcloud import JumpCloudError

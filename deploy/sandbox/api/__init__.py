@@ -4,7 +4,7 @@ state logic (``deploy/sandbox/<vendor>.py``) and answers in the vendor's error b
 
 from aiohttp import web
 
-from services.skills.connectors.http import TICKET_HEADER
+from runtime.vendor.http import TICKET_HEADER
 
 
 def ticket_of(request: web.Request) -> str:

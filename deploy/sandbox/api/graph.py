@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 
 
 REQUEST_ID = web.RequestKey("graph_request_id", str)

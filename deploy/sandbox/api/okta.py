@@ -34,7 +34,7 @@ from multidict import CIMultiDict
 from deploy.sandbox import okta as state_logic
 from deploy.sandbox.okta import OktaSandbox
 from deploy.sandbox.tokens import Caller
-from services.skills.connectors.http import TICKET_HEADER
+from runtime.vendor.http import TICKET_HEADER
 from services.skills.connectors.okta import FACTOR_NAMES, App, AppUser, NewUser, OktaError, User
 
 STATE = web.AppKey("okta_state", Any)

@@ -26,7 +26,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from deploy.sandbox.tokens import Caller
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 
 #: How long a key's answer is kept (Stripe: at least 24 hours).
 KEY_RETENTION_DAYS = 30

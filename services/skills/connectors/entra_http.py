@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from services.skills.connectors.entra import AccountChange, DirectoryGroup, EntraUser, GraphError, RiskyUser, SessionsRevoked
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 from services.skills.connectors.graph_http import GraphHttp, when
 
 SYSTEM = "entra"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 
 
 class FacilitiesError(ApiError):

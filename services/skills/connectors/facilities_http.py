@@ -27,7 +27,7 @@ from urllib.parse import quote
 import httpx
 
 from services.skills.connectors.facilities import Badge, BadgeChange, Cardholder, FacilitiesError
-from services.skills.connectors.http import VendorHttp
+from runtime.vendor.http import VendorHttp
 
 
 def cardholder_from(body: dict[str, Any]) -> Cardholder:

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from services.skills.connectors.errors import ApiError
-from services.skills.connectors.http import VendorHttp
+from runtime.vendor.errors import ApiError
+from runtime.vendor.http import VendorHttp
 
 #: Pages followed at most, per list.
 MAX_PAGES = 50

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 
 PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
 #: A label Jira accepts: no whitespace (Jira refuses labels with spaces).

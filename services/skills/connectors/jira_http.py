@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from services.skills.connectors.http import VendorHttp
+from runtime.vendor.http import VendorHttp
 from services.skills.connectors.jira import Comment, Issue, JiraError, Link, Query
 
 FIELDS = "summary,description,issuetype,project,priority,status,labels,reporter,created,issuelinks"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 
 Action = Literal["restart_app", "repair_app", "clear_cache", "kill_process", "install_patches", "reboot"]
 ACTIONS: frozenset[str] = frozenset({"restart_app", "repair_app", "clear_cache", "kill_process", "install_patches", "reboot"})

@@ -37,7 +37,7 @@ from urllib.parse import quote
 import httpx
 from aiolimiter import AsyncLimiter
 
-from services.skills.connectors.http import VendorHttp
+from runtime.vendor.http import VendorHttp
 from services.skills.connectors.jumpcloud import App, CommandResult, Health, JumpCloudError, Process, System, script
 
 GB = 1024**3

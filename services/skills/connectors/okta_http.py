@@ -50,8 +50,8 @@ from urllib.parse import quote
 import httpx
 from aiolimiter import AsyncLimiter
 
-from services.skills.connectors.errors import ApiError
-from services.skills.connectors.http import VendorHttp
+from runtime.vendor.errors import ApiError
+from runtime.vendor.http import VendorHttp
 from services.skills.connectors.okta import (
     App,
     AppUser,

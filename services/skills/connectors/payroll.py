@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 
 #: A W-4's filing statuses, as payroll takes them (``w4.filingStatus``).
 FILING_STATUSES = ("single", "married_filing_jointly", "head_of_household")

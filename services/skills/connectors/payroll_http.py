@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from services.skills.connectors.http import VendorHttp
+from runtime.vendor.http import VendorHttp
 from services.skills.connectors.payroll import Enrolment, FinalPay, PayrollError, Payslip
 
 

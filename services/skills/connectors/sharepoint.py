@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 
 
 class SharePointError(ApiError):

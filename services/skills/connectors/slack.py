@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 
 MAX_TEXT = 40000
 

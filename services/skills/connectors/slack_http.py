@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
-from services.skills.connectors.errors import ApiError
-from services.skills.connectors.http import VendorHttp
+from runtime.vendor.errors import ApiError
+from runtime.vendor.http import VendorHttp
 from services.skills.connectors.slack import Member, OnCall, Posted, SlackError
 
 #: The metadata event type that marks a message this connector posted.

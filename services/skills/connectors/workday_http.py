@@ -33,8 +33,8 @@ from urllib.parse import quote
 import httpx
 from aiolimiter import AsyncLimiter
 
-from services.skills.connectors.errors import ApiError
-from services.skills.connectors.http import VendorHttp
+from runtime.vendor.errors import ApiError
+from runtime.vendor.http import VendorHttp
 from services.skills.connectors.workday import Balance, Event, TimeOffRequest, Worker
 
 SUBMIT = "d9e4223e446c11de98360015c5e6daf6"  # Workday's WID of the Submit business process action

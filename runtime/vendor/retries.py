@@ -8,7 +8,7 @@ from __future__ import annotations
 from tenacity import RetryCallState, wait_exponential_jitter
 from tenacity.wait import wait_base
 
-from services.skills.connectors.errors import ApiError
+from runtime.vendor.errors import ApiError
 
 
 def transient(exc: BaseException) -> bool:

@@ -1,7 +1,7 @@
 """What every vendor's HTTP client shares: a base URL and the coworker's credential, a per-system
 client-side rate limit, transport failures as transient errors, and how long the vendor asked us to
 wait. Each vendor's client (``<vendor>_http.py``) subclasses ``VendorHttp`` with its auth header and
-the translation of its error body; retrying is the runner's (``services/skills/retries.py``).
+the translation of its error body; retrying is the caller's, with ``runtime/vendor/retries.py``.
 
 The same class talks to the simulator (``deploy/sandbox``) and to the real vendor: only the base
 URL and the credential differ, by configuration (``SKILLS_SYSTEMS``)."""
@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from aiolimiter import AsyncLimiter
 
-from services.skills.connectors.errors import ApiError, unreachable
+from runtime.vendor.errors import ApiError, unreachable
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -1,0 +1,1 @@
+"""What every client of a vendor's REST API shares (the skills' connectors, the service desk's write-back): one error type, the session with its rate limit, and how long to wait before trying again."""
