@@ -26,6 +26,9 @@ from pydantic import (
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/cloudevents+json"
 
+#: An upstream ticket reference: ``system:id``, the system's name and its own id of the ticket.
+UPSTREAM_REF = r"^[a-z][a-z0-9-]{0,39}:[^\s]{1,250}$"
+
 #: Namespace for event ids derived from their cause, so a redelivered input yields the same ids.
 _DERIVED_IDS = uuid.UUID("6f1d7c2e-3b8a-4b7e-9a51-0c8e2f4d9a11")
 
@@ -147,6 +150,18 @@ class Envelope(BaseModel, Generic[P]):
     # Bounded where every store that keeps it can keep it (an int4 column): what a consumer acts on,
     # the audit can record.
     schema_version: Annotated[int, Field(alias="schemaversion", ge=1, le=2**31 - 1)] = 1
+    #: The ticket in the upstream ticketing system this flow came from, carried by every event the
+    #: flow causes (see ``caused``) so that the write-back and the audit can name it. Absent (not
+    #: null) on the wire for a flow that did not come from one.
+    upstream: Annotated[
+        str | None,
+        Field(
+            max_length=300,
+            pattern=UPSTREAM_REF,
+            exclude_if=lambda v: v is None,
+            description="The upstream ticket this flow came from, as system:id (jira:10042, servicenow:<sys_id>, zendesk:35436).",
+        ),
+    ] = None
     data: P
 
     def caused(self, event_cls: type[E], data: Payload, *, source: str, actor: Actor | None = None, ordinal: int | str = 0, subject: str | None = None, team: str | None = None) -> E:
@@ -159,6 +174,7 @@ class Envelope(BaseModel, Generic[P]):
             actor=actor or self.actor,
             correlation_id=self.correlation_id,
             causation_id=self.id,
+            upstream=self.upstream,
             data=data,
         )
 
@@ -167,10 +183,11 @@ class Envelope(BaseModel, Generic[P]):
         return cls.model_fields["type"].default
 
     @classmethod
-    def create(cls, data: Payload, *, source: str, team: str, actor: Actor, correlation_id: str, subject: str | None = None, id: str | None = None) -> Self:
+    def create(cls, data: Payload, *, source: str, team: str, actor: Actor, correlation_id: str, subject: str | None = None, id: str | None = None, upstream: str | None = None) -> Self:
         """Build a first event of a flow (one with no cause inside Workforce)."""
         return cls(
             id=id or new_event_id(),
+            upstream=upstream,
             source=source,
             subject=subject,
             team=team,

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, JsonValue, PlainSerializer
 
 from contracts.coworkers import CoworkerManifest, LifecycleState
-from contracts.envelope import Envelope, Payload, WireActor
+from contracts.envelope import UPSTREAM_REF, Envelope, Payload, WireActor
 
 # --- shared field types ---------------------------------------------------------------------
 
@@ -205,6 +205,33 @@ class Reroute(Payload):
     category: Annotated[str, Field(max_length=100)]
     skill: Name | None = None
     reason: ShortText = ""
+
+
+UpstreamRef = Annotated[str, Field(max_length=300, pattern=UPSTREAM_REF, description="An upstream ticket as system:id.")]
+
+
+class WriteBack(Payload):
+    """What the service-desk connector wrote on the upstream ticket for one of our events."""
+
+    ticket_id: Id
+    upstream: UpstreamRef
+    cause_type: Annotated[str, Field(max_length=100, description="The event written back: ticket.question, ticket.resolved, ticket.escalated, ticket.split.")]
+    cause_id: Id
+    actions: Annotated[list[ShortText], Field(min_length=1, max_length=20, description="What was done on the ticket, in words, with the system's own ids.")]
+    attempts: Annotated[int, Field(ge=1)] = 1
+
+
+class WriteBackFailure(Payload):
+    """An event the service-desk connector could not write on its upstream ticket: given up, never silent."""
+
+    ticket_id: Id
+    upstream: UpstreamRef
+    cause_type: Annotated[str, Field(max_length=100)]
+    cause_id: Id
+    reason_code: Literal["refused", "unreachable", "not_found", "not_configured"]
+    reason: ShortText
+    done: Annotated[list[ShortText], Field(max_length=20, description="What had been written before it failed.")] = []
+    attempts: Annotated[int, Field(ge=1)] = 1
 
 
 # --- skills ---------------------------------------------------------------------------------
@@ -698,6 +725,18 @@ class TicketRerouted(Envelope[Reroute]):
     type: Literal["ticket.rerouted"] = "ticket.rerouted"
 
 
+class TicketWrittenBack(Envelope[WriteBack]):
+    """Our question, resolution, escalation or split is on the requester's upstream ticket."""
+
+    type: Literal["ticket.written_back"] = "ticket.written_back"
+
+
+class TicketWriteBackFailed(Envelope[WriteBackFailure]):
+    """Writing one of our events on its upstream ticket failed for good; a person should look."""
+
+    type: Literal["ticket.write_back_failed"] = "ticket.write_back_failed"
+
+
 class SkillRequested(Envelope[SkillRequest]):
     """A coworker is asked to run one of its skills on a ticket."""
 
@@ -875,6 +914,8 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     TicketQuestion,
     TicketAnswered,
     TicketRerouted,
+    TicketWrittenBack,
+    TicketWriteBackFailed,
     SkillRequested,
     SkillStep,
     SkillCompleted,

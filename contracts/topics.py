@@ -91,6 +91,9 @@ TICKET_SPLIT = _topic(ev.TicketSplit, KeyBy.ticket, writers=(TRIAGE,), days=30)
 TICKET_QUESTION = _topic(ev.TicketQuestion, KeyBy.ticket, writers=(TRIAGE, SKILLS), days=30)
 TICKET_ANSWERED = _topic(ev.TicketAnswered, KeyBy.ticket, writers=(UPSTREAM,), days=30)
 TICKET_REROUTED = _topic(ev.TicketRerouted, KeyBy.ticket, writers=(UPSTREAM, PEOPLE), days=365)
+#: What the service-desk connector (signing as the upstream adapter) wrote back, or could not.
+TICKET_WRITTEN_BACK = _topic(ev.TicketWrittenBack, KeyBy.ticket, writers=(UPSTREAM,), days=30)
+TICKET_WRITE_BACK_FAILED = _topic(ev.TicketWriteBackFailed, KeyBy.ticket, writers=(UPSTREAM,), days=30)
 SKILL_REQUESTED = _topic(ev.SkillRequested, KeyBy.ticket, writers=(TRIAGE, SKILLS))
 SKILL_STEP = _topic(ev.SkillStep, KeyBy.ticket, writers=(SKILLS,), days=30)
 SKILL_COMPLETED = _topic(ev.SkillCompleted, KeyBy.ticket, writers=(SKILLS,))
@@ -98,7 +101,7 @@ SKILL_FAILED = _topic(ev.SkillFailed, KeyBy.ticket, writers=(SKILLS,))
 LLM_USAGE = _topic(ev.LlmUsage, KeyBy.team, writers=(TRIAGE, MEMORY), days=30)
 MEMORY_RECORDED = _topic(ev.MemoryRecorded, KeyBy.ticket, writers=(MEMORY,))
 BUDGET_ALERT = _topic(ev.BudgetAlert, KeyBy.team, writers=(BILLING,), partitions=3, days=365)
-DEADLETTER = _topic(ev.DeadLettered, KeyBy.ticket, writers=(*SERVICES,), partitions=3, days=30)
+DEADLETTER = _topic(ev.DeadLettered, KeyBy.ticket, writers=(*SERVICES, UPSTREAM), partitions=3, days=30)
 MEMORY_FORGOTTEN = _topic(ev.MemoryForgotten, KeyBy.subject, writers=(MEMORY,), partitions=3, days=365)
 BUDGET_STATE = _topic(ev.BudgetState, KeyBy.subject, writers=(BILLING,), partitions=3, compacted=True)
 #: Request and reply keyed alike (by ticket), so a ticket's recalls stay in order; short-lived.
@@ -135,6 +138,8 @@ ALL: tuple[Topic, ...] = (
     TICKET_QUESTION,
     TICKET_ANSWERED,
     TICKET_REROUTED,
+    TICKET_WRITTEN_BACK,
+    TICKET_WRITE_BACK_FAILED,
     SKILL_REQUESTED,
     SKILL_STEP,
     SKILL_COMPLETED,

@@ -50,6 +50,10 @@ USERS: dict[str, tuple[str, ...]] = {
     PEOPLE: ("workforce-cli", "workforce-console"),
 }
 
+#: The processes that sign as a writer which is not a service: the upstream adapter is the
+#: service-desk connector (services/desk), and it reads what it writes back under that user.
+PROCESSES: dict[str, str] = {**{service: service for service in SERVICES}, UPSTREAM: "desk"}
+
 #: What a person's tools read, from the end or whole, without a consumer group: the coworker table
 #: and governance's answers, the approvals (deploy/coworkers.py), memory's answers (deploy/memory.py).
 PEOPLE_READS = (
@@ -118,14 +122,14 @@ def rules() -> list[Rule]:
     for topic in topics.ALL:
         for writer in topic.writers:
             allow(writer, "topic", topic.name, "Write", "Describe")
-    for service in SERVICES:
-        reads = service_reads(service)
+    for writer, process in PROCESSES.items():
+        reads = service_reads(process)
         for name in reads.topics:
-            allow(service, "topic", name, "Read", "Describe")
+            allow(writer, "topic", name, "Read", "Describe")
         for group in reads.groups:
-            allow(service, "group", group, "Read")
+            allow(writer, "group", group, "Read")
         for topic in topics.ALL:
-            allow(service, "topic", topic.name, "Describe")
+            allow(writer, "topic", topic.name, "Describe")
     for topic in PEOPLE_READS:
         allow(PEOPLE, "topic", topic.name, "Read", "Describe")
     order = {"topic": 0, "group": 1}

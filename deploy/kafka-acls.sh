@@ -34,7 +34,9 @@ kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$K
   --topic ticket.question \
   --topic ticket.rerouted \
   --topic ticket.split \
-  --topic ticket.triaged
+  --topic ticket.triaged \
+  --topic ticket.write_back_failed \
+  --topic ticket.written_back
 
 kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
   --allow-principal User:workforce-billing --operation Describe --operation Write \
@@ -136,7 +138,9 @@ kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$K
   --topic ticket.rerouted \
   --topic ticket.resolved \
   --topic ticket.split \
-  --topic ticket.triaged
+  --topic ticket.triaged \
+  --topic ticket.write_back_failed \
+  --topic ticket.written_back
 
 kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
   --allow-principal User:workforce-governance --operation Describe --operation Read --operation Write \
@@ -170,7 +174,9 @@ kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$K
   --topic ticket.created \
   --topic ticket.escalated \
   --topic ticket.split \
-  --topic ticket.triaged
+  --topic ticket.triaged \
+  --topic ticket.write_back_failed \
+  --topic ticket.written_back
 
 kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
   --allow-principal User:workforce-memory --operation Describe --operation Read \
@@ -248,7 +254,9 @@ kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$K
   --topic ticket.created \
   --topic ticket.rerouted \
   --topic ticket.split \
-  --topic ticket.triaged
+  --topic ticket.triaged \
+  --topic ticket.write_back_failed \
+  --topic ticket.written_back
 
 kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
   --allow-principal User:workforce-skills --operation Describe --operation Read --operation Write \
@@ -283,7 +291,9 @@ kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$K
   --topic skill.completed \
   --topic skill.failed \
   --topic skill.step \
-  --topic spend.report
+  --topic spend.report \
+  --topic ticket.write_back_failed \
+  --topic ticket.written_back
 
 kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
   --allow-principal User:workforce-triage --operation Describe --operation Read \
@@ -315,8 +325,55 @@ kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$K
   --group workforce.triage.learning
 
 kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
+  --allow-principal User:workforce-upstream --operation Describe \
+  --topic approval.granted \
+  --topic approval.rejected \
+  --topic approval.requested \
+  --topic budget.alert \
+  --topic budget.lease.granted \
+  --topic budget.lease.requested \
+  --topic budget.lease.returned \
+  --topic budget.state \
+  --topic coworker.changed \
+  --topic coworker.command \
+  --topic coworker.rejected \
+  --topic coworker.state \
+  --topic llm.usage \
+  --topic memory.erasure.requested \
+  --topic memory.forgotten \
+  --topic memory.knowledge \
+  --topic memory.recall \
+  --topic memory.recall.requested \
+  --topic memory.recorded \
+  --topic policy.allowed \
+  --topic policy.changed \
+  --topic policy.denied \
+  --topic skill.completed \
+  --topic skill.failed \
+  --topic skill.requested \
+  --topic skill.step \
+  --topic spend.report \
+  --topic ticket.triaged
+
+kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
   --allow-principal User:workforce-upstream --operation Describe --operation Write \
+  --topic deadletter \
   --topic ticket.answered \
   --topic ticket.created \
   --topic ticket.rerouted \
+  --topic ticket.write_back_failed \
+  --topic ticket.written_back
+
+kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
+  --allow-principal User:workforce-upstream --operation Describe --operation Read \
+  --topic ticket.escalated \
+  --topic ticket.question \
+  --topic ticket.split
+
+kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
+  --allow-principal User:workforce-upstream --operation Describe --operation Read --operation Write \
   --topic ticket.resolved
+
+kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
+  --allow-principal User:workforce-upstream --operation Read \
+  --group workforce.desk.writeback

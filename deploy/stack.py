@@ -32,8 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deploy.desk.local import LocalDesk
+
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("triage", "skills", "memory", "governance", "billing")
+SERVICES = ("triage", "skills", "memory", "governance", "billing", "desk")
+#: Where a service listens when it can: the desk's webhooks are what an administrator points at.
+PREFERRED_PORTS = {"desk": 8096}
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -243,6 +247,8 @@ class Stack:
     database_url: str = ""
     simulator: Simulator | None = None
     running: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+    #: The simulator's Jira, ServiceNow and Zendesk wired to the desk (when the simulator runs).
+    desk: LocalDesk | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -323,10 +329,13 @@ class Stack:
         """The simulated customer systems, unless the customer's own are configured (``SKILLS_SYSTEMS``)."""
         if not os.environ.get("SKILLS_SYSTEMS") and "SKILLS_SYSTEMS" not in self.extra_env:
             self.simulator = Simulator.start(self.database_url, self.sandbox_admin_token(), log=self.var / "logs" / "sandbox.log")
+            self.desk = LocalDesk(self.simulator.url, self.simulator.admin_token, self.var)
 
     def start_service(self, name: str, *, env: dict[str, str] | None = None, wait: bool = True) -> ServiceProcess:
         index = len(self.running.get(name, []))
-        proc = ServiceProcess(name, {**self.env, **(env or {})}, self.var / "logs" / f"{name}-{index}.log").start()
+        wiring = self.desk.env() if name == "desk" and self.desk is not None else {}
+        port = free_port(PREFERRED_PORTS.get(name) if index == 0 else None)
+        proc = ServiceProcess(name, {**self.env, **wiring, **(env or {})}, self.var / "logs" / f"{name}-{index}.log", health_port=port).start()
         self.running.setdefault(name, []).append(proc)
         if wait:
             proc.wait_ready()
@@ -338,18 +347,29 @@ class Stack:
         victim.kill()
         return victim
 
-    def up(self, *, workforce: bool = True) -> Stack:
-        self.start_infrastructure()
+    def start_services(self) -> None:
+        """Every service, ready; then the simulated ticketing systems' webhooks point at the desk."""
         procs = [self.start_service(name, wait=False) for name in self.services]
         for proc in procs:
             proc.wait_ready()
+        if self.desk is not None and "desk" in self.running:
+            self.desk.subscribe(self.desk_url)
+
+    @property
+    def desk_url(self) -> str:
+        """Where the desk's webhook routes are (``/webhooks/<system>``)."""
+        return f"http://127.0.0.1:{self.running['desk'][0].health_port}"
+
+    def up(self, *, workforce: bool = True) -> Stack:
+        self.start_infrastructure()
+        self.start_services()
         if workforce and "governance" in self.services:
             self.bring_up_workforce()
         # Where this stack is, for commands run beside it (deploy/endpoints.py); the database URL may hold a password.
         assert self.broker is not None
         address = self.var / "stack.json"
         address.touch(mode=0o600)
-        address.write_text(json.dumps({"kafka": self.broker.bootstrap, "database_url": self.database_url}))
+        address.write_text(json.dumps({"kafka": self.broker.bootstrap, "database_url": self.database_url, **({"desk": self.desk_url} if "desk" in self.running else {})}))
         return self
 
     def down(self) -> None:

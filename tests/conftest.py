@@ -136,7 +136,7 @@ def broker(var: Path) -> Iterator[Broker]:
 
 @pytest.fixture(scope="session")
 def stack(var: Path, broker: Broker, server_url: str) -> Iterator[Stack]:
-    """All five services as separate processes, on the session's broker and a database of their own."""
+    """All six services as separate processes, on the session's broker and a database of their own."""
     # A price for the local model (as an operator pricing its CPU would), so money is checked too.
     running = Stack(var=var / "stack", extra_env={"EMBED_USD_PER_MILLION_TOKENS": "0.05", "LOG_LEVEL": "INFO"})
     running.broker = broker
@@ -147,9 +147,7 @@ def stack(var: Path, broker: Broker, server_url: str) -> Iterator[Stack]:
     asyncio.run(ensure_topics(broker.bootstrap))
     try:
         running.start_systems()
-        procs = [running.start_service(name, wait=False) for name in running.services]
-        for proc in procs:
-            proc.wait_ready()
+        running.start_services()
         running.bring_up_workforce()
         yield running
     finally:

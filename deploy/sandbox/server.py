@@ -11,6 +11,9 @@ token>``): ``POST /_sandbox/tokens`` issues a coworker's API token on a system (
 the customer's administrator issuing one) and ``POST /_sandbox/tokens/revoke`` revokes them; test hooks
 make the next matching requests fail (``/_sandbox/faults``: a status, ``Retry-After``, a delay, or a
 dropped connection) or hold them open before or after they act (``/_sandbox/holds``), for fault tests.
+``/_sandbox/webhooks`` registers the webhooks Jira, ServiceNow and Zendesk send on a change
+(``deploy/sandbox/webhooks.py``: ``POST {"system", "url", "secret", "events"?}``, ``GET``,
+``DELETE /{id}``, ``GET /deliveries``), kept in the schema and sent after each change commits.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import hmac
 import importlib
 import importlib.util
 import itertools
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,7 +35,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from deploy.sandbox import tokens
+from deploy.sandbox import tokens, webhooks
 from runtime.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -53,6 +57,8 @@ class SandboxState:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        #: Called after a transaction committed (the webhook dispatcher's wake-up: an outbox row may be new).
+        self.committed: Callable[[], None] = lambda: None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -60,8 +66,10 @@ class SandboxState:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield conn
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                yield conn
+            self.committed()
 
     @asynccontextmanager
     async def session(self, connector: Callable[[asyncpg.Connection, str | None], Any], token: str | None) -> AsyncIterator[Any]:
@@ -269,6 +277,38 @@ def admin_routes(admin_token: str) -> web.Application:
         authorised(request)
         return web.json_response(request.app[HOOKS].calls)
 
+    async def subscribe(request: web.Request) -> web.Response:
+        spec: webhooks.Subscription = await body(request, webhooks.Subscription)
+        async with request.app[STATE].transaction() as conn:
+            try:
+                made = await webhooks.subscribe(conn, spec)
+            except ValueError as exc:
+                raise web.HTTPBadRequest(text=json.dumps({"error": str(exc)}), content_type="application/json") from None
+        return web.json_response(made, status=201)
+
+    async def list_subscriptions(request: web.Request) -> web.Response:
+        authorised(request)
+        async with request.app[STATE].transaction() as conn:
+            return web.json_response(await webhooks.subscriptions(conn))
+
+    async def unsubscribe(request: web.Request) -> web.Response:
+        authorised(request)
+        async with request.app[STATE].transaction() as conn:
+            if not await webhooks.unsubscribe(conn, int(request.match_info["id"])):
+                raise web.HTTPNotFound(text='{"error": "no such webhook"}', content_type="application/json")
+        return web.Response(status=204)
+
+    async def list_deliveries(request: web.Request) -> web.Response:
+        authorised(request)
+        webhook = request.query.get("webhook_id")
+        async with request.app[STATE].transaction() as conn:
+            found = await webhooks.deliveries(conn, system=request.query.get("system"), webhook_id=int(webhook) if webhook and webhook.isdigit() else None)
+        return web.json_response(found)
+
+    admin.router.add_post("/webhooks", subscribe)
+    admin.router.add_get("/webhooks", list_subscriptions)
+    admin.router.add_get("/webhooks/deliveries", list_deliveries)
+    admin.router.add_delete("/webhooks/{id:[0-9]+}", unsubscribe)
     admin.router.add_post("/tokens", issue)
     admin.router.add_post("/tokens/revoke", revoke)
     admin.router.add_post("/faults", add_fault)
@@ -290,8 +330,9 @@ def vendor_app(system: str, state: SandboxState) -> web.Application:
     return module.create_app(state)
 
 
-def create_app(state: SandboxState, *, admin_token: str, systems: tuple[str, ...] = SYSTEMS) -> web.Application:
-    """The whole simulator: every vendor in ``systems`` under ``/<vendor>``, and ``/_sandbox``."""
+def create_app(state: SandboxState, *, admin_token: str, systems: tuple[str, ...] = SYSTEMS, webhook_settings: webhooks.WebhookSettings | None = None) -> web.Application:
+    """The whole simulator: every vendor in ``systems`` under ``/<vendor>``, and ``/_sandbox``; its
+    webhooks sent while it runs (``webhook_settings``, default from ``SANDBOX_WEBHOOK_*``)."""
     if not admin_token:
         raise ValueError("the sandbox needs an admin token (SANDBOX_ADMIN_TOKEN)")
     hooks = Hooks()
@@ -302,6 +343,13 @@ def create_app(state: SandboxState, *, admin_token: str, systems: tuple[str, ...
         await state.pool.fetchval("SELECT 1")
         return web.json_response({"status": "ok", "systems": list(systems)})
 
+    async def send_webhooks(app: web.Application) -> AsyncIterator[None]:
+        async with webhooks.dispatching(state.pool, webhook_settings) as dispatcher:
+            state.committed = dispatcher.wake.set
+            yield
+            state.committed = lambda: None
+
+    app.cleanup_ctx.append(send_webhooks)
     app.router.add_get("/_sandbox/health", health)
     admin = admin_routes(admin_token)
     admin[STATE], admin[HOOKS] = state, hooks

@@ -24,6 +24,10 @@ Stricter than a default instance, on purpose: a choice value outside the documen
 (``state``, ``urgency``, ``impact``, ``close_code``) is a 400 in ServiceNow's error shape naming
 the field, the value and the valid choices, where a real instance would store the odd value.
 
+Like an instance with an outbound business rule on ``incident`` (after insert and update, calling
+``sn_ws.RESTMessageV2`` asynchronously), every insert and update is sent to the webhooks registered
+for ``servicenow`` (``deploy/sandbox/webhooks.py``): ``BUSINESS_RULE_FIELDS`` as JSON, signed.
+
 State is kept in PostgreSQL, in the simulator's schema (``servicenow_incidents``,
 ``servicenow_journal``: migration 0007), one transaction per request, so an instance restarted
 mid-run still has its incidents. ``IncidentStore`` is the one class that touches it.
@@ -61,7 +65,7 @@ from urllib.parse import urlencode
 import asyncpg
 from aiohttp import web
 
-from deploy.sandbox import server
+from deploy.sandbox import server, webhooks
 from deploy.sandbox.server import SandboxState
 
 Record = dict[str, Any]
@@ -418,6 +422,48 @@ class View:
         return {name: entry[name] for name in names}
 
 
+#: What the instance's outbound business rule (async, after insert/update on incident, posting with
+#: ``sn_ws.RESTMessageV2``) puts in its JSON body, in this order: the rule the desk's administrator
+#: installs (``deploy/desk/servicenow_business_rule.js``). ``comments`` is the additional comment the
+#: change added ("" when it added none); the caller's and updater's e-mail and name come from the
+#: user record (here: the organisation's directory, ``okta_users``, that an instance's sys_user is
+#: synchronised from).
+BUSINESS_RULE_FIELDS = ("operation", "table", "sys_id", "number", "short_description", "description", "caller_id", "caller_email", "caller_name",
+                        "urgency", "impact", "priority", "category", "assignment_group", "state", "contact_type", "comments", "sys_updated_by",
+                        "updated_by_email", "sys_mod_count", "sys_created_on")
+
+
+def caller_email(record: Record) -> str:
+    """The caller's e-mail as the rule reads it (``current.caller_id.email``): the sandbox keeps no
+    user table, so a caller given by e-mail is its own address, and a caller left to default (or set
+    to the opener's sys_id) is the user who opened it, when that user name is an address."""
+    caller, opener = record["caller_id"], record["sys_created_by"]
+    if "@" in caller:
+        return caller
+    if caller in ("", user_sys_id(opener)) and "@" in opener:
+        return opener
+    return ""
+
+
+def business_rule_payload(operation: str, record: Record, given: Record, caller_name: str = "") -> Record:
+    """The body the rule sends for ``operation`` (insert, update) of ``record``, ``given`` the fields written."""
+    updater = record["sys_updated_by"]
+    values = {**record, "operation": operation, "table": "incident", "caller_email": caller_email(record), "caller_name": caller_name,
+              "comments": str(given.get("comments") or "").strip(), "updated_by_email": updater if "@" in updater else ""}
+    return {name: as_text(values[name]) for name in BUSINESS_RULE_FIELDS}
+
+
+async def send_business_rule(store: IncidentStore, operation: str, record: Record, given: Record) -> None:
+    """Queue the rule's call in the change's transaction (sent once it commits); the receiver tells a
+    redelivery by ``sys_id:sys_mod_count``, the header the rule sets as ``X-Workforce-Delivery``.
+    Sent on every insert and update (the installed rule's condition narrows it to inserts and new
+    comments; the receiver ignores the other updates either way)."""
+    email = caller_email(record)
+    name = await store.db.fetchval("SELECT first_name || ' ' || last_name FROM okta_users WHERE lower(email) = lower($1) LIMIT 1", email) if email else None
+    await webhooks.enqueue(store.db, "servicenow", operation, lambda: business_rule_payload(operation, record, given, name or ""),
+                           key=f"{record['sys_id']}:{record['sys_mod_count']}")
+
+
 def base_url(request: web.Request) -> str:
     """The instance's root as this request reached it: the origin, and the prefix it is mounted under."""
     return str(request.url.origin()) + request.path[: request.path.find("/api/")]
@@ -550,7 +596,9 @@ def table_api(store: IncidentStore, authenticate: Authenticate, *, clock: Callab
     async def create_record(request: web.Request) -> web.Response:
         name, instance = table(request), request[INSTANCE]
         writable(name)
-        record = await instance.create(await body(request), request[USER])
+        given = await body(request)
+        record = await instance.create(given, request[USER])
+        await send_business_rule(instance.store, "insert", record, given)
         location = f"{base_url(request)}/api/now/table/incident/{record['sys_id']}"
         if request.headers.get("X-no-response-body", "").lower() == "true":
             return web.Response(status=201, headers={"Location": location})
@@ -560,7 +608,9 @@ def table_api(store: IncidentStore, authenticate: Authenticate, *, clock: Callab
     async def update_record(request: web.Request) -> web.Response:
         name, instance = table(request), request[INSTANCE]
         writable(name)
-        record = await instance.update(request.match_info["sys_id"], await body(request), request[USER])
+        given = await body(request)
+        record = await instance.update(request.match_info["sys_id"], given, request[USER])
+        await send_business_rule(instance.store, "update", record, given)
         if request.headers.get("X-no-response-body", "").lower() == "true":
             return web.Response(status=200)
         return web.json_response({"result": await View.of(request).incident(record, instance)})

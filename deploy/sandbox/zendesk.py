@@ -37,6 +37,10 @@ Two ways to run it:
   ``"method"`` and ``"path"``) makes the next matching API calls fail; ``POST /_sandbox/reset``
   drops every ticket and re-seeds the users.
 
+On a change it sends Zendesk's event webhooks (``deploy/sandbox/webhooks.py``, :func:`ticket_event`):
+``zen:event-type:ticket.created``, ``ticket.comment_added`` (a comment added by an update) and
+``ticket.status_changed``.
+
 Shapes follow https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ and the
 recorded examples under ``tests/fixtures/vendors/zendesk/``.
 """
@@ -50,6 +54,7 @@ import copy
 import html
 import json
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -61,7 +66,7 @@ from aiohttp import web
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from deploy.sandbox import server
+from deploy.sandbox import server, webhooks
 from deploy.sandbox.server import SandboxState
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
@@ -240,6 +245,40 @@ def _event_value(value: Any) -> Any:
 
 def _via() -> dict[str, Any]:
     return {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}
+
+
+# --- its webhooks (Zendesk's event webhooks, "zen:event-type:ticket.*") ------------------------------
+
+#: The account's id and its one brand, as its event webhooks name them.
+ACCOUNT_ID = 10016001
+BRAND_ID = "360000016001"
+#: A ticket's channel as events name it: the API is ``web_service`` there.
+CHANNELS = {"api": "web_service"}
+
+
+def _id_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _meta(sequence: int, position: int, total: int) -> dict[str, Any]:
+    return {"sequence": {"id": f"{sequence:032X}", "position": position, "total": total}}
+
+
+def ticket_event(kind: str, ticket: dict[str, Any], actor_id: int, *, sequence: int, event: dict[str, Any]) -> dict[str, Any]:
+    """One ticket event as a Zendesk webhook subscribed to it receives it: ids as strings, status,
+    priority and type in capitals, the ticket in ``detail`` and what happened in ``event``."""
+    detail = {
+        "actor_id": _id_text(actor_id), "assignee_id": _id_text(ticket["assignee_id"]), "brand_id": BRAND_ID,
+        "created_at": ticket["created_at"], "custom_status": _id_text(ticket["custom_status_id"]), "description": ticket["description"],
+        "external_id": _id_text(ticket["external_id"]), "form_id": None, "group_id": _id_text(ticket["group_id"]), "id": str(ticket["id"]),
+        "is_public": ticket["is_public"], "organization_id": _id_text(ticket["organization_id"]),
+        "priority": ticket["priority"].upper() if ticket["priority"] else None, "requester_id": _id_text(ticket["requester_id"]),
+        "status": ticket["status"].upper(), "subject": ticket["subject"], "submitter_id": _id_text(ticket["submitter_id"]),
+        "tags": list(ticket["tags"]), "type": ticket["type"].upper() if ticket["type"] else None, "updated_at": ticket["updated_at"],
+        "via": {"channel": CHANNELS.get(ticket["via"]["channel"], ticket["via"]["channel"])},
+    }
+    return {"type": f"zen:event-type:{kind}", "account_id": ACCOUNT_ID, "id": str(uuid.uuid4()), "time": _now(),
+            "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{ticket['id']}", "detail": detail, "event": event}
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -458,6 +497,8 @@ class ZendeskSandbox:
         events += [{"id": await self.store.next_id("event"), "type": "Create", "field_name": name, "value": _event_value(ticket[name])}
                    for name in ("subject", "status", "priority", "requester_id", "tags") if ticket[name] not in (None, "", [])]
         audit = await self._audit(ticket["id"], audit_id, submitter_id, events)
+        await webhooks.enqueue(self.store.db, "zendesk", "zen:event-type:ticket.created", lambda: ticket_event(
+            "ticket.created", ticket, submitter_id, sequence=audit_id, event={"meta": _meta(audit_id, 1, 1)}))
         return web.json_response({"ticket": self.ticket_view(request, ticket), "audit": audit}, status=201)
 
     async def _audit(self, ticket_id: int, audit_id: int, author_id: int, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -491,6 +532,7 @@ class ZendeskSandbox:
             return invalid(errors)
         audit_id = await self.store.next_id("audit")
         events: list[dict[str, Any]] = []
+        previous_status = ticket["status"]
         if comment is not None:
             made = await self._comment(ticket["id"], audit_id, comment, author_id=comment.get("author_id") or self.agent_id)
             events.append(await self._comment_event(made))
@@ -508,7 +550,23 @@ class ZendeskSandbox:
         ticket["updated_at"] = self.store.clock()
         await self.store.replace_ticket(ticket)
         audit = await self._audit(ticket["id"], audit_id, self.agent_id, events)
+        await self._send_update_events(ticket, audit_id, changes, made if comment is not None else None, previous_status)
         return web.json_response({"ticket": self.ticket_view(request, ticket), "audit": audit})
+
+    async def _send_update_events(self, ticket: dict[str, Any], audit_id: int, changes: dict[str, Any], made: dict[str, Any] | None, previous_status: str) -> None:
+        """The update's webhook events, as Zendesk's event webhooks send them: one per comment added and
+        per status change, in one sequence (the audit)."""
+        sent: list[tuple[str, dict[str, Any]]] = []
+        if made is not None:
+            author = await self.store.user(made["author_id"]) or {}
+            sent.append(("ticket.comment_added", {"comment": {
+                "id": str(made["id"]), "body": made["body"], "is_public": made["public"],
+                "author": {"id": str(made["author_id"]), "is_staff": author.get("role") in ("agent", "admin"), "name": author.get("name", "")}}}))
+        if ticket["status"] != previous_status:
+            sent.append(("ticket.status_changed", {"current": ticket["status"].upper(), "previous": previous_status.upper()}))
+        for position, (kind, event) in enumerate(sent, start=1):
+            await webhooks.enqueue(self.store.db, "zendesk", f"zen:event-type:{kind}", lambda kind=kind, event=event, position=position: ticket_event(
+                kind, ticket, self.agent_id, sequence=audit_id, event={**event, "meta": _meta(audit_id, position, len(sent))}))
 
     async def list_tickets(self, request: web.Request) -> web.Response:
         tickets = [self.ticket_view(request, t) for t in await self.store.tickets()]

@@ -21,6 +21,10 @@ from contracts.events import (
     TicketQuestion,
     TicketRerouted,
     TicketSplit,
+    TicketWriteBackFailed,
+    TicketWrittenBack,
+    WriteBack,
+    WriteBackFailure,
     ApprovalDecision,
     ApprovalGranted,
     ApprovalRejected,
@@ -90,6 +94,8 @@ def one_of_each() -> list:
         created.caused(TicketSplit, Split(ticket_id="T-1", category="HR Support", children=[Child(ticket_id="T-1-1", title="HR record", skill="hr-onboarding-us"), Child(ticket_id="T-1-2", title="badge", skill="badge-access")], reason="onboarding is made of others"), source=SOURCE),
         created.caused(TicketQuestion, Question(ticket_id="T-1", category="Access", skill="app-access", field="app", question="Which application?", to=t.requester), source=SOURCE),
         created.caused(TicketAnswered, Answer(ticket_id="T-1", text="Salesforce"), source=SOURCE),
+        created.caused(TicketWrittenBack, WriteBack(ticket_id="T-1", upstream="jira:10042", cause_type="ticket.resolved", cause_id="e1", actions=["comment 10100 (public)", "transition 31 (Done)"]), source=SOURCE),
+        created.caused(TicketWriteBackFailed, WriteBackFailure(ticket_id="T-1", upstream="zendesk:35436", cause_type="ticket.question", cause_id="e2", reason_code="refused", reason="422 RecordInvalid"), source=SOURCE),
         created.caused(TicketRerouted, Reroute(ticket_id="T-1", ticket=t, category="Hardware", skill="laptop-troubleshoot", reason="wrong queue"), source=SOURCE),
         created.caused(SkillRequested, SkillRequest(ticket_id="T-1", skill="password-reset", coworker="jordan", coworker_version=2, delegation=Delegation(chain=["it-support-workspace-manager"]), ticket=t, inputs={"user": "a"}, confidence=0.8), source=SOURCE),
         created.caused(SkillStep, StepRecord(ticket_id="T-1", skill="password-reset", coworker="jordan", step=1, name="find-user", system="okta", operation="users.read", idempotency_key="k", status="done", outputs={"n": 1}), source=SOURCE),
@@ -160,6 +166,18 @@ def test_every_event_type_survives_the_wire_unchanged(event) -> None:
 def test_there_is_an_example_and_a_topic_for_every_event_type() -> None:
     assert {type(e) for e in one_of_each()} == set(EVENT_TYPES)
     assert {t.event for t in topics.ALL} == set(EVENT_TYPES)
+
+
+def test_the_upstream_ticket_travels_on_every_event_of_its_flow_and_is_absent_otherwise() -> None:
+    created = ticket("T-7").model_copy(update={"upstream": "servicenow:9d385017c611228701d22104cc95c371"})
+    question = created.caused(TicketQuestion, Question(ticket_id="T-7", category="Access", skill="app-access", field="app", question="Which application?", to=created.data.requester), source=SOURCE)
+    answered = question.caused(TicketAnswered, Answer(ticket_id="T-7", text="Salesforce"), source=SOURCE)
+    assert answered.upstream == question.upstream == "servicenow:9d385017c611228701d22104cc95c371"
+    assert json.loads(codec.encode(answered))["upstream"] == "servicenow:9d385017c611228701d22104cc95c371"
+    assert codec.decode(codec.encode(answered)) == answered
+    assert "upstream" not in json.loads(codec.encode(ticket("T-8")))
+    with pytest.raises(ValueError, match="upstream"):
+        created.model_copy(update={"upstream": None}).model_validate({**json.loads(codec.encode(created)), "upstream": "no system here"})
 
 
 def test_the_wire_format_uses_cloudevents_attribute_names() -> None:

@@ -1,0 +1,1 @@
+"""How the service-desk connector (services/desk) is configured and, locally, wired to the simulator."""

@@ -1,0 +1,3 @@
+from services.desk.app import service
+
+service.run()
