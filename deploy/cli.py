@@ -59,7 +59,7 @@ def demo(
     from deploy.demo import run
 
     stack = Stack(var=var)
-    typer.echo("starting the stack (broker, PostgreSQL, the simulated systems, five services)...")
+    typer.echo("starting the stack (broker, PostgreSQL, the simulated systems, six services)...")
     started = time.monotonic()
     with stack.session():
         typer.echo(f"stack up in {time.monotonic() - started:.1f}s; publishing {tickets}")

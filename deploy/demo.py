@@ -1,4 +1,6 @@
-"""The main job: publish sample tickets into a running stack and print what happened to each."""
+"""The main job: publish sample tickets into a running stack and print what happened to each; then
+open one ticket in each simulated ticketing system and show it arriving by webhook and what was
+written back on it."""
 
 from __future__ import annotations
 
@@ -32,6 +34,10 @@ async def run(stack: Stack, tickets: Path, *, echo: Callable[[str], None] = prin
                 echo(f"    {line}")
         echo("")
         echo(f"{len(events)} tickets handled in {elapsed:.1f}s")
+        if stack.simulator is not None and "desk" in stack.running:
+            from deploy.desk import demo as desk_demo
+
+            await desk_demo.run(stack.simulator.url, stack.simulator.admin_token, conn, echo=echo)
         echo("")
         echo("spend per team (from billing)")
         echo(f"    {'team':<14}{'calls':>8}{'tokens':>10}{'cost (USD)':>16}")

@@ -61,6 +61,12 @@ class TicketStory:
             d = escalated["data"]
             tried = len(d["handoff"]["tried"])
             out.append(f"escalated  to queue {d['queue']} ({d['reason_code']}): {d['reason']} [handoff: {tried} attempt(s), transcript of {len(d['handoff']['transcript'])}]")
+        for written in self.of("ticket.written_back"):
+            d = written["data"]
+            out.append(f"upstream   {d['upstream']} ({d['cause_type']}): {'; '.join(d['actions'])}")
+        for failed in self.of("ticket.write_back_failed"):
+            d = failed["data"]
+            out.append(f"upstream   NOT WRITTEN {d['upstream']} ({d['cause_type']}, {d['reason_code']}): {d['reason']}")
         for memory in self.of("memory.recorded"):
             out.append(f"memory     stored as {memory['data']['memory_id']} in {memory['data']['collection']}")
         usage = self.of("llm.usage")

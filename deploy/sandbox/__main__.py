@@ -22,8 +22,9 @@ from runtime import logs
 
 log = logs.get("sandbox")
 
-#: Kept by ``seed --reset``: reference data the migration put in, and the credentials issued.
-KEPT = frozenset({"schema_migrations", "sandbox_api_tokens", "workday_time_off_plans", "jira_issue_link_types"})
+#: Kept by ``seed --reset``: reference data the migration put in, the credentials issued, and the
+#: webhook subscriptions (an administrator's wiring, like the tokens; their deliveries go).
+KEPT = frozenset({"schema_migrations", "sandbox_api_tokens", "sandbox_webhooks", "workday_time_off_plans", "jira_issue_link_types"})
 
 
 async def seed(dsn: str | None, schema: str, employees: int, *, reset: bool) -> dict[str, int]:

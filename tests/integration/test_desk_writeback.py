@@ -110,12 +110,6 @@ class Desk:
             keys = [link.get("inwardIssue", link.get("outwardIssue"))["key"] for link in links if link["type"]["name"] == "Relates"]
             return sorted([(await api.get(f"/rest/api/3/issue/{key}")).json()["fields"]["summary"] for key in keys])
 
-    async def jira_offers(self, ticket: UpstreamTicket, path: str, method: str = "GET") -> bool:
-        """Whether the simulator's Jira serves this endpoint yet (transitions and edits are being added)."""
-        async with self.vendor("jira") as api:
-            response = await api.request(method, f"/rest/api/3/issue/{ticket.key}{path}", json={} if method == "PUT" else None)
-            return response.status_code not in (404, 405)
-
 
 @pytest.fixture
 async def desk(simulator: Any, service_database: Any) -> Any:
@@ -168,14 +162,24 @@ async def test_a_resolution_on_zendesk_is_a_public_comment_and_status_solved(des
 
 async def test_a_resolution_on_jira_is_a_comment_and_the_done_transition(desk: Desk) -> None:
     ticket = await desk.open_ticket("jira")
-    if not await desk.jira_offers(ticket, "/transitions"):
-        pytest.skip("the simulator's Jira does not serve /transitions yet")
     result = await desk.writebacks().write(resolved_event(ours(ticket)), ticket)
     assert isinstance(result, TicketWrittenBack), result.data
     status = (await desk.record(ticket))["fields"]["status"]
     assert (status["name"], status["statusCategory"]["key"]) == ("Done", "done")
     assert [p for _, p in await desk.comments(ticket)] == [True]
     assert result.data.actions[1].startswith(f"resolved {ticket}: transition Done")
+
+
+async def test_a_resolution_on_a_jira_workflow_without_done_takes_its_transition_to_a_done_status(desk: Desk) -> None:
+    async with desk.vendor("jira") as api:
+        made = await api.post("/rest/api/3/issue", json={"fields": {"project": {"key": "INC"}, "issuetype": {"name": "Incident"}, "summary": "VPN down",
+                                                                     "description": {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Since Monday."}]}]}}})
+        assert made.status_code == 201, made.text
+    ticket = UpstreamTicket("jira", made.json()["id"], made.json()["key"], project="INC", issue_type="Incident")
+    result = await desk.writebacks().write(resolved_event(ours(ticket)), ticket)
+    assert isinstance(result, TicketWrittenBack), result.data
+    status = (await desk.record(ticket))["fields"]["status"]
+    assert status["statusCategory"]["key"] == "done" and status["name"] in ("Resolved", "Closed"), status
 
 
 async def test_an_escalation_is_an_internal_handoff_note_and_a_reassignment_on_servicenow_and_zendesk(desk: Desk) -> None:
@@ -192,8 +196,6 @@ async def test_an_escalation_is_an_internal_handoff_note_and_a_reassignment_on_s
 
 async def test_an_escalation_on_jira_is_an_internal_note_with_the_assignee_and_label(desk: Desk) -> None:
     ticket = await desk.open_ticket("jira")
-    if not await desk.jira_offers(ticket, "", method="PUT"):
-        pytest.skip("the simulator's Jira does not serve PUT /issue/{key} yet")
     result = await desk.writebacks().write(escalated_event(ours(ticket)), ticket)
     assert isinstance(result, TicketWrittenBack), result.data
     [(note, public)] = await desk.comments(ticket)

@@ -107,15 +107,19 @@ class JiraWriter(VendorHttp):
         return None
 
     async def resolve(self, ticket: UpstreamTicket, close_notes: str, how: Resolve) -> str:
-        """The transition named ``how.jira_transition``; an issue already in a done status is left as it is."""
+        """The transition named ``how.jira_transition`` (or, where the issue's workflow has none of that
+        name, one to a done status); an issue already in a done status is left as it is."""
         issue = await self._json("GET", self._issue(ticket), params={"fields": "status"})
         status = (issue.get("fields") or {}).get("status") or {}
         if (status.get("statusCategory") or {}).get("key") == "done":
             return f"status already {status.get('name', 'done')}"
         offered = (await self._json("GET", f"{self._issue(ticket)}/transitions")).get("transitions", [])
         wanted = how.jira_transition.casefold()
+        # The configured name, else a transition to that status, else (another project's workflow:
+        # an Incident's "Resolved") the first that ends in a done status.
         chosen = next((t for t in offered if t.get("name", "").casefold() == wanted), None) or next(
-            (t for t in offered if ((t.get("to") or {}).get("name", "")).casefold() == wanted), None)
+            (t for t in offered if ((t.get("to") or {}).get("name", "")).casefold() == wanted), None) or next(
+            (t for t in offered if (((t.get("to") or {}).get("statusCategory") or {}).get("key")) == "done"), None)
         if chosen is None:
             names = ", ".join(repr(t.get("name")) for t in offered) or "none"
             raise NotConfigured(f"{ticket} offers no transition named {how.jira_transition!r} (offered: {names}); set systems.jira.resolve.jira_transition")
