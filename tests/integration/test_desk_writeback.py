@@ -13,7 +13,7 @@ import pytest
 from contracts.events import TicketWriteBackFailed, TicketWrittenBack
 from services.desk.config import DeskConfig
 from services.desk.writeback.clients import Clients
-from services.desk.writeback.jira import text_of
+from runtime.vendor.adf import to_text as text_of
 from services.desk.writeback.notes import marker
 from services.desk.writeback.plan import UpstreamTicket
 from services.desk.writeback.run import WriteBacks

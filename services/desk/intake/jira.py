@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from services.desk import adf
+from runtime.vendor import adf
 from services.desk.intake.inbound import Comment, Inbound, Loose, Person, Unprocessable, VendorId, header, load_object, validated
 
 DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"

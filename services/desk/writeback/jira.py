@@ -17,42 +17,12 @@ from runtime.vendor.errors import ApiError
 from runtime.vendor.http import VendorHttp
 from services.desk.config import EscalationGroup, Resolve
 from services.desk.writeback import NotConfigured
+from runtime.vendor.adf import document, to_text
 from services.desk.writeback.plan import UpstreamTicket
 
 #: Comments read (newest first) when looking for an earlier try's marker.
 COMMENT_PAGES, PAGE = 3, 100
 INTERNAL = [{"key": "sd.public.comment", "value": {"internal": True}}]
-
-
-def adf(text: str) -> dict[str, Any]:
-    """Plain text as an Atlassian Document: a paragraph per blank-line block, hard breaks inside."""
-    paragraphs = []
-    for block in text.strip().split("\n\n"):
-        content: list[dict[str, Any]] = []
-        for i, line in enumerate(block.split("\n")):
-            if i:
-                content.append({"type": "hardBreak"})
-            if line:
-                content.append({"type": "text", "text": line})
-        paragraphs.append({"type": "paragraph", "content": content})
-    return {"type": "doc", "version": 1, "content": paragraphs}
-
-
-def text_of(document: Any) -> str:
-    """The text of an ADF document (or of a string, as the v2 API returns)."""
-    if not isinstance(document, dict):
-        return document or ""
-
-    def walk(node: Any) -> str:
-        if not isinstance(node, dict):
-            return ""
-        if node.get("type") == "text":
-            return str(node.get("text", ""))
-        if node.get("type") == "hardBreak":
-            return "\n"
-        return "".join(walk(child) for child in node.get("content", []))
-
-    return "\n\n".join(walk(block) for block in document.get("content", []))
 
 
 def marker_label(marker: str) -> str:
@@ -89,7 +59,7 @@ class JiraWriter(VendorHttp):
         return f"/rest/api/3/issue/{quote(ticket.key)}"
 
     async def comment(self, ticket: UpstreamTicket, text: str, *, public: bool) -> str:
-        body: dict[str, Any] = {"body": adf(text)}
+        body: dict[str, Any] = {"body": document(text)}
         if not public:
             body["properties"] = INTERNAL
         made = await self._json("POST", f"{self._issue(ticket)}/comment", json=body)
@@ -100,7 +70,7 @@ class JiraWriter(VendorHttp):
             found = await self._json("GET", f"{self._issue(ticket)}/comment", params={"startAt": page * PAGE, "maxResults": PAGE, "orderBy": "-created"})
             comments = found.get("comments", [])
             for c in comments:
-                if marker in text_of(c.get("body")):
+                if marker in to_text(c.get("body")):
                     return f"comment {c['id']}"
             if len(comments) < PAGE or (page + 1) * PAGE >= int(found.get("total", 0)):
                 return None
@@ -149,7 +119,7 @@ class JiraWriter(VendorHttp):
         if not ticket.project:
             raise NotConfigured(f"{ticket}: its project is not known, so its split's issues cannot be created")
         fields = {"project": {"key": ticket.project}, "issuetype": {"name": ticket.issue_type}, "summary": title[:255].replace("\n", " "),
-                  "description": adf(text), "labels": [marker_label(marker)]}
+                  "description": document(text), "labels": [marker_label(marker)]}
         made = await self._json("POST", "/rest/api/3/issue", json={"fields": fields})
         await self.link(ticket, made["key"])
         return made["key"]

@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from runtime.vendor.adf import document as adf
 from runtime.vendor.http import VendorHttp
 from services.skills.connectors.jira import Comment, Issue, JiraError, Link, Query
 
@@ -48,20 +49,6 @@ INWARD = {"Relates": "relates to", "Blocks": "is blocked by", "Duplicate": "is d
 def idempotency_label(key: str) -> str:
     """The label that marks the issue created under ``key`` (no spaces, as labels must be)."""
     return "wf-" + hashlib.sha256(key.encode()).hexdigest()[:20]
-
-
-def adf(text: str) -> dict[str, Any]:
-    """Plain text as an ADF document: paragraphs split on blank lines, line breaks kept."""
-    paragraphs = []
-    for block in text.strip().split("\n\n"):
-        content: list[dict[str, Any]] = []
-        for i, line in enumerate(block.split("\n")):
-            if i:
-                content.append({"type": "hardBreak"})
-            if line:
-                content.append({"type": "text", "text": line})
-        paragraphs.append({"type": "paragraph", "content": content})
-    return {"type": "doc", "version": 1, "content": paragraphs}
 
 
 def plain(document: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.desk.adf import to_text
+from runtime.vendor.adf import to_text
 
 
 def doc(*content: dict) -> dict:

@@ -1,4 +1,5 @@
-"""Atlassian Document Format (ADF) to plain text: how we read a Jira Cloud description or comment.
+"""Atlassian Document Format (ADF), both ways: plain text as a document (what we write on Jira), and
+a document as plain text (how we read a Jira Cloud description or comment).
 
 Jira's v3 API and its webhooks carry rich text as an ADF document (``{"type": "doc", "version": 1,
 "content": [...]}``): block nodes (paragraph, heading, lists, code, quote, panel, table) hold inline
@@ -19,6 +20,20 @@ MAX_DEPTH = 64
 _BLOCKS = {"paragraph", "heading", "blockquote", "codeBlock", "panel", "rule", "mediaSingle", "mediaGroup",
            "table", "tableRow", "bulletList", "orderedList", "expand", "nestedExpand", "decisionList", "taskList",
            "layoutSection", "layoutColumn", "blockCard", "embedCard"}
+
+
+def document(text: str) -> dict[str, Any]:
+    """Plain text as an ADF document: a paragraph per blank-line block, hard breaks inside."""
+    paragraphs = []
+    for block in text.strip().split("\n\n"):
+        content: list[dict[str, Any]] = []
+        for i, line in enumerate(block.split("\n")):
+            if i:
+                content.append({"type": "hardBreak"})
+            if line:
+                content.append({"type": "text", "text": line})
+        paragraphs.append({"type": "paragraph", "content": content})
+    return {"type": "doc", "version": 1, "content": paragraphs}
 
 
 def to_text(value: Any) -> str:
