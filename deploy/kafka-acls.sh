@@ -376,4 +376,4 @@ kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$K
 
 kafka-acls.sh --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --command-config "$KAFKA_ADMIN_CONFIG" --add \
   --allow-principal User:workforce-upstream --operation Read \
-  --group workforce.desk.writeback
+  --group workforce.desk

@@ -79,6 +79,11 @@ async def _publish(event: Envelope[Any], inbound: Inbound) -> None:
     """Publish what a webhook brought, after recording the ticket a new one is about."""
     if isinstance(event, TicketCreated):
         await tickets.remember(database.pool, tickets.Registered(ticket_id=event.data.ticket_id, team=event.team, ticket=upstream_ticket(inbound)))
+    elif (registered := await tickets.by_upstream(database.pool, inbound.system, inbound.native_id or "")) is not None:
+        # An answer belongs to the ticket's flow and team, whatever the comment's payload would match
+        # now; on a split's part (a linked ticket we made), to that part, in its parent's flow.
+        flow = registered.parent_id or registered.ticket_id
+        event = event.model_copy(update={"team": registered.team, "correlation_id": flow, "subject": registered.ticket_id, "data": event.data.model_copy(update={"ticket_id": registered.ticket_id})})
     await service.publish(event)
 
 
@@ -152,7 +157,7 @@ async def wire() -> None:
 Written = TicketQuestion | TicketResolved | TicketEscalated | TicketSplit
 
 
-@service.consumer(TICKET_QUESTION, TICKET_RESOLVED, TICKET_ESCALATED, TICKET_SPLIT, group="writeback", max_records=settings.batch_max_records)
+@service.consumer(TICKET_QUESTION, TICKET_RESOLVED, TICKET_ESCALATED, TICKET_SPLIT, max_records=settings.batch_max_records)
 async def on_outcome(events: list[Written]) -> None:
     """Write each event of a ticket that came from upstream back to it: tickets side by side, the
     events of one ticket in the order they happened."""

@@ -48,6 +48,10 @@ async def by_id(db: Db, ticket_id: str) -> Registered | None:
     return _registered(await db.fetchrow("SELECT * FROM tickets WHERE ticket_id = $1", ticket_id))
 
 
+async def by_upstream(db: Db, system: str, native_id: str) -> Registered | None:
+    return _registered(await db.fetchrow("SELECT * FROM tickets WHERE system = $1 AND native_id = $2", system, native_id))
+
+
 async def asked(db: Db, ticket_id: str, question_id: str) -> None:
     """A question of ours now waits on the ticket: the requester's next comment is its answer."""
     await db.execute("UPDATE tickets SET asked_at = coalesce(asked_at, now()), question_id = $2 WHERE ticket_id = $1", ticket_id, question_id)
