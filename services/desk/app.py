@@ -19,7 +19,7 @@ import httpx
 from aiokafka import ConsumerRecord
 
 from contracts.envelope import Envelope
-from contracts.events import TicketCreated, TicketEscalated, TicketQuestion, TicketResolved, TicketSplit
+from contracts.events import TicketAnswered, TicketCreated, TicketEscalated, TicketQuestion, TicketResolved, TicketSplit
 from contracts.topics import (
     TICKET_ANSWERED,
     TICKET_CREATED,
@@ -79,11 +79,8 @@ async def _publish(event: Envelope[Any], inbound: Inbound) -> None:
     """Publish what a webhook brought, after recording the ticket a new one is about."""
     if isinstance(event, TicketCreated):
         await tickets.remember(database.pool, tickets.Registered(ticket_id=event.data.ticket_id, team=event.team, ticket=upstream_ticket(inbound)))
-    elif (registered := await tickets.by_upstream(database.pool, inbound.system, inbound.native_id or "")) is not None:
-        # An answer belongs to the ticket's flow and team, whatever the comment's payload would match
-        # now; on a split's part (a linked ticket we made), to that part, in its parent's flow.
-        flow = registered.parent_id or registered.ticket_id
-        event = event.model_copy(update={"team": registered.team, "correlation_id": flow, "subject": registered.ticket_id, "data": event.data.model_copy(update={"ticket_id": registered.ticket_id})})
+    elif isinstance(event, TicketAnswered) and (registered := await tickets.by_upstream(database.pool, inbound.system, inbound.native_id or "")) is not None:
+        event = tickets.in_flow(event, registered)
     await service.publish(event)
 
 

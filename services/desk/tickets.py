@@ -10,6 +10,7 @@ import json
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
+from contracts.events import TicketAnswered
 from services.desk.writeback.plan import UpstreamTicket
 
 Db = asyncpg.Pool | asyncpg.Connection
@@ -24,6 +25,17 @@ class Registered(BaseModel):
     team: str
     ticket: UpstreamTicket
     parent_id: str | None = None
+
+
+def in_flow(answer: TicketAnswered, registered: Registered) -> TicketAnswered:
+    """An answer in the flow and team of the ticket it was written on, whatever the comment's payload
+    would match now; on a split's part (a linked ticket we made), that part's, in its parent's flow."""
+    return answer.model_copy(update={
+        "team": registered.team,
+        "correlation_id": registered.parent_id or registered.ticket_id,
+        "subject": registered.ticket_id,
+        "data": answer.data.model_copy(update={"ticket_id": registered.ticket_id}),
+    })
 
 
 async def remember(db: Db, registered: Registered) -> None:
