@@ -231,13 +231,20 @@ async def test_a_split_on_zendesk_makes_tickets_for_the_same_requester_that_name
 
 async def test_a_split_on_jira_makes_issues_related_to_the_parent(desk: Desk) -> None:
     ticket = await desk.open_ticket("jira", "Password and a monitor")
-    result = await desk.writebacks().write(split_event(ours(ticket)), ticket)
+    event = split_event(ours(ticket))
+    writebacks = desk.writebacks()
+    result = await writebacks.write(event, ticket)
     assert isinstance(result, TicketWrittenBack), result.data
     links = (await desk.record(ticket))["fields"]["issuelinks"]
     keys = sorted(link.get("inwardIssue", link.get("outwardIssue"))["key"] for link in links)
     assert len(keys) == 2 and all(link["type"]["name"] == "Relates" for link in links)
     [(note, _)] = await desk.comments(ticket)
     assert all(key in note for key in keys)
+    # The parts are known by the issue id their own webhooks will carry, and by their key.
+    parts = await writebacks.children(event.id, ticket)
+    assert sorted(p.key for p in parts) == keys
+    for part in parts:
+        assert (await desk.record(part))["id"] == part.native_id and part.project == "IT"
 
 
 @pytest.mark.parametrize("system", SYSTEMS)

@@ -113,16 +113,17 @@ class JiraWriter(VendorHttp):
         if not issues:
             return None
         await self.link(ticket, issues[0]["key"])  # the earlier try may have stopped before linking
-        return issues[0]["key"]
+        return f"{issues[0]['key']} ({issues[0]['id']})"
 
     async def create_child(self, ticket: UpstreamTicket, title: str, text: str, marker: str) -> str:
+        """The issue made, as ``KEY (id)``: its key for people and paths, its id for its webhooks."""
         if not ticket.project:
             raise NotConfigured(f"{ticket}: its project is not known, so its split's issues cannot be created")
         fields = {"project": {"key": ticket.project}, "issuetype": {"name": ticket.issue_type}, "summary": title[:255].replace("\n", " "),
                   "description": document(text), "labels": [marker_label(marker)]}
         made = await self._json("POST", "/rest/api/3/issue", json={"fields": fields})
         await self.link(ticket, made["key"])
-        return made["key"]
+        return f"{made['key']} ({made['id']})"
 
     async def link(self, ticket: UpstreamTicket, child_key: str) -> None:
         """Jira keeps one link per type and pair: linking again changes nothing."""

@@ -173,10 +173,10 @@ class WriteBacks:
 
 
 def child_of(parent: UpstreamTicket, ref: str) -> UpstreamTicket:
-    """A child ticket from the ref its creation returned: Jira's key (its paths take it), ServiceNow's
+    """A child ticket from the ref its creation returned: Jira's ``KEY (id)``, ServiceNow's
     ``NUMBER (sys_id)``, Zendesk's ``#id``; in the parent's project, for the parent's requester."""
-    if parent.system == "servicenow":
-        number, _, sys_id = ref.partition(" (")
-        return replace(parent, native_id=sys_id.rstrip(")"), key=number)
+    if parent.system in ("jira", "servicenow"):
+        key, _, native = ref.partition(" (")
+        return replace(parent, native_id=native.rstrip(")"), key=key)
     native = ref.lstrip("#")
     return replace(parent, native_id=native, key=native)
