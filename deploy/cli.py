@@ -110,6 +110,7 @@ app.command("org")(cli_coworkers.org)
 app.command("spend")(__import__("deploy.cli_spend", fromlist=["spend"]).spend)
 app.add_typer(__import__("deploy.cli_keys", fromlist=["app"]).app, name="keys")
 app.add_typer(__import__("deploy.cli_sandbox", fromlist=["app"]).app, name="sandbox")
+app.add_typer(__import__("deploy.cli_desk", fromlist=["app"]).app, name="desk")
 app.command("acls")(__import__("deploy.acls", fromlist=["command"]).command)
 
 

@@ -98,9 +98,16 @@ class Database:
         self._pool = await connect(self._dsn, max_size=self.pool_size, server_settings={"search_path": self.schema})
         await migrate(self._pool, self.schema, self.migrations)
 
-    async def close(self) -> None:
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Close the pool: gracefully, waiting for connections in use to come back, for at most
+        ``timeout_s``; then the rest are terminated (a connection a cancelled task left busy would
+        otherwise hold a shutdown forever)."""
         if self._pool is not None:
-            await self._pool.close()
+            try:
+                await asyncio.wait_for(self._pool.close(), timeout_s)
+            except TimeoutError:
+                log.warning("database pool did not close in time; terminating its connections", schema=self.schema, timeout_s=timeout_s)
+                self._pool.terminate()
 
     async def ready(self) -> bool:
         return bool(await self.pool.fetchval("SELECT true"))

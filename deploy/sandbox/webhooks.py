@@ -225,7 +225,8 @@ class Dispatcher:
     async def close(self) -> None:
         for task in list(self._sending):
             task.cancel()
-        await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=5)
         await self.client.aclose()
 
 
@@ -238,6 +239,5 @@ async def dispatching(pool: asyncpg.Pool, settings: WebhookSettings | None = Non
         yield dispatcher
     finally:
         runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
-        await dispatcher.close()
+        await asyncio.wait({runner}, timeout=5)  # a query cancelled mid-flight must not hold the shutdown
+        await asyncio.wait_for(dispatcher.close(), 10)

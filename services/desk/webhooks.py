@@ -158,6 +158,7 @@ class Receiver:
             done = None
         if done is not None and done.outcome == "published":
             self.count(system, "duplicate")
+            await self._record(bound, system, delivery, event_id=done.event_id, ticket_id=done.ticket_id, outcome="published")  # counts the redelivery
             bound.info("webhook already published", event_id=done.event_id)
             return JSONResponse({"event_id": done.event_id, "ticket_id": done.ticket_id, "duplicate": True}, status_code=200)
         try:

@@ -22,6 +22,9 @@ import asyncpg
 import httpx
 import pytest
 
+from typer.testing import CliRunner
+
+from deploy.cli import app
 from deploy.desk.local import webhook_secrets
 from deploy.stack import Stack
 from tests.e2e.conftest import resettable_people
@@ -193,3 +196,7 @@ async def test_replays_forgeries_stale_and_junk_webhooks_from_an_outside_client(
     assert "x-hub-signature" not in {h.lower() for h in json.loads(dead[0]["event"])["data"]["headers"]}, "a dead letter keeps no signature"
     for outcome in ("published", "duplicate", "unauthorized", "malformed"):
         assert f'outcome="{outcome}"' in metrics, (outcome, metrics[-2000:])
+    status = await asyncio.to_thread(CliRunner().invoke, app, ["desk", "status", "--var", str(stack.var)], env={"DATABASE_URL": stack.database_url})
+    assert status.exit_code == 0, status.output
+    (jira,) = [line.split() for line in status.output.splitlines() if line.startswith("jira ")]
+    assert int(jira[6]) >= 4, f"the four replays counted as redelivered: {status.output}"
