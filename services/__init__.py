@@ -1,1 +1,1 @@
-"""The five services. Each folder is one process and one consumer group; they share only ``contracts``."""
+"""The six services. Each folder is one process and one consumer group; they share only ``contracts``."""
