@@ -5,19 +5,17 @@ assignee and label of an escalation, child issues linked with "Relates". Auth is
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from aiolimiter import AsyncLimiter
 
 from runtime.vendor.errors import ApiError
-from runtime.vendor.http import VendorHttp
 from services.desk.config import EscalationGroup, Resolve
 from services.desk.writeback import NotConfigured
 from runtime.vendor.adf import document, to_text
+from services.desk.writeback.session import BasicSession
 from services.desk.writeback.plan import UpstreamTicket
 
 #: Comments read (newest first) when looking for an earlier try's marker.
@@ -30,16 +28,8 @@ def marker_label(marker: str) -> str:
     return "wf-" + hashlib.sha256(marker.encode()).hexdigest()[:20]
 
 
-class JiraWriter(VendorHttp):
+class JiraWriter(BasicSession):
     system = "jira"
-
-    def __init__(self, base_url: str, credential: str | None, client: httpx.AsyncClient, *, user: str | None, limiter: AsyncLimiter | None = None) -> None:
-        super().__init__(base_url, credential, client, limiter=limiter)
-        self.user = user
-
-    def auth_headers(self) -> dict[str, str]:
-        basic = base64.b64encode(f"{self.user}:{self._credential}".encode()).decode()
-        return {"Accept": "application/json", "Authorization": f"Basic {basic}"}
 
     def error_from(self, response: httpx.Response) -> ApiError:
         try:

@@ -7,15 +7,13 @@ error body ``{"error": {"message", "detail"}}`` becomes the ``ApiError``."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import httpx
-from aiolimiter import AsyncLimiter
 
 from runtime.vendor.errors import ApiError
-from runtime.vendor.http import VendorHttp
 from services.desk.config import EscalationGroup, Resolve
+from services.desk.writeback.session import BasicSession
 from services.desk.writeback.plan import UpstreamTicket
 
 INCIDENT, JOURNAL = "/api/now/table/incident", "/api/now/table/sys_journal_field"
@@ -26,16 +24,8 @@ def _like(marker: str) -> str:
     return marker.strip("[]")
 
 
-class ServiceNowWriter(VendorHttp):
+class ServiceNowWriter(BasicSession):
     system = "servicenow"
-
-    def __init__(self, base_url: str, credential: str | None, client: httpx.AsyncClient, *, user: str | None, limiter: AsyncLimiter | None = None) -> None:
-        super().__init__(base_url, credential, client, limiter=limiter)
-        self.user = user
-
-    def auth_headers(self) -> dict[str, str]:
-        basic = base64.b64encode(f"{self.user}:{self._credential}".encode()).decode()
-        return {"Accept": "application/json", "Authorization": f"Basic {basic}"}
 
     def error_from(self, response: httpx.Response) -> ApiError:
         try:

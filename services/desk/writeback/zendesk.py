@@ -6,16 +6,14 @@ Zendesk's error body (``error``/``description``/``details``) becomes the ``ApiEr
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import httpx
-from aiolimiter import AsyncLimiter
 
 from runtime.vendor.errors import ApiError
-from runtime.vendor.http import VendorHttp
 from services.desk.config import EscalationGroup, Resolve
 from services.desk.writeback import NotConfigured
+from services.desk.writeback.session import BasicSession
 from services.desk.writeback.plan import UpstreamTicket
 
 #: Pages of 100 read when looking for a marker (comments, or tickets by external id).
@@ -26,16 +24,10 @@ def external_id(marker: str) -> str:
     return marker.strip("[]")
 
 
-class ZendeskWriter(VendorHttp):
+class ZendeskWriter(BasicSession):
     system = "zendesk"
 
-    def __init__(self, base_url: str, credential: str | None, client: httpx.AsyncClient, *, user: str | None, limiter: AsyncLimiter | None = None) -> None:
-        super().__init__(base_url, credential, client, limiter=limiter)
-        self.user = user
-
-    def auth_headers(self) -> dict[str, str]:
-        basic = base64.b64encode(f"{self.user}/token:{self._credential}".encode()).decode()
-        return {"Accept": "application/json", "Authorization": f"Basic {basic}"}
+    login = "{user}/token"
 
     def error_from(self, response: httpx.Response) -> ApiError:
         try:
