@@ -33,6 +33,8 @@ from contracts.envelope import Actor, Envelope
 from contracts.events import BudgetLeaseGranted, BudgetLeaseRequested, BudgetLeaseReturned, LeaseGrant, LeaseRequest, LeaseReturn, Price
 from contracts.topics import BUDGET_LEASE_GRANTED, BUDGET_LEASE_REQUESTED, BUDGET_LEASE_RETURNED, Topic
 from runtime import header_keys, logs
+from runtime.fetching import FetchPace
+from runtime.settings import ServiceSettings
 from runtime.signing import Keyring, Refusal, Signer
 
 log = logs.get(__name__)
@@ -127,6 +129,8 @@ class BudgetClient:
         self._signer: Signer | None = None
         self.source = f"/services/{service}"
         self.actor = Actor.system(service)
+        #: Grants come only after a request: a quiet client fetches rarely (runtime/fetching.py).
+        self._pace = FetchPace.of(ServiceSettings())
         self.call_s = call_timeout_s + 2.0  # a whole call, and the time to emit its usage, must fit in a lease
         self.slice_usd, self.slice_calls = slice_usd, slice_calls
         self.answer_timeout_s, self.refusal_ttl_s = answer_timeout_s, refusal_ttl_s
@@ -151,7 +155,7 @@ class BudgetClient:
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=1, client_id=f"workforce-budget-{self.holder}")
         await self._producer.start()
         header_keys.install()
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20, client_id=f"workforce-budget-{self.holder}")
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=self._pace.wait_ms, client_id=f"workforce-budget-{self.holder}")
         await self._consumer.start()
         partitions = [TopicPartition(BUDGET_LEASE_GRANTED.name, p) for p in range(BUDGET_LEASE_GRANTED.partitions)]
         self._consumer.assign(partitions)
@@ -291,6 +295,7 @@ class BudgetClient:
         self._waiting[lease_id] = answer
         self.requests += 1
         try:
+            self._pace.expect()  # the grant is the next thing to read: fetch as if busy
             await self._send(BUDGET_LEASE_REQUESTED, request)
             lease = await asyncio.wait_for(answer, self.answer_timeout_s)
         except TimeoutError:
@@ -309,7 +314,7 @@ class BudgetClient:
     async def _follow(self) -> None:
         assert self._consumer is not None
         while True:
-            batch = await self._consumer.getmany(timeout_ms=200, max_records=1000)
+            batch = await self._pace.poll(self._consumer, max_records=1000)
             for records in batch.values():
                 for record in records:
                     if record.key != self._holder_key:

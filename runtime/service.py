@@ -32,10 +32,11 @@ from contracts import codec
 from contracts.envelope import Actor, Envelope
 from contracts.events import DeadLetterCode
 from contracts.topics import BY_NAME, DEADLETTER, Topic, topic_of
-from runtime import header_keys, logs, seen
+from runtime import fetching, header_keys, logs, seen
 from runtime.db import Database
 from runtime.deadletters import dead_letter
 from runtime.faults import is_transient
+from runtime.fetching import FetchPace
 from runtime.progress import CONTENT_TYPE, Progress
 from runtime.settings import ServiceSettings
 from runtime.signing import Keyring, Refusal, Signer, speaks_for
@@ -135,7 +136,7 @@ class Service:
     def table(self, topic: Topic, *, on_change: Callable[[Any], None] | None = None) -> TopicTable[Any]:
         """A compacted topic as a table, read whole before this service takes work and kept current."""
         self.tables.append(topic)
-        table: TopicTable[Any] = TopicTable(self.settings.kafka_bootstrap_servers, topic, keyring=None, on_change=on_change, on_refused=self._refused_row, client_id=f"workforce-{self.name}-table")
+        table: TopicTable[Any] = TopicTable(self.settings.kafka_bootstrap_servers, topic, keyring=None, on_change=on_change, on_refused=self._refused_row, client_id=f"workforce-{self.name}-table", pace=FetchPace.of(self.settings))
 
         async def start() -> None:
             table.keyring = self.keyring  # loaded by now: startup hooks run in order
@@ -192,13 +193,12 @@ class Service:
             handle.__doc__ = fn.__doc__
             handle.__annotations__ = {"events": annotation, "message": KafkaMessage, "return": None}
 
-            self.broker.subscriber(
+            subscriber = self.broker.subscriber(
                 *[t.name for t in topics],
                 group_id=group_id,
                 batch=True,
                 max_records=max_records or self.settings.batch_max_records,
-                batch_timeout_ms=self.settings.batch_timeout_ms,
-                fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+                fetch_max_wait_ms=self.settings.fetch_max_wait_ms,  # then paced by runtime/fetching.py
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 parser=lenient_headers,
@@ -209,7 +209,9 @@ class Service:
                 session_timeout_ms=10_000,
                 heartbeat_interval_ms=3_000,
                 listener=_AssignmentListener(self, fn.__name__),
-            )(handle)
+            )
+            fetching.install(subscriber, FetchPace.of(self.settings), max_records=max_records or self.settings.batch_max_records)
+            subscriber(handle)
             return fn
 
         return register

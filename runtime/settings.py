@@ -23,11 +23,14 @@ class ServiceSettings(BaseSettings):
     health_port: int = 0
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
-    #: The most records one handler call receives, and how long a batch may wait to fill.
+    #: The most records one handler call receives (a batch is what has arrived; it is not waited for).
     batch_max_records: int = Field(default=500, ge=1)
-    batch_timeout_ms: int = Field(default=50, ge=1)
-    #: How long the broker may hold a fetch when no data is waiting; it bounds the latency of each hop.
-    fetch_max_wait_ms: int = Field(default=25, ge=1)
+    #: How long the broker may hold a fetch when no data waits, for a quiet consumer (runtime/fetching.py).
+    fetch_max_wait_ms: int = Field(default=1000, ge=1)
+    #: ... and while records keep coming; on Apache Kafka, which answers a held fetch when data
+    #: arrives, set it to ``fetch_max_wait_ms``. A consumer is quiet after ``fetch_idle_after_s`` without records.
+    fetch_busy_wait_ms: int = Field(default=25, ge=1)
+    fetch_idle_after_s: float = Field(default=2.0, gt=0)
     max_event_bytes: int = Field(default=256 * 1024, ge=1024)
     #: How many times a batch that raises is retried before its events are tried one by one.
     poison_retries: int = Field(default=2, ge=0)

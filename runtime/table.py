@@ -21,6 +21,8 @@ from contracts.envelope import Envelope
 from contracts.events import DeadLetterCode
 from contracts.topics import BY_NAME, Topic
 from runtime import header_keys, logs
+from runtime.fetching import FetchPace
+from runtime.settings import ServiceSettings
 from runtime.signing import Keyring, Refusal, speaks_for
 
 E = TypeVar("E", bound=Envelope[Any])
@@ -41,8 +43,11 @@ class TopicTable(Generic[E]):
         on_change: Callable[[E], None] | None = None,
         on_refused: Callable[[ConsumerRecord, DeadLetterCode, str], None] | None = None,
         client_id: str = "workforce-table",
+        pace: FetchPace | None = None,
     ) -> None:
         self.bootstrap, self.topic, self.keyring, self.on_change, self.on_refused, self.client_id = bootstrap, topic, keyring, on_change, on_refused, client_id
+        #: How long an empty fetch may be held (runtime/fetching.py); busy while the table loads.
+        self.pace = pace or FetchPace.of(ServiceSettings())
         #: Records that were not rows (shown by listings, dead-lettered by services).
         self.refused = 0
         self.rows: dict[str, E] = {}
@@ -69,7 +74,8 @@ class TopicTable(Generic[E]):
 
     async def start(self) -> None:
         header_keys.install()
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, client_id=self.client_id, fetch_max_wait_ms=50)
+        self.pace.expect()
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, client_id=self.client_id, fetch_max_wait_ms=self.pace.wait_ms)
         await self._consumer.start()
         self._partitions = [TopicPartition(self.topic.name, p) for p in range(self.topic.partitions)]
         self._consumer.assign(self._partitions)
@@ -97,7 +103,7 @@ class TopicTable(Generic[E]):
     async def _follow(self) -> None:
         assert self._consumer is not None
         while True:
-            batch = await self._consumer.getmany(timeout_ms=500, max_records=5000)
+            batch = await self.pace.poll(self._consumer, max_records=5000)
             for records in batch.values():
                 for record in records:
                     if (refusal := self._apply(record)) is not None:

@@ -236,7 +236,7 @@ async def test_a_service_dead_letters_the_record_with_a_bad_header_key_alone_and
     bytes shown escaped. (Without those lines it handles none of them: the wait times out.)"""
     from tests.integration.test_runtime import dead_letters_of, wait_for
 
-    shell = Service(f"hk-{uuid.uuid4().hex[:8]}", ServiceSettings(kafka_bootstrap_servers=broker.bootstrap, batch_timeout_ms=20), description="test shell", signs_as="upstream")
+    shell = Service(f"hk-{uuid.uuid4().hex[:8]}", ServiceSettings(kafka_bootstrap_servers=broker.bootstrap), description="test shell", signs_as="upstream")
     team = f"hk-{uuid.uuid4().hex[:8]}"
     handled: list[str] = []
 

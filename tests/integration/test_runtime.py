@@ -35,7 +35,7 @@ async def shell(broker):  # noqa: ANN001, ANN201
     """A fresh service on the session broker, its own consumer group, reading ticket.created (and
     writing it, so it signs as the upstream adapter)."""
     name = f"rt-{uuid.uuid4().hex[:8]}"
-    service = Service(name, ServiceSettings(kafka_bootstrap_servers=broker.bootstrap, batch_timeout_ms=20, poison_retries=1), description="test shell", signs_as="upstream")
+    service = Service(name, ServiceSettings(kafka_bootstrap_servers=broker.bootstrap, poison_retries=1), description="test shell", signs_as="upstream")
     yield service
     await service.broker.stop()
 
