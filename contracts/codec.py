@@ -6,12 +6,14 @@ can be unreadable maps to one ``DecodeError`` code, which is what the dead-lette
 
 from __future__ import annotations
 
+import functools
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar, Union
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from contracts.envelope import CONTENT_TYPE, Envelope
+from contracts.envelope import CONTENT_TYPE, EARLIEST, LATEST, UPSTREAM_REF, Actor, ActorKind, Envelope
 from contracts.events import EVENT_TYPES, DeadLetterCode
 
 #: Kafka's default max.message.bytes is 1 MiB; an event is far smaller than that or it is an error.
@@ -101,3 +103,108 @@ def _peek(value: bytes) -> tuple[str | None, str | None]:
         return None, None
     kind, ident = raw.get("type"), raw.get("id")
     return (kind if isinstance(kind, str) else None), (ident if isinstance(ident, str) else None)
+
+
+# --- the envelope alone, for a consumer that keeps records as received (the audit) -------------
+
+
+class _AnyObject(BaseModel):
+    """An event's ``data``, required only to be a JSON object (its fields are not read)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Received(BaseModel):
+    """An event as a consumer that keeps records takes it: the envelope's attributes validated with
+    the envelope's own limits (in pydantic-core alone: no Python validator runs), ``data`` only
+    required to be an object, and the record's bytes kept to be stored and hashed as they came.
+    Its payload's schema was validated by its producer, whose signature says who that was."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    specversion: Annotated[str, Field(pattern=r"^1\.0$")]
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    source: Annotated[str, Field(min_length=1, max_length=500)]
+    type: str
+    subject: Annotated[str | None, Field(max_length=200)] = None
+    time: datetime
+    datacontenttype: str = "application/json"
+    team: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    actor_text: Annotated[str, Field(alias="actor", max_length=220, pattern=r"^(coworker|human|system):[^:\s]{1,200}$")]
+    correlation_id: Annotated[str, Field(alias="correlationid", min_length=1, max_length=200)]
+    causation_id: Annotated[str | None, Field(alias="causationid", max_length=200)] = None
+    schema_version: Annotated[int, Field(alias="schemaversion", ge=1, le=2**31 - 1)] = 1
+    upstream: Annotated[str | None, Field(max_length=300, pattern=UPSTREAM_REF)] = None
+    data: _AnyObject
+
+    @property
+    def actor(self) -> Actor:
+        """Who acted, as ``Envelope.actor`` (already validated as ``kind:id``)."""
+        return _actor(self.actor_text)
+
+    # The record's bytes are kept beside the fields, not as one (no JSON attribute can set them),
+    # and not as pydantic private attributes, whose set-up per instance costs more than the check.
+
+    @property
+    def raw(self) -> bytes:
+        """The record value exactly as received."""
+        return self.__dict__["_raw"]  # type: ignore[no-any-return]
+
+    @property
+    def text(self) -> str:
+        """The record value as received, as text (it is UTF-8: JSON is)."""
+        return self.__dict__["_text"]  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=4096)
+def _actor(text: str) -> Actor:
+    """The few actors a stream names, built once each (an ``Actor`` is frozen: safe to share)."""
+    kind, _, ident = text.partition(":")
+    return Actor.model_construct(kind=ActorKind(kind), id=ident)
+
+
+_RECEIVED: TypeAdapter[Received] = TypeAdapter(Received)
+_KNOWN_TYPES = frozenset(t.event_type() for t in EVENT_TYPES)
+_event_type = functools.cache(lambda cls: cls.event_type())
+
+
+def decode_envelope(value: bytes | None, expected: type[Envelope[Any]], *, max_bytes: int = MAX_EVENT_BYTES) -> Received:
+    """The cheap check: ``value`` is one JSON object with a valid envelope, of ``expected``'s type,
+    within ``max_bytes``, with no NUL, at a plausible time; or ``DecodeError`` with the codes
+    ``decode_as`` uses. The payload is not checked against its event model (``decode_as`` does that)."""
+    if value is None or not value:
+        raise DecodeError("not_json", "the record has no value")
+    if len(value) > max_bytes:
+        raise DecodeError("oversized", f"the record is {len(value):,} bytes; the limit is {max_bytes:,}")
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError("not_json", f"the record is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    if b"\\u0000" in value and _NUL.search(value):
+        event_type, event_id = _peek(value)
+        raise DecodeError("schema", "the event contains a NUL character (\\u0000), which is not text", event_type=event_type, event_id=event_id)
+    try:
+        event = _RECEIVED.validate_json(value)
+    except ValidationError as exc:
+        raise _explain_envelope(exc, value) from None
+    if event.type != (expected_type := _event_type(expected)):
+        code: DeadLetterCode = "wrong_topic" if event.type in _KNOWN_TYPES else "unknown_type"
+        raise DecodeError(code, f"this topic carries {expected_type} events; got a {event.type[:100]!r} event", event_type=event.type, event_id=event.id)
+    at = event.time if event.time.tzinfo is not None else event.time.replace(tzinfo=UTC)
+    if not EARLIEST <= at < LATEST:
+        raise DecodeError("schema", f"{event.type} event's envelope is not valid: time: time {event.time.isoformat()} is outside {EARLIEST.year}-{LATEST.year}", event_type=event.type, event_id=event.id)
+    event.__dict__["_raw"], event.__dict__["_text"] = value, text
+    return event
+
+
+def _explain_envelope(exc: ValidationError, value: bytes) -> DecodeError:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]["type"] if errors else ""
+    if first in {"json_invalid", "json_type"}:
+        return DecodeError("not_json", f"the record is not JSON: {errors[0]['msg']}")
+    if not errors[0]["loc"]:
+        return DecodeError("schema", "the record is JSON but not an object; an event is a CloudEvents JSON object")
+    event_type, event_id = _peek(value)
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return DecodeError("schema", f"{event_type or 'the'} event's envelope is not valid: {problems}{more}", event_type=event_type, event_id=event_id)

@@ -100,6 +100,8 @@ class Service:
         )
         self.app.on_startup(self._load_keys)
         self.app.on_startup(self._ensure_topics)
+        #: The handlers that take records as received (``consumer(envelope_only=True)``).
+        self._envelope_only: set[str] = set()
         self._unsent_rows: list[tuple[ConsumerRecord, DeadLetterCode, str]] | None = []
         self.app.after_startup(self._send_refused_rows)
         self.app.after_startup(self._start_forgetting)
@@ -158,13 +160,20 @@ class Service:
                 schema=topic.event,
             )
 
-    def consumer(self, *topics: Topic, group: str | None = None, max_records: int | None = None, first_seen: Database | None = None) -> Callable[[Handler[E]], Handler[E]]:
+    def consumer(
+        self, *topics: Topic, group: str | None = None, max_records: int | None = None, first_seen: Database | None = None, envelope_only: bool = False
+    ) -> Callable[[Handler[E]], Handler[E]]:
         """Register ``fn(events)`` as a batch handler for ``topics``, in consumer group
         ``workforce.<service>`` (or ``workforce.<service>.<group>``: every handler of a service needs
         a group of its own, or Kafka would hand one handler's partitions to another).
 
         The handler's signature is the contract: its annotation (``list[TicketCreated]``) is what
         FastStream validates and what the AsyncAPI document shows.
+
+        ``envelope_only``: the handler takes ``list[codec.Received]``, each record's envelope checked
+        (``codec.decode_envelope``) but not its payload, with its bytes as received: for a consumer
+        that keeps records rather than acts on them (the audit). Signatures, writers and table keys
+        are checked as for any other handler.
         """
         group_id = f"{self.group_id}.{group}" if group else self.group_id
         if first_seen is not None and first_seen not in self._first_seen:
@@ -175,6 +184,8 @@ class Service:
 
         def register(fn: Handler[E]) -> Handler[E]:
             self.progress.watch(fn.__name__)
+            if envelope_only:
+                self._envelope_only.add(fn.__name__)
 
             async def handle(events: list[Any], message: KafkaMessage) -> None:
                 await self._run_batch(fn, events, message, first_seen)
@@ -247,6 +258,8 @@ class Service:
     # --- consuming --------------------------------------------------------------------------
 
     def _decoder(self, handler: str) -> Callable[..., Awaitable[list[Envelope[Any]]]]:
+        envelope_only = handler in self._envelope_only
+
         async def decode_batch(message: KafkaMessage, original: Any) -> list[Envelope[Any]]:
             events: list[Envelope[Any]] = []
             rejected: list[asyncio.Future[Any]] = []
@@ -264,7 +277,10 @@ class Service:
                         raise codec.DecodeError(signer.code, signer.reason)
                     if topic.compacted and record.value is None:
                         raise codec.DecodeError("not_a_row", f"a tombstone on table {topic.name}: rows are changed by new rows, never deleted")
-                    event = codec.decode_as(record.value, topic.event, max_bytes=self.settings.max_event_bytes)
+                    if envelope_only:
+                        event = codec.decode_envelope(record.value, topic.event, max_bytes=self.settings.max_event_bytes)
+                    else:
+                        event = codec.decode_as(record.value, topic.event, max_bytes=self.settings.max_event_bytes)
                     if (refusal := speaks_for(signer, event)) is not None:
                         raise codec.DecodeError(refusal.code, refusal.reason, event_type=event.type, event_id=event.id)
                     if topic.compacted and record.key != topic.key(event):  # as the table readers see it (runtime/table.py)

@@ -13,7 +13,7 @@ import asyncpg
 
 from contracts import topics
 from contracts.catalog import load_catalog
-from contracts.codec import AnyEvent
+from contracts.codec import AnyEvent, Received
 from contracts.events import CoworkerCommanded
 from runtime.faults import is_transient
 from runtime.service import Service
@@ -116,8 +116,13 @@ async def announce_coworkers() -> None:
         return
 
 
-@service.consumer(*topics.ALL)
-async def on_any_event(events: list[AnyEvent]) -> None:  # type: ignore[valid-type]
+#: What the audit consumer takes: each record as received, its envelope checked (or, set so, every
+#: event fully validated).
+Audited = Received if settings.audit_envelope_only else AnyEvent
+
+
+@service.consumer(*topics.ALL, envelope_only=settings.audit_envelope_only)
+async def on_any_event(events: list[Audited]) -> None:  # type: ignore[valid-type]
     """Append every event to the audit trail; a redelivered event is recognised by its id and skipped."""
     async with pool.acquire() as conn:
         new = await record(conn, events)

@@ -10,6 +10,11 @@ the two ever disagree, the batch is rolled back and written by ``record_in_sql``
 hashes in SQL (the reference definition), so a disagreement costs speed, never a false break.
 A crash before the commit leaves nothing; the redelivered batch is then written as if for the first
 time, and ids already recorded are skipped, so nothing is lost and nothing is doubled.
+
+Each record is kept as received (``received``, migration 0007) and its content hashes those bytes
+(``chain.CONTENT_SQL``), so no canonical form of the event is computed anywhere; ``event`` (jsonb,
+parsed by PostgreSQL from the same text at COPY) is what the readers query, and verification checks
+that it still is the record as received. Records from before 0007 hash ``event::text`` as they did.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from typing import Any
 import asyncpg
 
 from contracts import codec
+from contracts.codec import Received
 from contracts.envelope import Envelope
 from runtime import logs
-from services.governance.chain import CONTENT_SQL, GENESIS, Break, Row, Start, epoch_us, verify_team
+from services.governance.chain import CONTENT_SQL, GENESIS, Break, Row, Start, epoch_us, same_json, verify_team
 
 log = logs.get(__name__)
 
@@ -33,12 +39,12 @@ log = logs.get(__name__)
 #: TRUNCATE (migration 0004). The service connects as the owner (who migrates) and sets this role.
 ROLE = "workforce_governance"
 
-COLUMNS = ("ord", "event_id", "type", "source", "subject", "team", "actor", "correlation_id", "causation_id", "schema_version", "event_time", "event")
+COLUMNS = ("ord", "event_id", "type", "source", "subject", "team", "actor", "correlation_id", "causation_id", "schema_version", "event_time", "event", "received")
 
 _INCOMING = (
     "CREATE TEMP TABLE IF NOT EXISTS audit_incoming ("
     " ord int, event_id text, type text, source text, subject text, team text, actor text,"
-    " correlation_id text, causation_id text, schema_version int, event_time timestamptz, event jsonb"
+    " correlation_id text, causation_id text, schema_version int, event_time timestamptz, event jsonb, received text"
     ") ON COMMIT DELETE ROWS"
 )
 
@@ -58,14 +64,14 @@ WITH heads AS (
     FROM audit_incoming i LEFT JOIN heads h USING (team)
 ), chained AS (
     SELECT n.*, audit_chain(n.head, audit_content(n.team, n.team_seq, n.event_id, n.type, n.source, n.subject, n.actor, n.correlation_id,
-                                                  n.causation_id, n.schema_version, n.event_time, n.recorded_at, n.event))
+                                                  n.causation_id, n.schema_version, n.event_time, n.recorded_at, n.event, n.received))
                     OVER (PARTITION BY n.team ORDER BY n.ord) AS hash
     FROM numbered n
 )
 INSERT INTO audit_events (event_id, type, source, subject, team, actor, correlation_id, causation_id, schema_version, event_time, recorded_at, event,
-                          team_seq, prev_hash, hash)
+                          received, team_seq, prev_hash, hash)
 SELECT event_id, type, source, subject, team, actor, correlation_id, causation_id, schema_version, event_time, recorded_at, event,
-       team_seq, coalesce(lag(hash) OVER (PARTITION BY team ORDER BY ord), head), hash
+       received, team_seq, coalesce(lag(hash) OVER (PARTITION BY team ORDER BY ord), head), hash
 FROM chained ORDER BY ord
 """
 
@@ -76,7 +82,21 @@ async def connect_as_governance(dsn: str, schema: str, *, max_size: int) -> asyn
     return await connect(dsn, max_size=max_size, server_settings={"search_path": schema, "role": ROLE})
 
 
-def row(ord_: int, event: Envelope[Any]) -> tuple[Any, ...]:
+#: What the audit records: an event as received (the service's path), or one built here (tests, tools).
+Recordable = Received | Envelope[Any]
+
+
+def received_text(event: Recordable) -> str:
+    """The record's value as text: as received, or as its producer encodes it."""
+    return event.text if isinstance(event, Received) else codec.encode(event).decode()
+
+
+def actor_text(event: Recordable) -> str:
+    return event.actor_text if isinstance(event, Received) else str(event.actor)
+
+
+def row(ord_: int, event: Recordable) -> tuple[Any, ...]:
+    text = received_text(event)
     return (
         ord_,
         event.id,
@@ -84,12 +104,13 @@ def row(ord_: int, event: Envelope[Any]) -> tuple[Any, ...]:
         event.source,
         event.subject,
         event.team,
-        str(event.actor),
+        actor_text(event),
         event.correlation_id,
         event.causation_id,
         event.schema_version,
         event.time,
-        codec.encode(event).decode(),
+        text,
+        text,
     )
 
 
@@ -100,11 +121,8 @@ def team_lock(team: str) -> int:
 #: Written by COPY, in this order; ``seq`` is the identity, numbered in COPY order.
 CHAINED_COLUMNS = (
     "event_id", "type", "source", "subject", "team", "actor", "correlation_id", "causation_id", "schema_version", "event_time", "recorded_at", "event",
-    "team_seq", "prev_hash", "hash",
+    "received", "team_seq", "prev_hash", "hash",
 )  # fmt: skip
-
-#: Each event as jsonb prints it (``event::text``), from PostgreSQL itself: what is hashed and COPYed.
-_CANONICAL = "SELECT array_agg(e::jsonb::text ORDER BY i) FROM unnest($1::text[]) WITH ORDINALITY AS t(e, i)"
 
 _json = json.JSONEncoder(ensure_ascii=False).encode  # as jsonb_build_array writes strings: only " \ and controls escaped
 
@@ -131,37 +149,41 @@ class ChainDisagreement(RuntimeError):
 @dataclass(frozen=True)
 class _Prepared:
     """One event ready to chain: its columns, and its content but for the position and the time
-    recorded (``before`` + team_seq + ``middle`` + recorded_at + ``]`` + ``event``, as UTF-8)."""
+    recorded (``before`` + team_seq + ``middle`` + recorded_at + ``]`` + the record as received)."""
 
-    event: Envelope[Any]
+    event: Recordable
     actor: str
-    text: str  # the event as jsonb prints it
+    text: str  # the record as received: stored in ``received`` (and parsed by PostgreSQL into ``event``)
     before: bytes
     middle: bytes
     after: bytes
 
 
-async def _prepare(conn: asyncpg.Connection, events: list[Envelope[Any]]) -> list[_Prepared]:
+def _prepare(events: list[Recordable]) -> list[_Prepared]:
     """Everything about each record that does not depend on its place in the chain, made before the
-    teams are locked (so they are held briefly): the event's canonical text, and the content around
-    the two numbers only the lock can give."""
-    texts = await conn.fetchval(_CANONICAL, [codec.encode(e).decode() for e in events])
+    teams are locked (so they are held briefly): the content around the two numbers only the lock
+    can give. The record is hashed as received, so nothing needs PostgreSQL's canonical text."""
     out = []
-    for e, text in zip(events, texts, strict=True):
-        actor = str(e.actor)
+    for e in events:
+        actor = actor_text(e)
+        if isinstance(e, Received):
+            text, raw = e.text, e.raw
+        else:
+            raw = codec.encode(e)
+            text = raw.decode()
         middle = _json([e.id, e.type, e.source, e.subject, actor, e.correlation_id, e.causation_id, e.schema_version, epoch_us(e.time)])
-        out.append(_Prepared(e, actor, text, b"[" + _json(e.team).encode() + b", ", b", " + middle[1:-1].encode() + b", ", b"]" + text.encode()))
+        out.append(_Prepared(e, actor, text, b"[" + _json(e.team).encode() + b", ", b", " + middle[1:-1].encode() + b", ", b"]" + raw))
     return out
 
 
-async def record(conn: asyncpg.Connection, events: list[Envelope[Any]]) -> int:
+async def record(conn: asyncpg.Connection, events: list[Recordable]) -> int:
     """Append ``events`` in order to their teams' chains, skipping ids already recorded; return how many were new."""
-    unique: dict[str, Envelope[Any]] = {}
+    unique: dict[str, Recordable] = {}
     for event in events:
         unique.setdefault(event.id, event)
     if not unique:
         return 0
-    prepared = await _prepare(conn, list(unique.values()))
+    prepared = _prepare(list(unique.values()))
     try:
         try:
             # Most batches are new: COPY at once. A batch with an id already recorded (redelivered
@@ -197,7 +219,7 @@ async def _append(conn: asyncpg.Connection, prepared: list[_Prepared], *, skip_r
             seq, prev = heads[e.team]
             seq += 1
             digest = sha256(prev + p.before + b"%d" % seq + p.middle + recorded_at + p.after).digest()
-            rows.append((e.id, e.type, e.source, e.subject, e.team, p.actor, e.correlation_id, e.causation_id, e.schema_version, e.time, now, p.text, seq, prev, digest))
+            rows.append((e.id, e.type, e.source, e.subject, e.team, p.actor, e.correlation_id, e.causation_id, e.schema_version, e.time, now, p.text, p.text, seq, prev, digest))
             heads[e.team] = (seq, digest)
         await conn.copy_records_to_table("audit_events", records=rows, columns=CHAINED_COLUMNS)
         # PostgreSQL re-hashes each team's new head from its columns: were the two ever to read a
@@ -210,9 +232,9 @@ async def _append(conn: asyncpg.Connection, prepared: list[_Prepared], *, skip_r
     return len(rows)
 
 
-async def record_in_sql(conn: asyncpg.Connection, events: list[Envelope[Any]]) -> int:
+async def record_in_sql(conn: asyncpg.Connection, events: list[Recordable]) -> int:
     """The same, hashed by PostgreSQL (``audit_chain``): the reference, and the fallback of ``record``."""
-    unique: dict[str, Envelope[Any]] = {}
+    unique: dict[str, Recordable] = {}
     for event in events:
         unique.setdefault(event.id, event)
     if not unique:
@@ -269,10 +291,14 @@ async def anchors(conn: asyncpg.Connection) -> dict[str, Start]:
 
 
 async def _rows(conn: asyncpg.Connection, team: str, after: int, *, batch: int = 5000) -> AsyncIterator[Row]:
-    query = f"SELECT team, team_seq, event_id, prev_hash, hash, {CONTENT_SQL} AS content FROM audit_events WHERE team = $1 AND team_seq > $2 ORDER BY team_seq"
+    query = (
+        f"SELECT team, team_seq, event_id, prev_hash, hash, {CONTENT_SQL} AS content, received, CASE WHEN received IS NOT NULL THEN event::text END AS event"
+        " FROM audit_events WHERE team = $1 AND team_seq > $2 ORDER BY team_seq"
+    )
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         async for r in conn.cursor(query, team, after, prefetch=batch):
-            yield Row(r["team"], r["team_seq"], r["event_id"], bytes(r["prev_hash"]), bytes(r["hash"]), r["content"])
+            agrees = r["received"] is None or same_json(r["received"], r["event"])
+            yield Row(r["team"], r["team_seq"], r["event_id"], bytes(r["prev_hash"]), bytes(r["hash"]), r["content"], agrees)
 
 
 async def verify(conn: asyncpg.Connection, *, teams: list[str] | None = None) -> Verification:

@@ -2,10 +2,12 @@
 
 Each team's records form a chain: ``hash(n) = sha256(hash(n-1) || content(n))``, from a genesis of
 32 zero bytes, where ``content`` is the record's columns as PostgreSQL's canonical jsonb text (see
-``migrations/0003_audit_hash_chain.sql``). A record edited, deleted, inserted or moved breaks the
-chain at that place; a rewrite of a whole chain (every hash recomputed) is caught by a checkpoint,
-a signed list of the chain heads taken earlier: the record at a checkpointed position no longer has
-the hash the checkpoint says.
+``migrations/0003_audit_hash_chain.sql``) followed by the event: the record's bytes as received
+(``received``, migration 0007), or, for records stored before it, the event's jsonb text. The
+``event`` column of a record kept as received must hold that same JSON, or the record was edited.
+A record edited, deleted, inserted or moved breaks the chain at that place; a rewrite of a whole
+chain (every hash recomputed) is caught by a checkpoint, a signed list of the chain heads taken
+earlier: the record at a checkpointed position no longer has the hash the checkpoint says.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -29,7 +32,8 @@ GENESIS = bytes(32)
 #: replaced function cannot make a forged row look right.
 CONTENT_SQL = (
     "jsonb_build_array(team, team_seq, event_id, type, source, subject, actor, correlation_id, causation_id, schema_version,"
-    " (extract(epoch FROM event_time) * 1000000)::bigint, (extract(epoch FROM recorded_at) * 1000000)::bigint)::text || event::text"
+    " (extract(epoch FROM event_time) * 1000000)::bigint, (extract(epoch FROM recorded_at) * 1000000)::bigint)::text"
+    " || coalesce(received, event::text)"
 )
 
 
@@ -38,7 +42,17 @@ def link(prev: bytes, content: str) -> bytes:
 
 
 # Governance chains each batch in Python before it COPYs it (ADR 0013): audit.py builds each
-# record's content as CONTENT_SQL does, with the event's text as PostgreSQL prints it.
+# record's content as CONTENT_SQL does, with the record's bytes as received.
+
+
+def same_json(received: str, event: str) -> bool:
+    """Whether the stored ``event`` (jsonb's text) is the JSON of the record as ``received``: equal
+    as values, numbers compared exactly (as jsonb's numeric does). Text that is not JSON is not."""
+    try:
+        return bool(json.loads(received, parse_float=Decimal) == json.loads(event, parse_float=Decimal))
+    except ValueError:
+        return False
+
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -47,7 +61,8 @@ _MICROSECOND = timedelta(microseconds=1)
 def epoch_us(at: datetime) -> int:
     """``(extract(epoch FROM at) * 1000000)::bigint`` for a timestamptz (exact, in integers). A naive
     ``at`` is local time, as asyncpg takes it when it writes one to a timestamptz."""
-    return (at.astimezone(UTC) - _EPOCH) // _MICROSECOND
+    # An aware ``at`` subtracts exactly whatever its zone; only a naive one needs converting.
+    return ((at if at.tzinfo is not None else at.astimezone(UTC)) - _EPOCH) // _MICROSECOND
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,8 @@ class Row:
     prev_hash: bytes
     hash: bytes
     content: str
+    #: For a record kept as received: its ``event`` column still holds the JSON received (``same_json``).
+    agrees: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,6 +115,8 @@ def verify_team(team: str, rows: Iterable[Row], start: Start = Start()) -> tuple
         computed = link(head, row.content)
         if computed != row.hash:
             return seq, head, Break(team, row.team_seq, row.event_id, f"content changed: its hash recomputes to {computed.hex()[:16]}..., the stored hash is {row.hash.hex()[:16]}...")
+        if not row.agrees:
+            return seq, head, Break(team, row.team_seq, row.event_id, "content changed: its event column is no longer the record as received (the hashed bytes)")
         seq, head = row.team_seq, row.hash
     return seq, head, None
 

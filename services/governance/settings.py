@@ -9,6 +9,10 @@ DEFAULT_CATALOG = Path(__file__).resolve().parents[2] / "deploy" / "workforce" /
 
 class GovernanceSettings(ServiceSettings):
     batch_max_records: int = Field(default=5000, ge=1)
+    #: The audit consumer keeps each record as received after a cheap envelope check (the producer
+    #: validated its payload; its signature says who did); false: every payload fully validated
+    #: first, as before issue 17 (for comparison, bench/governance_service.py).
+    audit_envelope_only: bool = True
     db_pool_size: int = Field(default=4, ge=1)
     skills_catalog: Path = DEFAULT_CATALOG
     #: Where signed checkpoints of the audit chain heads are written (ideally storage the database's

@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from contracts import codec
 from runtime.db import Database, migrate
 from services.governance import audit, chain, checkpoints
 from services.governance.audit import ROLE, connect_as_governance, record, verify
@@ -114,11 +115,18 @@ async def test_governance_s_database_role_cannot_change_or_shorten_the_trail(wri
         assert await conn.fetchval("SELECT count(*) FROM audit_events") == 1
 
 
+#: Both columns of the event of a record kept as received (migration 0007), edited alike.
+EDIT_BOTH = "UPDATE audit_events SET event = jsonb_set(event, '{data,title}', '\"nothing to see\"'), received = jsonb_set(received::jsonb, '{data,title}', '\"nothing to see\"')::text WHERE team = 'it-support' AND team_seq = 3"
+REHASH_3 = f"UPDATE audit_events SET hash = sha256(prev_hash || convert_to({chain.CONTENT_SQL}, 'UTF8')) WHERE team = 'it-support' AND team_seq = 3"
+
 TAMPERING = {
     "edited": (["UPDATE audit_events SET event = jsonb_set(event, '{data,title}', '\"nothing to see\"') WHERE team = 'it-support' AND team_seq = 3"], 3, "content changed"),
+    "edited as received": (["UPDATE audit_events SET received = replace(received, 'ticket 2', 'nothing to see') WHERE team = 'it-support' AND team_seq = 3"], 3, "content changed"),
+    "the queried event edited, the bytes as received left, the hash recomputed": (["UPDATE audit_events SET event = jsonb_set(event, '{data,title}', '\"nothing to see\"') WHERE team = 'it-support' AND team_seq = 3", REHASH_3], 3, "no longer the record as received"),
+    "edited as received and as queried": ([EDIT_BOTH], 3, "content changed"),
     "edited, with the edited row's hash recomputed": (
         [
-            "UPDATE audit_events SET event = jsonb_set(event, '{data,title}', '\"nothing to see\"') WHERE team = 'it-support' AND team_seq = 3",
+            EDIT_BOTH,
             f"UPDATE audit_events SET hash = sha256(prev_hash || convert_to({chain.CONTENT_SQL}, 'UTF8')) WHERE team = 'it-support' AND team_seq = 3",
         ],
         4,
@@ -177,7 +185,7 @@ async def test_a_rewritten_chain_passes_on_its_own_and_fails_against_a_signed_ch
     # The attacker edits record 3 and recomputes every hash after it: the chain is consistent again.
     async with superuser.transaction():
         await superuser.execute("SET LOCAL search_path TO governance")
-        await superuser.execute("UPDATE audit_events SET event = jsonb_set(event, '{data,title}', '\"rewritten\"') WHERE team = 'it-support' AND team_seq = 3")
+        await superuser.execute(EDIT_BOTH)
         for seq in range(3, 7):
             await superuser.execute(
                 f"UPDATE audit_events SET prev_hash = coalesce((SELECT hash FROM audit_events WHERE team = 'it-support' AND team_seq = {seq - 1}), prev_hash) WHERE team = 'it-support' AND team_seq = {seq}"
@@ -229,7 +237,7 @@ async def test_records_written_before_the_chain_existed_are_chained_by_the_migra
             " SELECT r.event_id, r.type, r.source, r.subject, r.team, r.actor, r.correlation_id, r.causation_id, r.schema_version, r.event_time, r.event::jsonb"
             " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::timestamptz[], $11::text[])"
             " AS r(event_id, type, source, subject, team, actor, correlation_id, causation_id, schema_version, event_time, event)",
-            *[list(col) for col in list(zip(*[row(0, e)[1:] for e in old], strict=True))],
+            *[list(col) for col in list(zip(*[row(0, e)[1:-1] for e in old], strict=True))],  # no `received` before 0007
         )
         assert (await migrate(pool, "governance", MIGRATIONS))[:2] == ["0003_audit_hash_chain.sql", "0004_audit_role_and_retention.sql"]
         async with pool.acquire() as conn:
@@ -238,6 +246,44 @@ async def test_records_written_before_the_chain_existed_are_chained_by_the_migra
         assert result.ok and {t.team: t.verified_through for t in result.teams} == {"hr": 3, "it-support": 1}
     finally:
         await pool.close()
+
+
+async def test_records_stored_before_the_bytes_were_kept_verify_with_those_kept_as_received(database_url: str, superuser: asyncpg.Connection, tmp_path: Path) -> None:
+    """Records chained over their jsonb text (before migration 0007) and records chained over their
+    bytes as received, in one team's chain: it verifies through both, and an edit of either is found."""
+    for path in sorted(MIGRATIONS.glob("*.sql")):
+        if path.name < "0007":
+            shutil.copy(path, tmp_path / path.name)
+    owner = await asyncpg.create_pool(database_url, min_size=1, max_size=2, server_settings={"search_path": "governance"})
+    try:
+        await migrate(owner, "governance", tmp_path)
+        prev = chain.GENESIS
+        old = [ticket(team="hr", title=f"old {i}") for i in range(3)]
+        for seq, e in enumerate(old, 1):  # as governance wrote them then: content over event::text
+            prev = await owner.fetchval(
+                "INSERT INTO audit_events (event_id, type, source, subject, team, actor, correlation_id, causation_id, schema_version, event_time, recorded_at, event, team_seq, prev_hash, hash)"
+                " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11::jsonb, $12, $13,"
+                "  sha256($13 || convert_to(audit_content($5, $12, $1, $2, $3, $4, $6, $7, $8, $9, $10, now(), $11::jsonb), 'UTF8')) RETURNING hash",
+                *audit.row(0, e)[1:-1], seq, prev,
+            )
+        assert await migrate(owner, "governance", MIGRATIONS) == ["0007_audit_as_received.sql"]
+        writer = await connect_as_governance(database_url, "governance", max_size=2)
+        try:
+            new = [codec.decode_envelope(codec.encode(e), type(e)) for e in (ticket(team="hr", title=f"new {i}") for i in range(3))]
+            async with writer.acquire() as conn:
+                assert await record(conn, new) == 3
+                result = await verify(conn)
+                assert result.ok, result.first_break
+                assert {t.team: t.verified_through for t in result.teams} == {"hr": 6}
+                kept = [r["received"] for r in await conn.fetch("SELECT received FROM audit_events ORDER BY team_seq")]
+                assert kept == [None, None, None, *(e.text for e in new)]
+                await superuser.execute("UPDATE governance.audit_events SET event = jsonb_set(event, '{data,title}', '\"edited\"') WHERE team_seq = 2")
+                broken = (await verify(conn)).first_break
+                assert broken is not None and (broken.team_seq, broken.event_id) == (2, old[1].id) and "content changed" in broken.problem
+        finally:
+            await writer.close()
+    finally:
+        await owner.close()
 
 
 async def test_every_event_type_and_odd_text_hash_the_same_in_python_and_in_postgresql(writer: asyncpg.Pool) -> None:
@@ -271,8 +317,8 @@ async def test_were_python_and_postgresql_to_disagree_the_batch_is_chained_in_sq
     speed, not a false break: the batch is written again, hashed by PostgreSQL."""
     prepare = audit._prepare
 
-    async def drifting(conn, events):  # noqa: ANN001, ANN202
-        return [p if i != len(events) - 1 else audit._Prepared(p.event, p.actor, p.text, p.before, p.middle.replace(b", 1, ", b", 2, "), p.after) for i, p in enumerate(await prepare(conn, events))]
+    def drifting(events):  # noqa: ANN001, ANN202
+        return [p if i != len(events) - 1 else audit._Prepared(p.event, p.actor, p.text, p.before, p.middle.replace(b", 1, ", b", 2, "), p.after) for i, p in enumerate(prepare(events))]
 
     monkeypatch.setattr(audit, "_prepare", drifting)
     async with writer.acquire() as conn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 import pytest
 
@@ -42,3 +44,27 @@ async def test_the_audit_trail_is_append_only(db: Database, statement: str) -> N
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await conn.execute(statement)
     assert await db.pool.fetchval("SELECT count(*) FROM governance.audit_events") == 1
+
+
+async def test_a_record_taken_as_received_is_stored_byte_for_byte_and_verifies(db: Database, database_url: str) -> None:
+    from contracts import codec
+    from services.governance.audit import connect_as_governance, verify
+
+    created = ticket(title="Ünïcode \"quoted\" — 漢字 😀")
+    # Bytes as a producer other than pydantic might write them: spacing, key order, escapes.
+    sent = json.loads(codec.encode(created))
+    value = json.dumps({"data": sent.pop("data"), **sent}, indent=1).encode()  # escaped, spaced, data first
+    assert value != codec.encode(created) and b"\\u00dc" in value
+    received = codec.decode_envelope(value, type(created))
+    pool = await connect_as_governance(database_url, "governance", max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            assert await record(conn, [received]) == 1
+            assert await record(conn, [received]) == 0  # redelivered
+            row = await conn.fetchrow("SELECT received, event->'data'->>'title' AS title, event_id FROM audit_events")
+            assert row["received"].encode() == value, "stored exactly as received"
+            assert (row["title"], row["event_id"]) == (created.data.title, created.id), "and queryable as the event"
+            result = await verify(conn)
+    finally:
+        await pool.close()
+    assert result.ok and result.records == 1, result.first_break
