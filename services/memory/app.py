@@ -78,7 +78,7 @@ async def close_store() -> None:
 
 @service.ready_check
 async def qdrant() -> bool:
-    return await store.client.collection_exists(store.collection)
+    return await store.ready()
 
 
 def _emit(events: list) -> None:  # noqa: ANN001

@@ -45,6 +45,7 @@ from contracts.events import (
 from runtime.embeddings import cost
 from runtime.redact import depersonalise, name_forms, redact_text
 from services.memory import preferences
+from services.memory.embedding_cache import EmbeddingCache
 from services.memory.settings import MemorySettings
 from services.memory.store import Fact, MemoryStore
 
@@ -92,6 +93,7 @@ class Memory:
 
         self.store = store
         self.embedder = embedder
+        self.embeddings = EmbeddingCache(embedder, max_entries=settings.embed_cache_entries)
         self.settings = settings
         self.source = source
         self.actor = actor or Actor.system("memory")
@@ -199,26 +201,28 @@ class Memory:
         return len(stale)
 
     async def remember(self, pairs: Sequence[tuple[Envelope[Any], Fact]], *, purpose: str = "memory.embed", bill_coworker: bool = True) -> list[Envelope[Any]]:
-        """Embed and store each event's fact (reconciled); return memory.recorded and llm.usage events.
-        Facts that embed the same text share one embedding (and one usage record)."""
+        """Embed and store the events' facts (reconciled, in one store write); return memory.recorded
+        and llm.usage events. Facts that embed the same text share one embedding and one usage
+        record. A text the embedding cache holds for another event made no model call now: no usage
+        record. One it holds for this very event (a redelivery, a retried batch) gets its usage record
+        again, with the same id, so billing counts it once and a record lost with a failed attempt is not."""
         if not pairs:
             return []
-        texts = list(dict.fromkeys(fact.embed_text or fact.text for _, fact in pairs))
-        started = time.perf_counter()
-        embedding = await self.embedder.embed(texts)
-        latency_ms = (time.perf_counter() - started) * 1000 / len(texts)
-        vectors = dict(zip(texts, zip(embedding.vectors, embedding.tokens, strict=True), strict=True))
+        payer: dict[str, str] = {}
+        for event, fact in pairs:
+            payer.setdefault(fact.embed_text or fact.text, event.id)
+        embedded, latency_ms = await self.embeddings.embed(list(payer), owners=payer)
+        results = await self.store.remember_many([(fact, embedded[fact.embed_text or fact.text].vector.tolist()) for _, fact in pairs])
         billed: set[str] = set()
         out: list[Envelope[Any]] = []
-        for event, fact in pairs:
+        for (event, fact), (_, point_id) in zip(pairs, results, strict=True):
             text = fact.embed_text or fact.text
-            vector, tokens = vectors[text]
-            _, point_id = await self.store.remember(fact, np.asarray(vector).tolist())
             record = MemoryRecord(memory_id=point_id, scope=fact.scope, ticket_id=fact.ticket_id, collection=self.store.collection, embedding_model=self.embedder.model, dimensions=self.embedder.dimensions)
             out.append(event.caused(MemoryRecorded, record, source=self.source, actor=self.actor, ordinal=f"memory:{fact.key}"))
-            if text in billed:
+            if text in billed or (embedded[text].cached and embedded[text].owner != event.id):
                 continue
             billed.add(text)
+            tokens = embedded[text].tokens
             # Remembering a resolution is part of the work of the coworker who resolved it: its budget pays.
             coworker = fact.coworker if bill_coworker else None
             usage = TokenUsage(purpose=purpose, model=self.embedder.model, provider=self.embedder.provider, prompt_tokens=tokens, cost_usd=cost(tokens, self.settings.embed_usd_per_million_tokens), latency_ms=round(latency_ms, 3), ticket_id=fact.ticket_id, coworker=coworker, skill=fact.extra.get("skill"))
@@ -275,7 +279,9 @@ class Memory:
             recency = math.pow(0.5, age_days / s.recall_half_life_days)
             score = s.recall_weight_similarity * hit["score"] + s.recall_weight_recency * recency + s.recall_weight_scope * SCOPE_WEIGHT[relation]
             scored.append((score, hit))
-        scored.sort(key=lambda pair: pair[0], reverse=True)
+        # Ties (a requester's copy of a ticket shares the shared text's vector): their own copy first,
+        # whatever order the engine returned equal scores in.
+        scored.sort(key=lambda pair: (pair[0], pair[1].get("scope") == "requester"), reverse=True)
         items: list[RecalledMemory] = []
         used = 0
         outcomes: set[str] = set()  # a ticket's resolution and the requester's copy of it: the better one only

@@ -15,6 +15,8 @@ class MemorySettings(ServiceSettings):
     embed_max_seq_length: int = Field(default=256, ge=16, le=512)
     embed_threads: int | None = None
     embed_usd_per_million_tokens: Decimal = Decimal(0)
+    #: Embeddings kept by content hash (least recently used out first): ~1.5 kB each at 384 dimensions.
+    embed_cache_entries: int = Field(default=20_000, ge=0)
     batch_max_records: int = Field(default=200, ge=1)
     #: How long a memory of each scope is kept after it was last seen (days; 0 keeps it forever).
     retention_days_ticket: int = Field(default=365, ge=0)

@@ -1,8 +1,8 @@
 """Memories in Qdrant: one collection for every team, filtered by a tenant payload index on ``team``.
 
 That is Qdrant's own multitenancy guidance (one collection, ``is_tenant`` keyword index) rather than
-a collection per team. The embedded default is Qdrant's local mode on disk, which locks its folder
-to one process: only this service opens it.
+a collection per team. The embedded default is Qdrant Edge on disk (payload-indexed like the
+server), opened by this service's process only.
 
 Every read takes the team and filters by it: there is no method that searches across teams.
 
@@ -21,10 +21,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from qdrant_client import AsyncQdrantClient, models
+from qdrant_client import models
 
+from services.memory.engines import Engine, ServerEngine
 from services.memory.settings import MemorySettings
 
 _NAMESPACE = uuid.UUID("6f1d3c52-5b0a-4f7e-9a57-3c0e8d1f2b44")
@@ -49,7 +52,7 @@ class Fact:
     extra: dict[str, Any] = field(default_factory=dict)
     embed_text: str | None = None  # what to embed when not ``text`` (a requester's copy shares the shared text's vector)
 
-    @property
+    @cached_property  # a uuid5 per use adds up in a batch of hundreds
     def point_id(self) -> str:
         return str(uuid.uuid5(_NAMESPACE, f"{self.team}|{self.scope}|{self.subject}|{self.key}"))
 
@@ -59,52 +62,46 @@ def _ts(moment: datetime) -> float:
 
 
 class MemoryStore:
-    def __init__(self, settings: MemorySettings) -> None:
+    """Memory's one store interface, over a Qdrant server (``QDRANT_URL``) or Qdrant Edge in
+    ``QDRANT_PATH`` (see :mod:`services.memory.engines`, :mod:`services.memory.edge`)."""
+
+    def __init__(self, settings: MemorySettings, *, engine: Engine | None = None) -> None:
+        """``engine`` replaces the one the settings choose (a benchmark's baseline, a test's double)."""
         self.settings = settings
         self.collection = settings.memory_collection
-        self._client: AsyncQdrantClient | None = None
+        self._given = engine
+        self._engine: Engine | None = None
         self.embedding_model = ""
 
     @property
-    def client(self) -> AsyncQdrantClient:
-        if self._client is None:
+    def engine(self) -> Engine:
+        if self._engine is None:
             raise RuntimeError("the memory store is not open yet")
-        return self._client
+        return self._engine
 
     async def open(self, *, dimensions: int, model: str = "all-MiniLM-L6-v2") -> None:
         self.embedding_model = model
-        if self.settings.qdrant_url:
-            self._client = AsyncQdrantClient(url=self.settings.qdrant_url, api_key=self.settings.qdrant_api_key)
+        if self._given is not None:
+            self._engine = self._given
+        elif self.settings.qdrant_url:
+            self._engine = ServerEngine(self.settings.qdrant_url, self.settings.qdrant_api_key)
         else:
+            from services.memory.edge import EdgeEngine  # the wheel is only needed without a server
+
             self.settings.qdrant_path.mkdir(parents=True, exist_ok=True)
-            self._client = AsyncQdrantClient(path=str(self.settings.qdrant_path))
+            self._engine = EdgeEngine(self.settings.qdrant_path)
         marker = {"embedding_model": model, "dimensions": dimensions}
-        if not await self.client.collection_exists(self.collection):
-            await self.client.create_collection(
-                self.collection,
-                vectors_config=models.VectorParams(size=dimensions, distance=models.Distance.COSINE),
-                metadata=marker,
-            )
-            if self.settings.qdrant_url:  # local mode has no payload indexes (it filters by scanning)
-                await self.client.create_payload_index(
-                    self.collection,
-                    field_name="team",
-                    field_schema=models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True),
-                )
-                for name in ("scope", "subject", "requester_id", "coworker", "ticket_id"):
-                    await self.client.create_payload_index(self.collection, field_name=name, field_schema=models.PayloadSchemaType.KEYWORD)
-                await self.client.create_payload_index(self.collection, field_name="current", field_schema=models.PayloadSchemaType.BOOL)
-                await self.client.create_payload_index(self.collection, field_name="last_seen_ts", field_schema=models.PayloadSchemaType.FLOAT)
+        found = await self.engine.open(self.collection, dimensions=dimensions, marker=marker)
+        if found is None:
             return
-        info = await self.client.get_collection(self.collection)
-        size = info.config.params.vectors.size  # type: ignore[union-attr]
+        size = int(found.get("dimensions") or await self.engine.dimensions())
         if size != dimensions:
             raise RuntimeError(
                 f"collection {self.collection!r} holds {size}-dimensional vectors; the configured embedding model makes {dimensions}"
             )
-        built_with = (info.config.metadata or {}).get("embedding_model")
+        built_with = found.get("embedding_model")
         if built_with is None:  # made before the marker existed: the dimension matched, adopt it
-            await self.client.update_collection(self.collection, metadata=marker)
+            await self.engine.set_marker(marker)
         elif built_with != model:
             raise RuntimeError(
                 f"collection {self.collection!r} was built with embedding model {built_with!r}; the configured model is {model!r}. "
@@ -112,44 +109,75 @@ class MemoryStore:
             )
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        if self._engine is not None:
+            await self._engine.close()
+            self._engine = None
+
+    async def ready(self) -> bool:
+        return self._engine is not None and await self._engine.ready()
+
+    async def marker(self) -> dict[str, Any]:
+        """The embedding model (and dimension) the collection's vectors were made with."""
+        return await self.engine.marker()
 
     async def upsert(self, points: list[models.PointStruct]) -> None:
-        await self.client.upsert(self.collection, points=points, wait=True)
+        await self.engine.upsert(points)
 
     # --- the write path: reconciliation -----------------------------------------------------
 
     async def remember(self, fact: Fact, vector: list[float]) -> tuple[Outcome, str]:
         """Store ``fact``, reconciled with what is known under its name; return what happened and
         the id of the point that now holds it."""
-        current = await self.client.retrieve(self.collection, ids=[fact.point_id], with_payload=True, with_vectors=True)
+        return (await self.remember_many([(fact, vector)]))[0]
+
+    async def remember_many(self, items: Sequence[tuple[Fact, list[float]]]) -> list[tuple[Outcome, str]]:
+        """Store each fact as :meth:`remember` would, one after the other, in one read and one write:
+        the facts' current points are read at once, each fact is reconciled against the state the
+        facts before it left (so a later fact of the batch with the same name supersedes or
+        repeats an earlier one, as sequential calls would), and every point written goes in one upsert."""
+        if not items:
+            return []
+        # Each fact's current point, and the history point a late older value of it would be kept at.
+        ids = list(dict.fromkeys(i for fact, _ in items for i in (fact.point_id, self._history_id(fact.point_id, _ts(fact.valid_from)))))
+        state: dict[str, tuple[dict[str, Any], Any]] = {p.id: (p.payload, p.vector) for p in await self.engine.retrieve(ids)}
+        writes: dict[str, models.PointStruct] = {}
+        outcomes: list[tuple[Outcome, str]] = []
+        for fact, vector in items:
+            outcome, at, written = self._reconcile(fact, vector, state)
+            for point in written:
+                writes[str(point.id)] = point
+                state[str(point.id)] = (point.payload or {}, point.vector)
+            outcomes.append((outcome, at))
+        await self.engine.upsert(list(writes.values()))
+        return outcomes
+
+    def _reconcile(self, fact: Fact, vector: list[float], state: dict[str, tuple[dict[str, Any], Any]]) -> tuple[Outcome, str, list[models.PointStruct]]:
+        """What storing ``fact`` does given ``state`` (payload and vector by point id, as far as it
+        matters to this fact): the outcome, the id of the point holding the fact, the points to write."""
         payload = self._payload(fact)
-        if not current:
-            await self.upsert([models.PointStruct(id=fact.point_id, vector=vector, payload=payload)])
-            return "created", fact.point_id
-        old = current[0].payload or {}
-        if old.get("source_event") == fact.source_event or fact.source_event in old.get("seen_events", []):
-            return "unchanged", fact.point_id  # a redelivery: nothing new
+        current = state.get(fact.point_id)
+        if current is None:
+            return "created", fact.point_id, [models.PointStruct(id=fact.point_id, vector=vector, payload=payload)]
+        old, old_vector = current
+        if _seen(old, fact.source_event):
+            return "unchanged", fact.point_id, []  # a redelivery: nothing new
         if old.get("text") == fact.text:
             seen = {"seen": int(old.get("seen", 1)) + 1, "last_seen_ts": max(float(old.get("last_seen_ts", 0)), _ts(fact.valid_from)),
                     "seen_events": [*old.get("seen_events", []), fact.source_event][-20:]}
-            await self.client.set_payload(self.collection, payload=seen, points=[fact.point_id], wait=True)
-            return "updated", fact.point_id
+            return "updated", fact.point_id, [models.PointStruct(id=fact.point_id, vector=old_vector, payload={**old, **seen})]
         if _ts(fact.valid_from) < float(old.get("valid_from_ts", 0)):
+            history_id = self._history_id(fact.point_id, payload["valid_from_ts"])
+            kept = state.get(history_id)
+            if kept is not None and _seen(kept[0], fact.source_event):
+                return "unchanged", history_id, []  # redelivered after a newer value superseded it: already history
             # A late, older value: it was already superseded when it arrives; keep it as history only.
             payload.update(current=False, valid_to=old.get("valid_from"), valid_to_ts=old.get("valid_from_ts"))
-            history_id = self._history_id(fact.point_id, payload["valid_from_ts"])
-            await self.upsert([models.PointStruct(id=history_id, vector=vector, payload=payload)])
-            return "history", history_id
+            return "history", history_id, [models.PointStruct(id=history_id, vector=vector, payload=payload)]
         retired = {**old, "current": False, "valid_to": fact.valid_from.astimezone(UTC).isoformat(), "valid_to_ts": _ts(fact.valid_from), "superseded_by": fact.source_event}
-        old_vector = current[0].vector
-        await self.upsert([
-            models.PointStruct(id=self._history_id(fact.point_id, float(old.get("valid_from_ts", 0))), vector=old_vector, payload=retired),  # type: ignore[arg-type]
+        return "superseded", fact.point_id, [
+            models.PointStruct(id=self._history_id(fact.point_id, float(old.get("valid_from_ts", 0))), vector=old_vector, payload=retired),
             models.PointStruct(id=fact.point_id, vector=vector, payload=payload),
-        ])
-        return "superseded", fact.point_id
+        ]
 
     def _payload(self, fact: Fact) -> dict[str, Any]:
         valid_from = fact.valid_from.astimezone(UTC)
@@ -168,8 +196,7 @@ class MemoryStore:
     # --- reads: always within one team ------------------------------------------------------
 
     async def count(self, team: str, *, current_only: bool = False) -> int:
-        result = await self.client.count(self.collection, count_filter=_team(team, current_only=current_only), exact=True)
-        return result.count
+        return await self.engine.count(_team(team, current_only=current_only))
 
     async def search(self, team: str, vector: list[float], *, limit: int = 5, current_only: bool = True, match: dict[str, str] | None = None, requester_id: str | None = None) -> list[dict[str, Any]]:
         """The nearest memories of ``team`` (current ones unless told), optionally only those whose
@@ -179,26 +206,23 @@ class MemoryStore:
         mine: list[models.Condition] = [models.FieldCondition(key="requester_id", match=models.MatchValue(value=requester_id))] if requester_id else []
         others = models.Filter(must_not=[models.FieldCondition(key="scope", match=models.MatchValue(value="requester"))])
         condition.must = [*(condition.must or []), models.Filter(should=[others, *mine])]  # type: ignore[list-item]
-        hits = await self.client.query_points(self.collection, query=vector, query_filter=condition, limit=limit, with_payload=True)
-        return [{"id": str(h.id), "score": h.score, **(h.payload or {})} for h in hits.points]
+        return [{"id": h.id, "score": h.score, **h.payload} for h in await self.engine.query(vector, condition, limit)]
 
     async def history(self, team: str, scope: str, subject: str, key: str) -> list[dict[str, Any]]:
         """Every value a fact has had, oldest first; the last one is current."""
         condition = _team(team, current_only=False, also=[("scope", scope), ("subject", subject), ("key", key)])
-        points, _ = await self.client.scroll(self.collection, scroll_filter=condition, limit=1000, with_payload=True)
-        return sorted(({"id": str(p.id), **(p.payload or {})} for p in points), key=lambda p: p["valid_from_ts"])
+        return sorted(({"id": p.id, **p.payload} for p in await self.engine.scroll(condition, 1000)), key=lambda p: p["valid_from_ts"])
 
     async def facts(self, team: str, **match: str) -> list[dict[str, Any]]:
         """Current facts of ``team`` whose payload matches every ``match`` (e.g. ``ticket_id=...``)."""
         condition = _team(team, current_only=True, also=list(match.items()))
-        points, _ = await self.client.scroll(self.collection, scroll_filter=condition, limit=10_000, with_payload=True)
-        return sorted(({"id": str(p.id), **(p.payload or {})} for p in points), key=lambda p: p["valid_from_ts"])
+        return sorted(({"id": p.id, **p.payload} for p in await self.engine.scroll(condition, 10_000)), key=lambda p: p["valid_from_ts"])
 
     async def retire(self, team: str, ids: list[str], when: datetime) -> None:
         """Mark the given current facts of ``team`` as no longer true since ``when`` (kept as history)."""
         if ids:
             condition = models.Filter(must=[models.HasIdCondition(has_id=ids), *(_team(team).must or [])])  # type: ignore[misc]
-            await self.client.set_payload(self.collection, payload={"current": False, "valid_to": when.astimezone(UTC).isoformat(), "valid_to_ts": _ts(when)}, points=condition, wait=True)
+            await self.engine.set_payload({"current": False, "valid_to": when.astimezone(UTC).isoformat(), "valid_to_ts": _ts(when)}, condition)
 
     # --- deletes ----------------------------------------------------------------------------
 
@@ -221,10 +245,14 @@ class MemoryStore:
         return await self._delete(condition)
 
     async def _delete(self, condition: models.Filter) -> int:
-        found = (await self.client.count(self.collection, count_filter=condition, exact=True)).count
+        found = await self.engine.count(condition)
         if found:
-            await self.client.delete(self.collection, points_selector=models.FilterSelector(filter=condition), wait=True)
+            await self.engine.delete(condition)
         return found
+
+
+def _seen(payload: dict[str, Any], source_event: str) -> bool:
+    return payload.get("source_event") == source_event or source_event in payload.get("seen_events", [])
 
 
 def _team(team: str, *, current_only: bool = False, also: list[tuple[str, str]] | None = None) -> models.Filter:

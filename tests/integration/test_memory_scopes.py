@@ -117,7 +117,7 @@ async def test_against_a_server_the_collection_gets_a_team_tenant_index_and_the_
         async def create_payload_index(self, name: str, **kwargs: object) -> None:
             calls.append(("create_payload_index", kwargs))
 
-    monkeypatch.setattr("services.memory.store.AsyncQdrantClient", Recording)
+    monkeypatch.setattr("services.memory.engines.AsyncQdrantClient", Recording)
     store = MemoryStore(settings.model_copy(update={"qdrant_url": "http://qdrant.invalid:6333"}))
     await store.open(dimensions=384, model="all-MiniLM-L6-v2")
     created = [kw for name, kw in calls if name == "create_collection"]
@@ -130,8 +130,7 @@ async def test_against_a_server_the_collection_gets_a_team_tenant_index_and_the_
 async def test_local_mode_records_the_model_marker_on_the_collection(settings: MemorySettings) -> None:
     store = MemoryStore(settings)
     await store.open(dimensions=384, model="all-MiniLM-L6-v2")
-    info = await store.client.get_collection(store.collection)
-    assert info.config.metadata == {"embedding_model": "all-MiniLM-L6-v2", "dimensions": 384}
+    assert await store.marker() == {"embedding_model": "all-MiniLM-L6-v2", "dimensions": 384}
     await store.close()
 
 
@@ -256,7 +255,7 @@ async def test_a_collection_built_by_another_embedding_model_is_refused_and_an_u
     await client.close()
     store = MemoryStore(legacy)
     await store.open(dimensions=384, model="all-MiniLM-L6-v2")
-    assert (await store.client.get_collection("memories")).config.metadata == {"embedding_model": "all-MiniLM-L6-v2", "dimensions": 384}
+    assert await store.marker() == {"embedding_model": "all-MiniLM-L6-v2", "dimensions": 384}
     await store.close()
 
 
