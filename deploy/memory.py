@@ -1,7 +1,8 @@
 """A person's (or a script's) handle on memory, over Kafka only: forget a requester, recall, and ingest
-documents as team knowledge. Only the memory service opens Qdrant (local mode locks its folder to one
-process), so ingestion reads, chunks and redacts documents here and sends the chunks as
-``memory.knowledge`` events; the memory service embeds and stores them."""
+documents as team knowledge. Only the memory service opens Qdrant (Qdrant Edge locks its shard's
+write-ahead log to one process: a second one fails to open it), so ingestion reads, chunks and redacts
+documents here and sends the chunks as ``memory.knowledge`` events; the memory service embeds and
+stores them."""
 
 from __future__ import annotations
 

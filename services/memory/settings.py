@@ -7,7 +7,7 @@ from runtime.settings import ServiceSettings
 
 
 class MemorySettings(ServiceSettings):
-    #: A Qdrant server; when unset, Qdrant's local mode on disk at ``qdrant_path`` (one process only).
+    #: A Qdrant server; when unset, Qdrant Edge in this process on disk under ``qdrant_path`` (one process only).
     qdrant_url: str | None = None
     qdrant_api_key: str | None = Field(default=None, repr=False)
     qdrant_path: Path = Path(".var/qdrant")
