@@ -21,12 +21,20 @@ log = logs.get(__name__)
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection gets on its way back to the pool, after asyncpg rolled back any transaction
+    left open: nothing more. The default reset (``RESET ALL; UNLISTEN *; pg_advisory_unlock_all();
+    CLOSE ALL``) is one more round trip per release, a third of the skills service's transactions
+    (issue 17), and undoes nothing here: no code sets session state, listens, keeps a cursor or holds
+    a session-level advisory lock past its own ``finally`` (migrations unlock theirs)."""
+
+
 async def connect(dsn: str, *, min_size: int = 1, max_size: int = 8, timeout_s: float = 60.0, server_settings: dict[str, str] | None = None) -> asyncpg.Pool:
     """A pool to ``dsn``, waiting for the server to come up (it may be starting beside us)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         try:
-            return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60, server_settings=server_settings)
+            return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60, server_settings=server_settings, reset=_keep_session)
         except (OSError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError):
             if asyncio.get_running_loop().time() > deadline:
                 raise

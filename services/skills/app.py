@@ -33,6 +33,7 @@ from contracts.topics import (
 )
 from runtime.service import Service
 from services.skills import credentials
+from services.skills.batching import run_per_ticket
 from services.skills.credentials import Vault
 from services.skills.identity import NotTheRequester
 from services.skills.issuer import Issuer, IssuerError
@@ -149,19 +150,26 @@ async def _recall_sweep() -> None:
 async def on_skill_requested(events: list[SkillRequested]) -> None:
     """Run each requested skill step by step; a redelivered request replays, it does not act twice.
     Requests an MCP call already ran replay too: if that process died mid-way, the work finishes here."""
-    for event in events:
+    # The batch's tickets run concurrently (SKILLS_CONCURRENCY), each ticket's requests in order (batching.py).
+
+    async def run(event: SkillRequested) -> None:
         for out in await runner.run(event):
             service.emit(out)
         service.log.debug("skill ran", ticket_id=event.data.ticket_id, event_id=event.id, coworker=event.data.coworker, skill=event.data.skill)
+
+    await run_per_ticket(events, run, limit=settings.concurrency)
 
 
 @service.consumer(APPROVAL_GRANTED, APPROVAL_REJECTED, group="approvals", max_records=100, first_seen=database)
 async def on_approval(events: list[ApprovalGranted | ApprovalRejected]) -> None:
     """Record a manager's decision and resume the request that waited for it."""
-    for event in events:
+
+    async def decide(event: ApprovalGranted | ApprovalRejected) -> None:
         for out in await runner.decided(event):
             service.emit(out)
         service.log.info("approval decided", ticket_id=event.data.ticket_id, approval_id=event.data.approval_id, by=str(event.actor), granted=event.type == "approval.granted")
+
+    await run_per_ticket(events, decide, limit=settings.concurrency)
 
 
 @service.consumer(COWORKER_STATE, group="coworkers", max_records=100)
@@ -182,21 +190,27 @@ async def on_coworker_state(events: list[CoworkerStated]) -> None:
 @service.consumer(MEMORY_RECALLED, group="recall", max_records=100)
 async def on_recall(events: list[MemoryRecalled]) -> None:
     """Memory answered a skill's recall: run the request that asked, on the answer."""
-    for event in events:
+
+    async def resume(event: MemoryRecalled) -> None:
         for out in await runner.recalled(event):
             service.emit(out)
+
+    await run_per_ticket(events, resume, limit=settings.concurrency)
 
 
 @service.consumer(TICKET_ANSWERED, group="answers", max_records=100, first_seen=database)
 async def on_answer(events: list[TicketAnswered]) -> None:
     """A requester answered a skill's question: resume the request that asked. An answer from
     anyone else is not applied (the request keeps waiting) and is dead-lettered as ``not_a_writer``."""
-    for event in events:
+
+    async def resume(event: TicketAnswered) -> None:
         try:
             resumed = await runner.answered(event)
         except NotTheRequester as refused:
             service.log.warning("answer refused", ticket_id=event.data.ticket_id, event_id=event.id, by=str(event.actor), reason=refused.reason)
             service.refuse(event, "not_a_writer", refused.reason)
-            continue
+            return
         for out in resumed:
             service.emit(out)
+
+    await run_per_ticket(events, resume, limit=settings.concurrency)

@@ -34,6 +34,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from contracts.events import SkillRequested
 from runtime.redact import redact
 from runtime.vendor.errors import ApiError
+from services.skills.connections import Held, lent
 from services.skills.failures import gave_up, step_failure
 from services.skills.identity import Person
 from services.skills.policy import Decision
@@ -97,7 +98,7 @@ class Claim:
 LEASE_S = 15.0
 
 
-async def claim(pool: asyncpg.Pool, key: str, event: SkillRequested, system: str, lease: float) -> Claim:
+async def claim(pool: asyncpg.Pool | asyncpg.Connection, key: str, event: SkillRequested, system: str, lease: float) -> Claim:
     """Claim the step for this call unless a live claim holds it (then say until when)."""
     token = uuid.uuid4().hex
     row = await pool.fetchrow(
@@ -133,14 +134,22 @@ async def _once(
     step: Step,
     lookup: Callable[[asyncpg.Connection], Awaitable[StepRun | None]],
     act: Callable[[], Awaitable[StepRun]],
-    store: Callable[[asyncpg.Connection, StepRun], Awaitable[None]],
+    store: Callable[[asyncpg.Connection, StepRun, tuple[str, str]], Awaitable[None]],
+    looked: Held | None = None,
 ) -> StepRun:
-    """Intent, call, outcome (see the module's docstring); an outcome already recorded is replayed."""
+    """Intent, call, outcome (see the module's docstring); an outcome already recorded is replayed.
+    ``looked``: a connection the caller holds; the first look and claim are made on it, and it is
+    given back before the call."""
     while True:
-        async with pool.acquire() as conn:
-            if (already := await lookup(conn)) is not None:
-                return already
-        held = await claim(pool, key, event, step.system, LEASE_S)
+        async with (pool.acquire() if looked is None else lent(looked.conn)) as conn:  # one connection for the look and the claim
+            try:
+                if (already := await lookup(conn)) is not None:
+                    return already
+                held = await claim(conn, key, event, step.system, LEASE_S)
+            finally:
+                if looked is not None:  # none is held during the call
+                    await looked.release()
+                    looked = None
         if held.ours:
             break
         await asyncio.sleep(0.2)  # another call holds the step: its outcome, or its lease lapsing, comes first
@@ -149,9 +158,8 @@ async def _once(
         run = await act()  # cancelled or crashed mid-call: the intent stays, and the next claim reconciles
     finally:
         renewing.cancel()
-    async with pool.acquire() as conn, conn.transaction():
-        await store(conn, run)
-        await conn.execute("DELETE FROM step_intents WHERE idempotency_key = $1 AND claimed_by = $2", key, held.token)
+    async with pool.acquire() as conn:
+        await store(conn, run, (key, held.token))  # the outcome kept and the intent gone, in one statement
     return run
 
 
@@ -216,8 +224,10 @@ async def execute(
     systems: Systems | None = None,
     backoff_s: float = 0.2,
     requester: Person | None = None,
+    looked: Held | None = None,
 ) -> StepRun:
-    """Run an authorised step unless its outcome is already recorded; either way return the outcome."""
+    """Run an authorised step unless its outcome is already recorded; either way return the outcome.
+    ``looked``: the connection the caller holds, used for the claim and given back before the call."""
     key = idempotency_key(event, number)
     systems = systems or Systems()
 
@@ -228,7 +238,7 @@ async def execute(
             return StepRun("failed", {}, "not_connected", exc.summary, decision_record(decision))
         return await attempt(step, StepContext(event.data, key, earlier, credential, connector, requester), step.run, decision, backoff_s)
 
-    return await _once(pool, key, event, step, lambda conn: recorded(conn, event, number), act, lambda conn, run: store(conn, event, number, run))
+    return await _once(pool, key, event, step, lambda conn: recorded(conn, event, number), act, lambda conn, run, intent: store(conn, event, number, run, intent=intent), looked)
 
 
 async def compensate(
@@ -244,15 +254,16 @@ async def compensate(
         ctx = StepContext(event.data, key, {step.name: outputs}, credential, systems.open(step.system, credential, ticket=event.data.ticket_id), requester)
         return await attempt(step, ctx, lambda c: undo(c, outputs), None, backoff_s)
 
-    return await _once(pool, key, event, step, lambda conn: _recorded_undo(conn, event, number), act, lambda conn, run: store(conn, event, number, run, key=key, kind="compensation"))
+    return await _once(pool, key, event, step, lambda conn: _recorded_undo(conn, event, number), act, lambda conn, run, intent: store(conn, event, number, run, key=key, kind="compensation", intent=intent))
 
 
 # -- the outcome ----------------------------------------------------------------------------------
 
 
-async def never_ran(pool: asyncpg.Pool, event: SkillRequested, number: int, run: StepRun) -> StepRun:
-    """Record why a step was not run, so a redelivery replays that instead of running it."""
-    async with pool.acquire() as conn, conn.transaction():
+async def never_ran(pool: asyncpg.Pool | asyncpg.Connection, event: SkillRequested, number: int, run: StepRun) -> StepRun:
+    """Record why a step was not run, so a redelivery replays that instead of running it (on the
+    caller's connection when it holds one)."""
+    async with lent(pool) as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", idempotency_key(event, number))
         if (already := await recorded(conn, event, number)) is not None:
             return already
@@ -260,11 +271,18 @@ async def never_ran(pool: asyncpg.Pool, event: SkillRequested, number: int, run:
     return run
 
 
-async def store(conn: asyncpg.Connection, event: SkillRequested, number: int, run: StepRun, *, key: str | None = None, kind: str = "action") -> None:
+#: Clears the intent of the call that kept the outcome ($14 key, $15 claim), in the outcome's own statement.
+_RELEASE = "WITH released AS (DELETE FROM step_intents WHERE idempotency_key = $14 AND claimed_by = $15) "
+
+
+async def store(conn: asyncpg.Connection, event: SkillRequested, number: int, run: StepRun, *, key: str | None = None, kind: str = "action", intent: tuple[str, str] | None = None) -> None:
+    """Keep the step's outcome; with ``intent`` (key, claim), clear that claim in the same statement."""
     if run.status == "asking":
-        return  # nothing happened; the request waits for an answer and runs the step again
+        if intent is not None:  # nothing happened; the request waits for an answer and runs the step again
+            await conn.execute("DELETE FROM step_intents WHERE idempotency_key = $1 AND claimed_by = $2", *intent)
+        return
     await conn.execute(
-        "INSERT INTO step_runs (idempotency_key, ticket_id, skill, step, coworker, status, outputs, error_code, error, request_id, decision, kind, attempts)"
+        (_RELEASE if intent else "") + "INSERT INTO step_runs (idempotency_key, ticket_id, skill, step, coworker, status, outputs, error_code, error, request_id, decision, kind, attempts)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         " ON CONFLICT (idempotency_key) DO UPDATE SET status = excluded.status, outputs = excluded.outputs,"
         " error_code = excluded.error_code, error = excluded.error, request_id = excluded.request_id,"
@@ -282,6 +300,7 @@ async def store(conn: asyncpg.Connection, event: SkillRequested, number: int, ru
         json.dumps(run.decision) if run.decision else None,
         kind,
         run.attempts,
+        *(intent or ()),
     )
 
 

@@ -30,7 +30,7 @@ class Registry:
                     manifest.model_dump_json(),
                 )
 
-    async def manifest(self, conn: asyncpg.Connection, name: str, version: int) -> CoworkerManifest | None:
+    async def manifest(self, conn: asyncpg.Connection | asyncpg.Pool, name: str, version: int) -> CoworkerManifest | None:
         key = (name, version)
         if key not in self._versions:
             raw = await conn.fetchval("SELECT manifest FROM coworker_versions WHERE name = $1 AND version = $2", name, version)
@@ -39,8 +39,9 @@ class Registry:
             self._versions[key] = CoworkerManifest.model_validate_json(raw)
         return self._versions[key]
 
-    async def facts(self, conn: asyncpg.Connection, name: str, version: int, skill: str | None = None) -> Facts:
-        """What the authoriser needs to know about ``name`` working on ``version`` (and ``skill``)."""
+    async def facts(self, conn: asyncpg.Connection | asyncpg.Pool, name: str, version: int, skill: str | None = None) -> Facts:
+        """What the authoriser needs to know about ``name`` working on ``version`` (and ``skill``); the
+        database is read only for a version not seen yet (a pool then lends a connection for it)."""
         row = self.coworkers.get(name)
         manifest = await self.manifest(conn, name, version)
         if row is not None and manifest is None and version <= (row.data.active_version or 0):

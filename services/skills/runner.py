@@ -18,7 +18,7 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -63,6 +63,7 @@ from contracts.events import (
 from runtime.db import Database
 from runtime.redact import redact
 from services.skills import credentials, identity
+from services.skills.connections import Held
 from services.skills.credentials import Vault
 from services.skills.identity import NotTheRequester, Person, Unbound
 from services.skills.issuer import Issuer
@@ -85,11 +86,24 @@ RECALL_PREFIX = "skill:"
 OVER_BUDGET = "time_budget_exceeded"
 
 
+@dataclass(frozen=True)
+class Opening:
+    """What a request starts from: the request with what its requester has answered since (the request
+    itself never changes); who the requester was found to be (None: not asked yet) and, if not asked
+    yet, the service's own sealed directory credential to ask with; and whether the request is parked
+    (waiting for a decision, an answer or a recall), so that its end is recorded only then."""
+
+    event: SkillRequested
+    known: Person | Unbound | None
+    waiting: bool
+    reader: bytes | None
+
+
 def approval_id(request: SkillRequested, step: int) -> str:
     return derived_event_id(request.id, "approval", step)
 
 
-async def refuse(pool: asyncpg.Pool, event: SkillRequested, number: int, decision: Decision, code: str) -> StepRun:
+async def refuse(pool: asyncpg.Pool | asyncpg.Connection, event: SkillRequested, number: int, decision: Decision, code: str) -> StepRun:
     """Record that a step was not authorised, so a redelivery replays the refusal."""
     return await never_ran(pool, event, number, StepRun("failed", {}, code, decision.reason, decision_record(decision)))
 
@@ -129,24 +143,28 @@ class Runner:
     def pool(self) -> asyncpg.Pool:
         return self.database.pool
 
-    async def facts(self, request: SkillRequest) -> Facts:
-        async with self.pool.acquire() as conn:
-            return await self.registry.facts(conn, request.coworker, request.coworker_version, request.skill)
+    async def facts(self, request: SkillRequest, conn: asyncpg.Connection | None = None) -> Facts:
+        """The authoriser's facts now; the manifest version is read from the database only the first
+        time (versions never change), on ``conn`` when the caller holds one."""
+        return await self.registry.facts(conn or self.pool, request.coworker, request.coworker_version, request.skill)
 
     # --- a request ------------------------------------------------------------------------
 
     async def run(self, event: SkillRequested) -> list[Envelope]:
         """The events that record this request's decisions, steps and outcome, in order."""
-        events = await self._run(await self._with_answers(event))
-        if not events or not isinstance(events[-1], ApprovalRequested | TicketQuestion | MemoryRecallRequested):
+        async with self.pool.acquire() as conn:  # one connection, one statement, for what every request reads first
+            opening = await self._opening(conn, event)
+            facts = await self.facts(opening.event.data, conn)
+        event = opening.event
+        events = await self._run(event, facts, opening)
+        if opening.waiting and (not events or not isinstance(events[-1], ApprovalRequested | TicketQuestion | MemoryRecallRequested)):
             # The request is over (done, refused, failed or handed on): nothing waits any more. The
             # row stays, so a redelivered decision replays this outcome rather than losing it.
             await self.pool.execute("UPDATE pending_requests SET finished_at = coalesce(finished_at, now()) WHERE request_id = $1", event.id)
         return events
 
-    async def _run(self, event: SkillRequested) -> list[Envelope]:
+    async def _run(self, event: SkillRequested, facts: Facts, opening: Opening) -> list[Envelope]:
         request = event.data
-        facts = await self.facts(request)
         taking = authorize(facts, skill=request.skill, policy=self.rules)
         if not taking.allowed:
             if taking.rule == "holds-skill" and facts.manifest is not None:
@@ -159,7 +177,7 @@ class Runner:
             available = ", ".join(sorted(self.skills))
             reason = f"this deployment does not run {request.skill!r} yet; it runs: {available}"
             return self._failed(event, facts, "skill_unavailable", reason, step=None, tried=[], to_manager=False)
-        who = await self.identify(event)
+        who = opening.known if opening.known is not None else await self._look_up(event, opening.reader)
         if isinstance(who, Unbound):
             tried = [Attempt(what=f"look the requester up in the directory ({identity.DIRECTORY})", outcome="failed", detail=who.reason)]
             return self._failed(event, facts, who.code, who.reason, step=None, tried=tried, to_manager=False)
@@ -181,14 +199,20 @@ class Runner:
         once per request, then read from the record (a redelivery or a resume gets the same answer)."""
         if (known := await self._identity_of(event.id)) is not None:
             return known
+        return await self._look_up(event)
+
+    async def _look_up(self, event: SkillRequested, reader: bytes | None = None) -> Person | Unbound:
+        """Ask the directory who the requester is and record the answer (the first recorded counts).
+        ``reader``: the service's own directory credential as already read (sealed), if it was."""
         person: Person | None = None
         try:
-            person, outcome, reason = await self._resolve(event.data.ticket.requester), "bound", ""
+            person, outcome, reason = await self._resolve(event.data.ticket.requester, reader), "bound", ""
         except Unbound as unbound:
             outcome, reason = unbound.code, unbound.reason
-        await self.pool.execute(
-            "INSERT INTO requester_identities (request_id, ticket_id, outcome, user_id, login, email, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (request_id) DO NOTHING",  # two deliveries at once: the first answer counts
+        row = await self.pool.fetchrow(
+            "WITH kept AS (INSERT INTO requester_identities (request_id, ticket_id, outcome, user_id, login, email, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (request_id) DO NOTHING RETURNING outcome, user_id, login, email, reason)"  # two deliveries at once: the first answer counts
+            " SELECT * FROM kept UNION ALL SELECT outcome, user_id, login, email, reason FROM requester_identities WHERE request_id = $1 AND NOT EXISTS (SELECT 1 FROM kept)",
             event.id,
             event.data.ticket_id,
             outcome,
@@ -197,19 +221,19 @@ class Runner:
             person.email if person else None,
             reason,
         )
-        recorded = await self._identity_of(event.id)
-        assert recorded is not None
-        return recorded
+        if row is None:  # another delivery's answer, committed after this statement's snapshot
+            recorded = await self._identity_of(event.id)
+            assert recorded is not None
+            return recorded
+        return _identity_from(row)
 
-    async def _identity_of(self, request_id: str) -> Person | Unbound | None:
+    async def _identity_of(self, request_id: str, conn: asyncpg.Connection | None = None) -> Person | Unbound | None:
         """What the directory said of the request's requester, as recorded (None: not asked yet)."""
-        row = await self.pool.fetchrow("SELECT outcome, user_id, login, email, reason FROM requester_identities WHERE request_id = $1", request_id)
-        if row is None:
-            return None
-        return Person(row["user_id"], row["login"], row["email"]) if row["outcome"] == "bound" else Unbound(row["outcome"], row["reason"])
+        row = await (conn or self.pool).fetchrow("SELECT outcome, user_id, login, email, reason FROM requester_identities WHERE request_id = $1", request_id)
+        return None if row is None else _identity_from(row)
 
-    async def _resolve(self, requester: Requester) -> Person:
-        secret = await identity.reader_credential(self.pool, self.vault, self.issuer)
+    async def _resolve(self, requester: Requester, reader: bytes | None = None) -> Person:
+        secret = self.vault.open(reader) if self.vault.opens(reader) else await identity.reader_credential(self.pool, self.vault, self.issuer)
         if secret is None:
             raise Unbound(
                 identity.UNVERIFIABLE,
@@ -285,13 +309,24 @@ class Runner:
             return []  # already resumed (a redelivered answer), or over
         return await self.run(SkillRequested.model_validate_json(row["event"]))
 
-    async def _with_answers(self, event: SkillRequested) -> SkillRequested:
-        """The request with what its requester has answered since (the request itself never changes)."""
-        rows = await self.pool.fetch("SELECT field, value FROM answers WHERE ticket_id = $1", event.data.ticket_id)
-        if not rows:
-            return event
-        inputs = {**event.data.inputs, **{r["field"]: r["value"] for r in rows}}  # an answer is newer than the request
-        return event.model_copy(update={"data": event.data.model_copy(update={"inputs": inputs})})
+    async def _opening(self, conn: asyncpg.Connection, event: SkillRequested) -> Opening:
+        """What every request reads first, in one statement (see ``Opening``)."""
+        row = await conn.fetchrow(
+            "SELECT (SELECT json_object_agg(field, value) FROM answers WHERE ticket_id = $1) AS answers,"
+            " (SELECT EXISTS (SELECT 1 FROM pending_requests WHERE request_id = $2 AND finished_at IS NULL)) AS waiting,"
+            " (SELECT ciphertext FROM credentials WHERE coworker = $3 AND system = $4 AND version = $5 AND revoked_at IS NULL AND i.outcome IS NULL) AS reader,"
+            " i.outcome, i.user_id, i.login, i.email, i.reason"
+            " FROM (SELECT 1) AS one LEFT JOIN requester_identities i ON i.request_id = $2",
+            event.data.ticket_id,
+            event.id,
+            identity.READER,
+            identity.DIRECTORY,
+            identity.READER_VERSION,
+        )
+        if row["answers"] is not None:
+            inputs = {**event.data.inputs, **json.loads(row["answers"])}  # an answer is newer than the request
+            event = event.model_copy(update={"data": event.data.model_copy(update={"inputs": inputs})})
+        return Opening(event, None if row["outcome"] is None else _identity_from(row), row["waiting"], row["reader"])
 
     async def _steps(self, event: SkillRequested, skill: Skill, requester: Person) -> list[Envelope]:
         request = event.data
@@ -301,23 +336,25 @@ class Runner:
         done: list[int] = []
         started = time.monotonic()
         for number, step in enumerate(skill.steps, start=1):
-            async with self.pool.acquire() as conn:
+            decision: Decision | None = None
+            secret: str | None = None
+            async with Held(self.pool) as held:  # one connection for what a step reads before it acts; given back before the call
+                conn = held.conn
                 run = await recorded(conn, event, number)
-            facts = await self.facts(request)
-            if run is None:
-                if number > 1 and (spent := time.monotonic() - started) > skill.time_budget_s:
+                facts = await self.facts(request, conn)
+                if run is None and number > 1 and (spent := time.monotonic() - started) > skill.time_budget_s:
                     reason = f"{skill.name} ran {spent:.1f} s, past its budget of {skill.time_budget_s:g} s, before step {number} ({step.name})"
-                    run = await never_ran(self.pool, event, number, StepRun("failed", {}, OVER_BUDGET, reason))
+                    run = await never_ran(conn, event, number, StepRun("failed", {}, OVER_BUDGET, reason))
                 if run is None:
-                    decision = await self._decide(event, facts, step, number)
-                    if decision.awaiting_approval:
-                        return out + await self._ask(event, facts, step, number, decision)
-                    if not decision.allowed:
-                        run = await refuse(self.pool, event, number, decision, REFUSALS.get(decision.rule, "policy_denied"))
-                    else:
-                        async with self.pool.acquire() as conn:
-                            secret = await credentials.credential(conn, self.vault, request.coworker, step.system, request.coworker_version)
-                        run = await execute(self.pool, step, number, event, outputs, credential=secret, decision=decision, systems=self.systems, backoff_s=self.backoff_s, requester=requester)
+                    decision = await self._decide(conn, event, facts, step, number)
+                    if not decision.allowed and not decision.awaiting_approval:
+                        run = await refuse(conn, event, number, decision, REFUSALS.get(decision.rule, "policy_denied"))
+                    elif decision.allowed:
+                        secret = await credentials.credential(conn, self.vault, request.coworker, step.system, request.coworker_version)
+                        run = await execute(self.pool, step, number, event, outputs, credential=secret, decision=decision, systems=self.systems, backoff_s=self.backoff_s, requester=requester, looked=held)
+            if run is None:
+                assert decision is not None and decision.awaiting_approval
+                return out + await self._ask(event, facts, step, number, decision)
             if run.decision is not None:
                 out.append(self._decision_event(event, facts, _decision_from(run.decision), number, step))
             what = f"{step.name} ({step.system} {step.operation})"
@@ -407,11 +444,18 @@ class Runner:
         )
         return await self.run(waiting)
 
-    async def _decide(self, event: SkillRequested, facts: Facts, step: Step, number: int) -> Decision:
-        row = await self.pool.fetchrow("SELECT granted, decided_by FROM approvals WHERE approval_id = $1", approval_id(event, number))
-        if row is not None:
-            facts = replace(facts, approval=row["granted"], approval_by=row["decided_by"])
-        return authorize(facts, skill=event.data.skill, system=step.system, scope=step.operation, destructive=step.destructive, policy=self.rules)
+    async def _decide(self, conn: asyncpg.Connection, event: SkillRequested, facts: Facts, step: Step, number: int) -> Decision:
+        """The step's decision. A manager's recorded decision is read only for a step that waits for
+        one: the authoriser consults it nowhere else, so the answer is the same as reading it first."""
+
+        def decide(facts: Facts) -> Decision:
+            return authorize(facts, skill=event.data.skill, system=step.system, scope=step.operation, destructive=step.destructive, policy=self.rules)
+
+        decision = decide(facts)
+        if not decision.awaiting_approval:
+            return decision
+        row = await conn.fetchrow("SELECT granted, decided_by FROM approvals WHERE approval_id = $1", approval_id(event, number))
+        return decision if row is None else decide(replace(facts, approval=row["granted"], approval_by=row["decided_by"]))
 
     async def _ask(self, event: SkillRequested, facts: Facts, step: Step, number: int, decision: Decision) -> list[Envelope]:
         """Park the request and ask the manager; nothing waits in memory."""
@@ -594,6 +638,10 @@ def next_action(request: Any, code: str, step_name: str | None, compensated: lis
     undone = f" (undone: {', '.join(compensated)})" if compensated else ""
     where = f"at {step_name}" if step_name else "before it started"
     return f"Finish {request.skill} by hand from where it stopped {where}{undone}; the tries are listed above."
+
+
+def _identity_from(row: Mapping[str, Any]) -> Person | Unbound:
+    return Person(row["user_id"], row["login"], row["email"]) if row["outcome"] == "bound" else Unbound(row["outcome"], row["reason"])
 
 
 def _decision_from(record: Mapping[str, Any]) -> Decision:

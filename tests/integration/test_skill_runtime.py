@@ -11,14 +11,18 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from contracts.catalog import Catalog, load_catalog
-from contracts.events import SkillCompleted, SkillFailed, SkillStep, TicketEscalated, TicketQuestion, TicketResolved
+from contracts.events import SkillCompleted, SkillFailed, SkillRequested, SkillStep, TicketEscalated, TicketQuestion, TicketResolved
 from deploy.sandbox.cases import Case, Workbench
+from deploy.stack import ROOT
+from runtime.db import Database, migrate
 from runtime.vendor.errors import ApiError
+from services.skills.batching import run_per_ticket
 from services.skills.credentials import Vault
 from services.skills.execution import execute
 from services.skills.settings import DEFAULT_CATALOG
@@ -267,3 +271,89 @@ async def test_an_answer_that_does_not_do_is_asked_again_and_the_newer_answer_co
     assert [e.id for e in again][-1:] == [second.id] and await ledger(bench) == [], "a redelivered answer asks the same second question"
     done = await bench.runner.answered(answer("laptop"))
     assert isinstance(done[-1], TicketResolved) and await ledger(bench) == ["fixed laptop"]
+
+
+# --- a batch's tickets at once, on few round trips ------------------------------------------------
+
+
+class _Counted(Database):
+    """The skills database with every statement its connections send kept, in order."""
+
+    statements: list[str]
+
+    async def open(self) -> None:
+        self.statements = []
+
+        async def init(conn: asyncpg.Connection) -> None:
+            conn.add_query_logger(lambda q: self.statements.append(q.query))
+
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self.pool_size, server_settings={"search_path": self.schema}, init=init)
+        await migrate(self._pool, self.schema, self.migrations)
+
+
+@pytest.fixture
+async def counted_bench(database_url, workforce, simulator):  # noqa: ANN001, ANN201
+    opened: list[Database] = []
+
+    async def make(made: Skill, *, pool_size: int = 4) -> Workbench:
+        database = _Counted(database_url, "skills", ROOT / "services" / "skills" / "migrations", pool_size=pool_size)
+        await database.open()
+        opened.append(database)
+        bench = Workbench(database, Vault(SecretStr(Fernet.generate_key().decode())), workforce, {made.name: made}, load_catalog(DEFAULT_CATALOG), simulator=simulator)
+        await bench.hire("jordan")
+        return bench
+
+    yield make
+    for database in opened:
+        await database.close()
+
+
+async def test_a_batchs_tickets_run_at_once_even_on_a_pool_of_one_connection(counted_bench) -> None:  # noqa: ANN001
+    bench = await counted_bench(skill(step("one", _writes("one"), compensate=_undo), step("two", _writes("two"))), pool_size=1)
+    requests = [bench.request(case()) for _ in range(4)]
+    outcomes: dict[str, list] = {}
+
+    async def run(event: SkillRequested) -> None:
+        outcomes[event.id] = await bench.runner.run(event)
+
+    # A request holds at most one connection at a time, so four of them share one without waiting on each other forever.
+    await asyncio.wait_for(run_per_ticket(requests, run, limit=4), 60)
+    assert all(isinstance(outcomes[e.id][-1], TicketResolved) for e in requests)
+    assert sorted(LEDGER) == ["one"] * 4 + ["two"] * 4, "each ticket's steps ran once"
+
+
+async def test_no_pooled_connection_is_held_while_a_system_is_called(counted_bench) -> None:  # noqa: ANN001
+    seen: list[int] = []
+
+    async def looks(ctx: StepContext) -> dict[str, Any]:
+        pool = bench.database.pool
+        seen.append(pool.get_size() - pool.get_idle_size())
+        return await _ledger(ctx, "looked")
+
+    bench = await counted_bench(skill(step("one", looks), step("two", looks)))
+    played = await bench.play(case())
+    assert played.outcome == "resolved" and seen == [0, 0]
+
+
+async def test_a_request_reads_and_writes_in_few_statements_and_a_redelivery_in_fewer(counted_bench) -> None:  # noqa: ANN001
+    bench = await counted_bench(skill(step("one", _writes("one")), step("two", _writes("two"))))
+    await bench.runner.run(bench.request(case()))  # the first: the manifest and the service's own directory credential are read
+    requested = bench.request(case())
+    bench.database.statements.clear()
+    first = await bench.runner.run(requested)
+    ran = list(bench.database.statements)
+    bench.database.statements.clear()
+    again = await bench.runner.run(requested)
+    replayed = list(bench.database.statements)
+    assert [e.id for e in again] == [e.id for e in first]
+    # One statement to start (answers, identity, parked?, reader credential), one to record who asked; per
+    # step one connection to read the outcome, the credential and the outcome again and to claim the step,
+    # and one statement that keeps the outcome and clears the claim. Before issue 17: 24 statements on 21 connections.
+    assert _statements(ran) == (2 + 2 * 5, 2 + 2 * 2), "\n".join(q[:100] for q in ran)
+    assert _statements(replayed) == (1 + 2, 1 + 2), "\n".join(q[:100] for q in replayed)
+
+
+def _statements(sent: list[str]) -> tuple[int, int]:
+    """(statements, connections given back to the pool: asyncpg's reset query is sent on each)."""
+    resets = sum(1 for q in sent if q.startswith("SELECT pg_advisory_unlock_all();"))
+    return len(sent) - resets, resets
