@@ -31,9 +31,26 @@ def test_records_make_it_busy_until_it_has_been_quiet_for_idle_after() -> None:
     assert pace.wait_ms == 500
 
 
+def test_a_busy_hold_follows_how_far_apart_records_come() -> None:
+    clock = Clock()
+    pace = FetchPace(busy_ms=25, idle_ms=1000, idle_after_s=2.0, clock=clock)
+    for _ in range(20):  # a record every 800 ms: the hold settles at a quarter of that
+        pace.saw(1)
+        clock.now += 0.8
+    assert pace.wait_ms == 200
+    for _ in range(20):  # records streaming in: the busy hold
+        pace.saw(5)
+        clock.now += 0.01
+    assert pace.wait_ms == 25
+
+
 def test_expecting_a_reply_makes_it_busy() -> None:
     clock = Clock()
     pace = FetchPace(busy_ms=10, idle_ms=500, idle_after_s=1.0, clock=clock)
+    for _ in range(5):
+        pace.saw(1)
+        clock.now += 0.9
+    assert pace.wait_ms > 10
     pace.expect()
     assert pace.wait_ms == 10
 
