@@ -156,7 +156,7 @@ async def main(n: int, employees: int, pool_size: int, concurrency: int | None, 
         simulated_okta.LIMITS[family] = 10**9
     postgres = Postgres.resolve(ROOT / ".var")
     seeded = await template(postgres.url, employees)
-    limit = concurrency or pool_size  # SKILLS_CONCURRENCY's default: the pool's size
+    limit = concurrency or pool_size  # the pool's size (the service's SKILLS_CONCURRENCY is 1 by default: see its setting)
     plays = {"sequential": (sequential, False), "concurrent": (concurrent(limit), False), "concurrent_kept_sessions": (concurrent(limit), True)}
     runs: dict[str, list[dict]] = {name: [] for name in plays}
     try:

@@ -17,13 +17,14 @@ class SkillsSettings(ServiceSettings):
     #: Tokens of recalled memories such a skill gets.
     skills_recall_tokens: int = Field(default=800, ge=1, le=32_000)
     db_pool_size: int = Field(default=8, ge=1)
-    #: Tickets of a consumed batch worked on at once (each ticket's events in order); unset: the pool's size,
-    #: as each request uses one connection at a time.
-    skills_concurrency: int | None = Field(default=None, ge=1)
+    #: Tickets of a consumed batch worked on at once (each ticket's events in order). One by default:
+    #: with eight at once, the kill -9 test (tests/e2e/test_faults.py) found passwords reset for tickets
+    #: that then ended escalated, not resolved (issue 17's notes); raise it only once that is understood.
+    skills_concurrency: int = Field(default=1, ge=1)
 
     @property
     def concurrency(self) -> int:
-        return self.skills_concurrency or self.db_pool_size
+        return self.skills_concurrency
     #: Seals coworkers' credentials at rest (a Fernet key). Never logged.
     workforce_secrets_key: SecretStr | None = None
     #: The authorisation policy: rule order and parameters, incl. the delegation hop limit (ADR 0015).
