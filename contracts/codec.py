@@ -85,9 +85,14 @@ def _explain(exc: ValidationError, value: bytes) -> DecodeError:
         return DecodeError("schema", "the event has no 'type' attribute", event_id=event_id)
     if not errors[0]["loc"]:
         return DecodeError("schema", "the record is JSON but not an object; an event is a CloudEvents JSON object")
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or '(event)'}: {e['msg']}" for e in errors[:5])
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return DecodeError("schema", f"{event_type} event fails its schema: {problems}{more}", event_type=event_type, event_id=event_id)
+    return DecodeError("schema", f"{event_type} event fails its schema: {_problems(errors, skip=1)}", event_type=event_type, event_id=event_id)
+
+
+def _problems(errors: list[Any], *, skip: int = 0) -> str:
+    """The first five validation errors as ``field: message`` (locations less their first ``skip``
+    parts: the union's tag), and how many more there are."""
+    listed = "; ".join(f"{'.'.join(str(p) for p in e['loc'][skip:]) or '(event)'}: {e['msg']}" for e in errors[:5])
+    return listed + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
 
 
 _PEEK = TypeAdapter(dict[str, Any])
@@ -205,6 +210,4 @@ def _explain_envelope(exc: ValidationError, value: bytes) -> DecodeError:
     if not errors[0]["loc"]:
         return DecodeError("schema", "the record is JSON but not an object; an event is a CloudEvents JSON object")
     event_type, event_id = _peek(value)
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return DecodeError("schema", f"{event_type or 'the'} event's envelope is not valid: {problems}{more}", event_type=event_type, event_id=event_id)
+    return DecodeError("schema", f"{event_type or 'the'} event's envelope is not valid: {_problems(errors)}", event_type=event_type, event_id=event_id)
